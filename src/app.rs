@@ -1,0 +1,76 @@
+//! Everything a request needs, built once from the validated config and shared by the proxy,
+//! the handlers and the admin listener.
+
+use crate::auth::{CachedValidator, Locations, OpaqueStoreValidator, TokenService};
+use crate::config::Config;
+use crate::handlers::Handlers;
+use crate::http::CommonHeaders;
+use crate::metrics::{Metrics, RouteMetrics, UNMATCHED_ROUTE};
+use crate::proxy::IdentityHeaders;
+use crate::routing::RouteTable;
+use crate::store::StoreHandle;
+use crate::upstream::{HealthCheckService, UpstreamGroup};
+use std::sync::Arc;
+
+pub struct AppState {
+    pub config: Config,
+    pub routes: RouteTable,
+    /// Indexed like `config.routes`.
+    pub route_metrics: Vec<RouteMetrics>,
+    pub unmatched_metrics: RouteMetrics,
+    /// Indexed like `config.upstreams`.
+    pub upstreams: Vec<UpstreamGroup>,
+    pub validator: Arc<CachedValidator>,
+    pub tokens: TokenService,
+    pub store: StoreHandle,
+    pub metrics: Arc<Metrics>,
+    pub common_headers: CommonHeaders,
+    pub identity_headers: IdentityHeaders,
+    pub locations: Locations,
+    pub handlers: Handlers,
+}
+
+impl AppState {
+    /// Builds the state and the health-check services the server must run beside it.
+    pub fn build(
+        config: Config,
+        store: StoreHandle,
+    ) -> Result<(Arc<AppState>, Vec<HealthCheckService>), String> {
+        let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
+        let mut upstreams = Vec::new();
+        let mut health_checks = Vec::new();
+        for u in &config.upstreams {
+            let (group, hc) = UpstreamGroup::build(u, &metrics)?;
+            upstreams.push(group);
+            health_checks.extend(hc);
+        }
+        let opaque = Arc::new(OpaqueStoreValidator::new(store.clone(), metrics.clone()));
+        let validator = Arc::new(CachedValidator::new(opaque, &config.cache, metrics.clone()));
+        let state = AppState {
+            routes: RouteTable::new(&config.routes),
+            route_metrics: config
+                .routes
+                .iter()
+                .map(|r| metrics.route(&r.name))
+                .collect(),
+            unmatched_metrics: metrics.route(UNMATCHED_ROUTE),
+            upstreams,
+            tokens: TokenService::new(store.clone(), validator.clone()),
+            validator,
+            store,
+            common_headers: CommonHeaders::new(&config.http.cors)?,
+            identity_headers: IdentityHeaders::new(
+                &config.identity_headers,
+                &config.server.trusted_proxies,
+            )?,
+            locations: Locations {
+                oauth_header: config.tokens.legacy_oauth_header,
+                query_param: config.tokens.legacy_query_param,
+            },
+            handlers: Handlers,
+            metrics,
+            config,
+        };
+        Ok((Arc::new(state), health_checks))
+    }
+}

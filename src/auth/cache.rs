@@ -1,0 +1,138 @@
+//! The moka cache in front of a validator. Positive entries live for `cache.ttl` but never past
+//! the token's own expiry; negative entries (unknown, expired, revoked) live in a separate,
+//! smaller cache for `cache.negative_ttl`, so a flood of random tokens cannot evict good ones.
+//! Concurrent misses for one token share a single validation (`try_get_with`).
+//! The cache holds claims, never decisions: route scopes are checked by the caller every time.
+
+use super::{AuthError, Identity, TokenValidator};
+use crate::config::CacheConfig;
+use crate::metrics::Metrics;
+use crate::store::now_unix;
+use moka::future::Cache;
+use moka::Expiry;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// SHA-256 over (validator id, token): never the token itself, never shared across validators.
+type CacheKey = [u8; 32];
+
+#[derive(Debug, Clone, Copy)]
+enum Negative {
+    Invalid,
+    Expired,
+}
+
+struct UntilTokenExpiry {
+    ttl: Duration,
+}
+
+impl Expiry<CacheKey, Arc<Identity>> for UntilTokenExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &CacheKey,
+        value: &Arc<Identity>,
+        _created_at: Instant,
+    ) -> Option<Duration> {
+        let remaining = (value.expires_at - now_unix()).max(0) as u64;
+        Some(self.ttl.min(Duration::from_secs(remaining)))
+    }
+}
+
+pub struct CachedValidator {
+    inner: Arc<dyn TokenValidator>,
+    positive: Cache<CacheKey, Arc<Identity>>,
+    negative: Cache<CacheKey, Negative>,
+    metrics: Arc<Metrics>,
+}
+
+impl CachedValidator {
+    pub fn new(
+        inner: Arc<dyn TokenValidator>,
+        config: &CacheConfig,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        // Both caches together stay within max_entries; negatives get a tenth.
+        let negative_capacity = (config.max_entries / 10).max(1);
+        let positive_capacity = config.max_entries - negative_capacity;
+        CachedValidator {
+            inner,
+            positive: Cache::builder()
+                .max_capacity(positive_capacity)
+                .expire_after(UntilTokenExpiry { ttl: config.ttl })
+                .build(),
+            negative: Cache::builder()
+                .max_capacity(negative_capacity)
+                .time_to_live(config.negative_ttl)
+                .build(),
+            metrics,
+        }
+    }
+
+    fn key(&self, token: &str) -> CacheKey {
+        let mut h = Sha256::new();
+        h.update(self.inner.id().as_bytes());
+        h.update([0u8]);
+        h.update(token.as_bytes());
+        h.finalize().into()
+    }
+
+    pub async fn validate(&self, token: &str) -> Result<Arc<Identity>, AuthError> {
+        let key = self.key(token);
+        if let Some(identity) = self.positive.get(&key).await {
+            self.metrics.cache_hit.inc();
+            // The entry may outlive the token by up to a second of rounding: check every time.
+            if identity.expires_at <= now_unix() {
+                self.positive.invalidate(&key).await;
+                return Err(AuthError::Expired);
+            }
+            return Ok(identity);
+        }
+        if let Some(neg) = self.negative.get(&key).await {
+            self.metrics.cache_negative_hit.inc();
+            return Err(match neg {
+                Negative::Invalid => AuthError::Invalid,
+                Negative::Expired => AuthError::Expired,
+            });
+        }
+        self.metrics.cache_miss.inc();
+        let inner = self.inner.clone();
+        let owned = token.to_owned();
+        let result = self
+            .positive
+            .try_get_with(key, async move { inner.validate(&owned).await })
+            .await;
+        match result {
+            Ok(identity) => Ok(identity),
+            Err(shared) => {
+                let err = (*shared).clone();
+                match err {
+                    AuthError::Invalid => self.negative.insert(key, Negative::Invalid).await,
+                    AuthError::Expired => self.negative.insert(key, Negative::Expired).await,
+                    // An outage is not a verdict on the token: nothing is cached.
+                    AuthError::Unavailable(_) => {}
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Drops every entry for this token, positive or negative.
+    pub async fn invalidate(&self, token: &str) {
+        let key = self.key(token);
+        self.positive.invalidate(&key).await;
+        self.negative.invalidate(&key).await;
+    }
+
+    pub fn invalidate_all(&self) {
+        self.positive.invalidate_all();
+        self.negative.invalidate_all();
+    }
+
+    /// Entry counts (positive, negative), after pending maintenance.
+    pub async fn entry_counts(&self) -> (u64, u64) {
+        self.positive.run_pending_tasks().await;
+        self.negative.run_pending_tasks().await;
+        (self.positive.entry_count(), self.negative.entry_count())
+    }
+}

@@ -1,0 +1,58 @@
+//! Who a valid token speaks for. Header values are built once, when the identity enters the
+//! cache, so a cache hit costs no formatting on the hot path.
+
+use crate::store::StoredAccessToken;
+use http::HeaderValue;
+
+#[derive(Debug)]
+pub struct Identity {
+    pub user_id: Option<String>,
+    pub user_name: Option<String>,
+    pub client_id: Option<String>,
+    pub scopes: Vec<String>,
+    pub admin: bool,
+    /// Unix seconds.
+    pub expires_at: i64,
+    pub headers: IdentityHeaderValues,
+}
+
+/// Values to send upstream, already checked to be legal header bytes.
+#[derive(Debug, Default)]
+pub struct IdentityHeaderValues {
+    pub user_id: Option<HeaderValue>,
+    pub user_name: Option<HeaderValue>,
+    pub scopes: Option<HeaderValue>,
+    pub client_id: Option<HeaderValue>,
+}
+
+impl Identity {
+    pub fn from_stored(t: &StoredAccessToken) -> Identity {
+        let scopes: Vec<String> = t.scopes.split_whitespace().map(str::to_string).collect();
+        // A value that cannot be a header (control characters) is left out, never passed raw.
+        let value = |v: Option<&str>| v.and_then(|s| HeaderValue::from_str(s).ok());
+        let joined = scopes.join(" ");
+        Identity {
+            headers: IdentityHeaderValues {
+                user_id: value(t.user_id.as_deref()),
+                user_name: value(t.user_name.as_deref()),
+                scopes: value(Some(joined.as_str())),
+                client_id: value(t.client_id.as_deref()),
+            },
+            user_id: t.user_id.clone(),
+            user_name: t.user_name.clone(),
+            client_id: t.client_id.clone(),
+            scopes,
+            admin: t.admin,
+            expires_at: t.expires_at,
+        }
+    }
+
+    /// The route's required scopes this identity lacks (empty when all are held).
+    pub fn missing_scopes<'r>(&self, required: &'r [String]) -> Vec<&'r str> {
+        required
+            .iter()
+            .filter(|r| !self.scopes.iter().any(|s| s == *r))
+            .map(String::as_str)
+            .collect()
+    }
+}

@@ -1,0 +1,26 @@
+//! Bearer authentication: where the token is found (`extract`), who it speaks for
+//! (`validator`, behind the moka `cache`), and the identity forwarded upstream.
+
+mod cache;
+mod extract;
+mod identity;
+mod service;
+mod token;
+mod validator;
+
+pub use cache::CachedValidator;
+pub use extract::{extract_token, strip_query_token, Locations, Malformed, QUERY_PARAM};
+pub use identity::{Identity, IdentityHeaderValues};
+pub use service::{NewToken, TokenService};
+pub use token::{generate_token, hash_token};
+pub use validator::{OpaqueStoreValidator, TokenValidator};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("the access token is invalid")]
+    Invalid,
+    #[error("the access token expired")]
+    Expired,
+    #[error("token store unavailable: {0}")]
+    Unavailable(String),
+}

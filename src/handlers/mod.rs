@@ -1,0 +1,34 @@
+//! Handlers that answer inside Gatehouse instead of proxying. The proxy has already routed and
+//! authenticated the request; a handler gets the parts it needs and returns a response.
+
+mod echo;
+
+use crate::auth::Identity;
+use crate::config::HandlerKind;
+use crate::http::OwnResponse;
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use std::sync::Arc;
+
+/// What a handler sees of the request: already normalized and authenticated.
+pub struct HandlerRequest<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+    pub body: Bytes,
+    pub route_name: &'a str,
+    pub identity: Option<&'a Arc<Identity>>,
+    /// The identity headers exactly as they would be forwarded upstream.
+    pub forwarded: Vec<(String, String)>,
+}
+
+pub struct Handlers;
+
+impl Handlers {
+    pub async fn handle(&self, kind: HandlerKind, req: HandlerRequest<'_>) -> OwnResponse {
+        match kind {
+            HandlerKind::Echo => echo::handle(&req),
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! A response Gatehouse writes itself (errors, built-in handlers), before common headers.
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+
+pub const JSON: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
+
+#[derive(Debug, Clone)]
+pub struct OwnResponse {
+    pub status: u16,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub body: Bytes,
+}
+
+impl OwnResponse {
+    pub fn json(status: u16, value: &serde_json::Value) -> OwnResponse {
+        OwnResponse {
+            status,
+            headers: vec![(CONTENT_TYPE, JSON)],
+            body: Bytes::from(value.to_string()),
+        }
+    }
+
+    /// The `{"error", "error_description"}` body of RFC 6749 §5.2 / RFC 6750 §3.
+    pub fn error(status: u16, error: &str, description: &str) -> OwnResponse {
+        Self::json(
+            status,
+            &serde_json::json!({ "error": error, "error_description": description }),
+        )
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> OwnResponse {
+        self.headers.push((name, value));
+        self
+    }
+
+    pub fn empty(status: u16) -> OwnResponse {
+        OwnResponse {
+            status,
+            headers: Vec::new(),
+            body: Bytes::new(),
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Gatehouse: a reverse-proxy authentication sidecar. `server::Gatehouse` builds the whole
+//! process from a validated `config::Config`; tests start it in-process the same way.
+
+pub mod admin;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod handlers;
+pub mod http;
+pub mod metrics;
+pub mod proxy;
+pub mod routing;
+pub mod server;
+pub mod store;
+pub mod telemetry;
+pub mod upstream;
+
+pub use config::Config;
+pub use server::{Gatehouse, RunningGatehouse, StartError};

@@ -1,0 +1,158 @@
+//! The Prometheus registry and every metric handle, built once at start-up. Label values come
+//! from config names and fixed enums only, so the series count cannot grow with traffic.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+    TextEncoder,
+};
+
+pub const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Handles for one route, resolved at start-up so the hot path does no label lookup.
+pub struct RouteMetrics {
+    by_class: [IntCounter; 5],
+    duration: Histogram,
+}
+
+impl RouteMetrics {
+    pub fn observe(&self, status: u16, seconds: f64) {
+        let class = (status / 100).clamp(1, 5) as usize - 1;
+        self.by_class[class].inc();
+        self.duration.observe(seconds);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthDecision {
+    Ok,
+    Anonymous,
+    Missing,
+    Malformed,
+    Invalid,
+    Expired,
+    InsufficientScope,
+    Unavailable,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    durations: HistogramVec,
+    auth_decisions: IntCounterVec,
+    upstream_errors: IntCounterVec,
+    pub cache_hit: IntCounter,
+    pub cache_miss: IntCounter,
+    pub cache_negative_hit: IntCounter,
+    pub token_store_lookups: IntCounter,
+    decision_handles: Vec<IntCounter>,
+}
+
+impl Metrics {
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_requests_total",
+                "Requests answered, by route and status class",
+            ),
+            &["route", "status_class"],
+        )?;
+        let durations = HistogramVec::new(
+            HistogramOpts::new(
+                "gatehouse_request_duration_seconds",
+                "Time from request start to the end of the response, by route",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0,
+            ]),
+            &["route"],
+        )?;
+        let auth_decisions = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_auth_decisions_total",
+                "Authentication decisions, by result",
+            ),
+            &["result"],
+        )?;
+        let cache = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_token_cache_total",
+                "Token cache lookups, by result",
+            ),
+            &["result"],
+        )?;
+        let upstream_errors = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_upstream_errors_total",
+                "Requests that failed to reach or be answered by an upstream",
+            ),
+            &["upstream"],
+        )?;
+        let token_store_lookups = IntCounter::new(
+            "gatehouse_token_store_lookups_total",
+            "Token validations that went to the store (cache misses that did the work)",
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(durations.clone()))?;
+        registry.register(Box::new(auth_decisions.clone()))?;
+        registry.register(Box::new(cache.clone()))?;
+        registry.register(Box::new(upstream_errors.clone()))?;
+        registry.register(Box::new(token_store_lookups.clone()))?;
+        let decision_handles = [
+            "ok",
+            "anonymous",
+            "missing",
+            "malformed",
+            "invalid",
+            "expired",
+            "insufficient_scope",
+            "unavailable",
+        ]
+        .iter()
+        .map(|r| auth_decisions.with_label_values(&[r]))
+        .collect();
+        Ok(Metrics {
+            cache_hit: cache.with_label_values(&["hit"]),
+            cache_miss: cache.with_label_values(&["miss"]),
+            cache_negative_hit: cache.with_label_values(&["negative_hit"]),
+            registry,
+            requests,
+            durations,
+            auth_decisions,
+            upstream_errors,
+            token_store_lookups,
+            decision_handles,
+        })
+    }
+
+    pub fn route(&self, name: &str) -> RouteMetrics {
+        RouteMetrics {
+            by_class: STATUS_CLASSES.map(|c| self.requests.with_label_values(&[name, c])),
+            duration: self.durations.with_label_values(&[name]),
+        }
+    }
+
+    pub fn upstream_errors(&self, upstream: &str) -> IntCounter {
+        self.upstream_errors.with_label_values(&[upstream])
+    }
+
+    pub fn auth_decision(&self, d: AuthDecision) {
+        self.decision_handles[d as usize].inc();
+    }
+
+    pub fn auth_decisions(&self) -> &IntCounterVec {
+        &self.auth_decisions
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 * 1024);
+        // Encoding into a Vec cannot fail on I/O; a metric-family error would be a bug.
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::error!(error = %e, "metrics encoding failed");
+        }
+        out
+    }
+}

@@ -1,0 +1,183 @@
+//! Identity headers: every configured name is removed from the client's request (any case,
+//! every duplicate, `_` spellings too, since some servers fold `_` into `-`), then set from the
+//! validated token. Client-sent forwarding headers are dropped unless the peer is trusted.
+
+use crate::auth::Identity;
+use crate::config::IdentityHeadersConfig;
+use http::header::{HeaderName, HeaderValue};
+use ipnet::IpNet;
+use pingora::http::RequestHeader;
+use std::net::IpAddr;
+
+const FORWARDING: [&str; 5] = [
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "forwarded",
+    "x-real-ip",
+];
+const XFF: HeaderName = HeaderName::from_static("x-forwarded-for");
+const XFP: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
+pub struct IdentityHeaders {
+    pub user_id: HeaderName,
+    pub user_name: HeaderName,
+    pub scopes: HeaderName,
+    pub client_id: HeaderName,
+    /// Lowercase, `-` spelling: everything stripped from clients.
+    strip: Vec<String>,
+    trusted_proxies: Vec<IpNet>,
+}
+
+impl IdentityHeaders {
+    pub fn new(config: &IdentityHeadersConfig, trusted_proxies: &[IpNet]) -> Result<Self, String> {
+        let name = |v: &str| {
+            HeaderName::from_bytes(v.as_bytes()).map_err(|_| format!("bad header name `{v}`"))
+        };
+        let mut strip: Vec<String> = [
+            &config.user_id,
+            &config.user_name,
+            &config.scopes,
+            &config.client_id,
+        ]
+        .into_iter()
+        .chain(config.also_strip.iter())
+        .map(|h| h.to_ascii_lowercase().replace('_', "-"))
+        .collect();
+        strip.sort();
+        strip.dedup();
+        Ok(IdentityHeaders {
+            user_id: name(&config.user_id)?,
+            user_name: name(&config.user_name)?,
+            scopes: name(&config.scopes)?,
+            client_id: name(&config.client_id)?,
+            strip,
+            trusted_proxies: trusted_proxies.to_vec(),
+        })
+    }
+
+    /// Removes identity headers, and forwarding headers from untrusted peers; then records the
+    /// peer in `X-Forwarded-For`.
+    pub fn sanitize(&self, req: &mut RequestHeader, peer: Option<IpAddr>) {
+        let trusted = peer.is_some_and(|ip| self.trusted_proxies.iter().any(|n| n.contains(&ip)));
+        let doomed: Vec<HeaderName> = req
+            .headers
+            .keys()
+            .filter(|k| {
+                let k = k.as_str();
+                self.strip.iter().any(|s| same_name(s, k))
+                    || (!trusted && FORWARDING.iter().any(|s| same_name(s, k)))
+            })
+            .cloned()
+            .collect();
+        for name in doomed {
+            req.remove_header(&name);
+        }
+        if let Some(ip) = peer {
+            let ip = ip.to_string();
+            let value = match req.headers.get(&XFF).and_then(|v| v.to_str().ok()) {
+                Some(prior) if trusted => format!("{prior}, {ip}"),
+                _ => ip,
+            };
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                let _ = req.insert_header(XFF, v);
+            }
+        }
+        if !req.headers.contains_key(&XFP) {
+            let _ = req.insert_header(XFP, "http");
+        }
+    }
+
+    pub fn inject(&self, req: &mut RequestHeader, identity: &Identity) {
+        let h = &identity.headers;
+        for (name, value) in [
+            (&self.user_id, &h.user_id),
+            (&self.user_name, &h.user_name),
+            (&self.scopes, &h.scopes),
+            (&self.client_id, &h.client_id),
+        ] {
+            if let Some(v) = value {
+                let _ = req.insert_header(name.clone(), v.clone());
+            }
+        }
+    }
+
+    /// The (name, value) pairs `inject` would set: for the echo handler.
+    pub fn describe(&self, identity: &Identity) -> Vec<(String, String)> {
+        let h = &identity.headers;
+        [
+            (&self.user_id, &h.user_id),
+            (&self.user_name, &h.user_name),
+            (&self.scopes, &h.scopes),
+            (&self.client_id, &h.client_id),
+        ]
+        .into_iter()
+        .filter_map(|(n, v)| {
+            v.as_ref().map(|v| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+        })
+        .collect()
+    }
+}
+
+/// `want` is lowercase with `-`; `got` is a lowercase header name that may use `_`.
+fn same_name(want: &str, got: &str) -> bool {
+    want.len() == got.len()
+        && want
+            .bytes()
+            .zip(got.bytes())
+            .all(|(w, g)| w == g || (w == b'-' && g == b'_'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers() -> IdentityHeaders {
+        IdentityHeaders::new(
+            &IdentityHeadersConfig {
+                user_id: "X-Auth-User-Id".into(),
+                user_name: "X-Auth-User-Name".into(),
+                scopes: "X-Auth-Scopes".into(),
+                client_id: "X-Auth-Client-Id".into(),
+                also_strip: vec!["X-Auth-Admin".into()],
+            },
+            &["10.0.0.0/8".parse().unwrap()],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn strips_every_spelling_and_untrusted_forwarding() {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.append_header("x-auth-user-id", "1").unwrap();
+        req.append_header("X-AUTH-USER-ID", "2").unwrap();
+        req.append_header("X_Auth_User_Id", "3").unwrap();
+        req.append_header("x-auth-admin", "yes").unwrap();
+        req.append_header("X-Forwarded-For", "10.9.9.9").unwrap();
+        req.append_header("Forwarded", "for=1.2.3.4").unwrap();
+        req.append_header("Accept", "a").unwrap();
+        headers().sanitize(&mut req, Some("192.0.2.1".parse().unwrap()));
+        assert!(req.headers.get("x-auth-user-id").is_none());
+        assert!(req.headers.get("x_auth_user_id").is_none());
+        assert!(req.headers.get("x-auth-admin").is_none());
+        assert!(req.headers.get("forwarded").is_none());
+        assert_eq!(req.headers.get("x-forwarded-for").unwrap(), "192.0.2.1");
+        assert_eq!(req.headers.get("accept").unwrap(), "a");
+    }
+
+    #[test]
+    fn trusted_peer_keeps_forwarding_chain() {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.append_header("X-Forwarded-For", "203.0.113.7").unwrap();
+        headers().sanitize(&mut req, Some("10.1.2.3".parse().unwrap()));
+        assert_eq!(
+            req.headers.get("x-forwarded-for").unwrap(),
+            "203.0.113.7, 10.1.2.3"
+        );
+    }
+}

@@ -1,0 +1,390 @@
+//! The pingora `ProxyHttp` service: a thin layer that calls routing, auth and the handlers,
+//! keeps per-request state in `RequestCtx`, and writes responses through `respond`.
+
+mod identity_headers;
+mod rejection;
+mod respond;
+
+pub use identity_headers::IdentityHeaders;
+pub use rejection::Rejection;
+
+use crate::app::AppState;
+use crate::auth::{extract_token, strip_query_token, AuthError, Identity};
+use crate::config::{AuthMode, HandlerKind, RouteTarget};
+use crate::handlers::HandlerRequest;
+use crate::http::{request_id, OwnResponse};
+use crate::metrics::AuthDecision;
+use crate::routing::{host_without_port, normalize_path};
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{Error, ErrorSource, ErrorType};
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct GatehouseProxy {
+    state: Arc<AppState>,
+}
+
+impl GatehouseProxy {
+    pub fn new(state: Arc<AppState>) -> Self {
+        GatehouseProxy { state }
+    }
+}
+
+/// Everything later hooks need, computed once in `request_filter`.
+pub struct RequestCtx {
+    start: Instant,
+    request_id: Option<http::HeaderValue>,
+    origin: Option<http::HeaderValue>,
+    route: Option<usize>,
+    upstream: Option<usize>,
+    identity: Option<Arc<Identity>>,
+    /// Set when the path was normalized or `oauth_token` removed from the query.
+    upstream_uri: Option<http::Uri>,
+    body_consumed: bool,
+}
+
+enum Next {
+    Proxy,
+    Handler(HandlerKind),
+    Respond(OwnResponse),
+}
+
+impl GatehouseProxy {
+    /// Routes and authenticates; never touches the network except through the token validator.
+    async fn decide(&self, req: &RequestHeader, ctx: &mut RequestCtx) -> Result<Next, Rejection> {
+        let s = &*self.state;
+        let uri = &req.uri;
+        let path = normalize_path(uri.path()).map_err(Rejection::BadPath)?;
+
+        if req.method == http::Method::OPTIONS
+            && req.headers.contains_key(http::header::ORIGIN)
+            && req
+                .headers
+                .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+        {
+            // Browsers send preflights without credentials: answer them here, never upstream.
+            return Ok(Next::Respond(OwnResponse::empty(204)));
+        }
+
+        let host = req
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or(uri.host())
+            .map(host_without_port);
+        let route = s.routes.find(host, &path).ok_or(Rejection::NoRoute)?;
+        ctx.route = Some(route.index);
+
+        let stripped_query = uri.query().and_then(strip_query_token);
+        if matches!(path, Cow::Owned(_)) || stripped_query.is_some() {
+            let query = stripped_query
+                .as_deref()
+                .or(uri.query())
+                .filter(|q| !q.is_empty());
+            let pq = match query {
+                Some(q) => format!("{path}?{q}"),
+                None => path.clone().into_owned(),
+            };
+            ctx.upstream_uri = Some(pq.parse().map_err(|_| Rejection::BadRequest)?);
+        }
+
+        if route.auth != AuthMode::Public {
+            let token = extract_token(&req.headers, uri.query(), s.locations).map_err(|m| {
+                s.metrics.auth_decision(AuthDecision::Malformed);
+                Rejection::Malformed(m)
+            })?;
+            match token {
+                None if route.auth == AuthMode::Required => {
+                    s.metrics.auth_decision(AuthDecision::Missing);
+                    return Err(Rejection::MissingToken);
+                }
+                None => s.metrics.auth_decision(AuthDecision::Anonymous),
+                Some(token) => {
+                    let identity = s.validator.validate(&token).await.map_err(|e| {
+                        let (decision, rejection) = match e {
+                            AuthError::Invalid => (
+                                AuthDecision::Invalid,
+                                Rejection::InvalidToken { expired: false },
+                            ),
+                            AuthError::Expired => (
+                                AuthDecision::Expired,
+                                Rejection::InvalidToken { expired: true },
+                            ),
+                            AuthError::Unavailable(detail) => {
+                                tracing::warn!(%detail, "token store unavailable");
+                                (AuthDecision::Unavailable, Rejection::StoreUnavailable)
+                            }
+                        };
+                        s.metrics.auth_decision(decision);
+                        rejection
+                    })?;
+                    // Checked on every request, cache hit or not: the cache holds claims only.
+                    if !identity.missing_scopes(&route.scopes).is_empty() {
+                        s.metrics.auth_decision(AuthDecision::InsufficientScope);
+                        return Err(Rejection::InsufficientScope {
+                            required: route.scopes.join(" "),
+                        });
+                    }
+                    s.metrics.auth_decision(AuthDecision::Ok);
+                    ctx.identity = Some(identity);
+                }
+            }
+        }
+
+        match route.target {
+            RouteTarget::Upstream(i) => {
+                ctx.upstream = Some(i);
+                Ok(Next::Proxy)
+            }
+            RouteTarget::Handler(kind) => Ok(Next::Handler(kind)),
+        }
+    }
+
+    /// Reads a handler's request body, refusing more than `http.max_body_bytes`.
+    async fn read_body(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Bytes, Rejection> {
+        let max = self.state.config.http.max_body_bytes;
+        let declared = session
+            .req_header()
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > max) {
+            return Err(Rejection::BodyTooLarge);
+        }
+        let mut body = BytesMut::new();
+        while let Some(chunk) = session
+            .read_request_body()
+            .await
+            .map_err(|_| Rejection::BadRequest)?
+        {
+            if body.len() + chunk.len() > max {
+                return Err(Rejection::BodyTooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        ctx.body_consumed = true;
+        Ok(body.freeze())
+    }
+
+    async fn run_handler(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        kind: HandlerKind,
+    ) -> Result<OwnResponse, Rejection> {
+        let body = self.read_body(session, ctx).await?;
+        let s = &*self.state;
+        let req = session.req_header();
+        let route = ctx
+            .route
+            .and_then(|i| s.config.routes.get(i))
+            .ok_or(Rejection::Internal)?;
+        let path = normalize_path(req.uri.path()).map_err(Rejection::BadPath)?;
+        let forwarded = ctx
+            .identity
+            .as_deref()
+            .map(|id| s.identity_headers.describe(id))
+            .unwrap_or_default();
+        let request = HandlerRequest {
+            method: &req.method,
+            path: &path,
+            query: req.uri.query(),
+            headers: &req.headers,
+            body,
+            route_name: &route.name,
+            identity: ctx.identity.as_ref(),
+            forwarded,
+        };
+        Ok(s.handlers.handle(kind, request).await)
+    }
+
+    async fn reject(
+        &self,
+        session: &mut Session,
+        ctx: &RequestCtx,
+        r: Rejection,
+    ) -> pingora::Result<bool> {
+        let resp = r.response(&self.state.config.tokens.realm);
+        respond::write_own(&self.state, session, ctx, resp).await?;
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for GatehouseProxy {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx {
+            start: Instant::now(),
+            request_id: None,
+            origin: None,
+            route: None,
+            upstream: None,
+            identity: None,
+            upstream_uri: None,
+            body_consumed: false,
+        }
+    }
+
+    async fn request_filter(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<bool> {
+        let req = session.req_header();
+        ctx.request_id = Some(request_id::request_id(req.headers.get(request_id::HEADER)));
+        ctx.origin = req.headers.get(http::header::ORIGIN).cloned();
+        let next = self.decide(req, ctx).await;
+        match next {
+            Ok(Next::Proxy) => Ok(false),
+            Ok(Next::Respond(resp)) => {
+                respond::write_own(&self.state, session, ctx, resp).await?;
+                Ok(true)
+            }
+            Ok(Next::Handler(kind)) => match self.run_handler(session, ctx, kind).await {
+                Ok(resp) => {
+                    respond::write_own(&self.state, session, ctx, resp).await?;
+                    Ok(true)
+                }
+                Err(r) => self.reject(session, ctx, r).await,
+            },
+            Err(r) => self.reject(session, ctx, r).await,
+        }
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<Box<HttpPeer>> {
+        let group = ctx
+            .upstream
+            .and_then(|i| self.state.upstreams.get(i))
+            .ok_or_else(|| Error::explain(ErrorType::InternalError, "request has no upstream"))?;
+        group.peer().ok_or_else(|| {
+            let mut e = Error::explain(ErrorType::ConnectNoRoute, "no healthy upstream address");
+            e.esource = ErrorSource::Upstream;
+            e
+        })
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream_request: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<()> {
+        let s = &*self.state;
+        let peer_ip = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        s.identity_headers.sanitize(upstream_request, peer_ip);
+        if let Some(identity) = &ctx.identity {
+            s.identity_headers.inject(upstream_request, identity);
+        }
+        if let Some(id) = &ctx.request_id {
+            upstream_request.insert_header(request_id::HEADER, id.clone())?;
+        }
+        if let Some(uri) = ctx.upstream_uri.take() {
+            upstream_request.set_uri(uri);
+        }
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<()> {
+        if let Some(id) = &ctx.request_id {
+            if !upstream_response.headers.contains_key(request_id::HEADER) {
+                upstream_response.insert_header(request_id::HEADER, id.clone())?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        let rejection = match e.etype() {
+            ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => {
+                Some(Rejection::UpstreamTimeout)
+            }
+            _ => match e.esource() {
+                ErrorSource::Upstream => Some(Rejection::UpstreamUnavailable),
+                ErrorSource::Downstream => match e.etype() {
+                    ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => {
+                        None
+                    }
+                    _ => Some(Rejection::BadRequest),
+                },
+                _ => Some(Rejection::Internal),
+            },
+        };
+        if matches!(e.esource(), ErrorSource::Upstream) {
+            if let Some(group) = ctx.upstream.and_then(|i| self.state.upstreams.get(i)) {
+                group.errors.inc();
+                tracing::warn!(upstream = %group.name, error = %e, "upstream request failed");
+            }
+        }
+        let mut code = 0;
+        if let Some(r) = rejection {
+            let resp = r.response(&self.state.config.tokens.realm);
+            code = resp.status;
+            // Once the upstream's header went out, only closing the connection is left.
+            if session.response_written().is_none() {
+                if let Err(err) = respond::write_own(&self.state, session, ctx, resp).await {
+                    tracing::debug!(error = %err, "could not write error response");
+                }
+            }
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        let s = &*self.state;
+        let status = session
+            .response_written()
+            .map(|r| r.status.as_u16())
+            .unwrap_or(499);
+        let elapsed = ctx.start.elapsed();
+        let route = ctx.route.and_then(|i| s.route_metrics.get(i));
+        route
+            .unwrap_or(&s.unmatched_metrics)
+            .observe(status, elapsed.as_secs_f64());
+        if s.config.log.access_log {
+            let req = session.req_header();
+            tracing::info!(
+                target: "gatehouse::access",
+                request_id = ctx.request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or(""),
+                method = %req.method,
+                // The path only: the query may hold an `oauth_token`.
+                path = req.uri.path(),
+                route = ctx.route.and_then(|i| s.config.routes.get(i)).map(|r| r.name.as_str()).unwrap_or("unmatched"),
+                status,
+                duration_ms = elapsed.as_secs_f64() * 1000.0,
+                user_id = ctx.identity.as_ref().and_then(|i| i.user_id.as_deref()).unwrap_or("-"),
+            );
+        }
+    }
+}

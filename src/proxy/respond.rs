@@ -1,0 +1,41 @@
+//! Writing a response from inside the proxy (errors, handlers, preflights). pingora skips
+//! `response_filter` for these, so the common headers are added here.
+
+use super::RequestCtx;
+use crate::app::AppState;
+use crate::http::{request_id, OwnResponse};
+use pingora::http::ResponseHeader;
+use pingora::proxy::Session;
+
+pub async fn write_own(
+    state: &AppState,
+    session: &mut Session,
+    ctx: &RequestCtx,
+    resp: OwnResponse,
+) -> pingora::Result<()> {
+    let mut header = ResponseHeader::build(resp.status, Some(resp.headers.len() + 14))?;
+    for (name, value) in resp.headers {
+        header.append_header(name, value)?;
+    }
+    state.common_headers.apply(&mut header, ctx.origin.as_ref());
+    if let Some(id) = &ctx.request_id {
+        header.insert_header(request_id::HEADER, id.clone())?;
+    }
+    header.insert_header(
+        "x-runtime",
+        format!("{:.6}", ctx.start.elapsed().as_secs_f64()),
+    )?;
+    header.insert_header(http::header::CONTENT_LENGTH, resp.body.len().to_string())?;
+    // A request body we did not read would be taken for the next request: close instead.
+    if !session.is_body_empty() && !ctx.body_consumed {
+        session.set_keepalive(None);
+    }
+    let head_only = session.req_header().method == http::Method::HEAD;
+    session
+        .write_response_header(Box::new(header), head_only)
+        .await?;
+    if !head_only {
+        session.write_response_body(Some(resp.body), true).await?;
+    }
+    Ok(())
+}

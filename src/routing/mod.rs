@@ -1,0 +1,133 @@
+//! The route table: picks the route for a request from its Host and normalized path.
+//! Host-specific routes win over host-less ones; among those, the longest path prefix wins,
+//! matched on whole segments (`/api` matches `/api` and `/api/x`, not `/apix`).
+
+mod normalize;
+
+pub use normalize::{normalize_path, PathError};
+
+use crate::config::{AuthMode, RouteConfig, RouteTarget};
+
+#[derive(Debug)]
+pub struct Route {
+    pub index: usize,
+    pub name: String,
+    pub host: Option<String>,
+    pub path_prefix: String,
+    pub target: RouteTarget,
+    pub auth: AuthMode,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct RouteTable {
+    /// Sorted so that the first match is the best one.
+    routes: Vec<Route>,
+}
+
+impl RouteTable {
+    pub fn new(configs: &[RouteConfig]) -> Self {
+        let mut routes: Vec<Route> = configs
+            .iter()
+            .enumerate()
+            .map(|(index, c)| Route {
+                index,
+                name: c.name.clone(),
+                host: c.host.clone(),
+                path_prefix: c.path_prefix.clone(),
+                target: c.target.clone(),
+                auth: c.auth,
+                scopes: c.scopes.clone(),
+            })
+            .collect();
+        routes.sort_by(|a, b| {
+            b.host
+                .is_some()
+                .cmp(&a.host.is_some())
+                .then(b.path_prefix.len().cmp(&a.path_prefix.len()))
+        });
+        RouteTable { routes }
+    }
+
+    /// `host` is the request's host without port, any case; `path` is already normalized.
+    pub fn find(&self, host: Option<&str>, path: &str) -> Option<&Route> {
+        self.routes.iter().find(|r| {
+            let host_ok = match (&r.host, host) {
+                (None, _) => true,
+                (Some(want), Some(got)) => want.eq_ignore_ascii_case(got),
+                (Some(_), None) => false,
+            };
+            host_ok && prefix_matches(&r.path_prefix, path)
+        })
+    }
+
+    pub fn routes_by_index(&self) -> Vec<&Route> {
+        let mut v: Vec<&Route> = self.routes.iter().collect();
+        v.sort_by_key(|r| r.index);
+        v
+    }
+}
+
+fn prefix_matches(prefix: &str, path: &str) -> bool {
+    if prefix == "/" {
+        return true;
+    }
+    match path.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+/// The host part of a Host header value (`example.com:8080` → `example.com`, `[::1]:80` → `[::1]`).
+pub fn host_without_port(value: &str) -> &str {
+    if value.starts_with('[') {
+        return match value.find(']') {
+            Some(end) => &value[..=end],
+            None => value,
+        };
+    }
+    match value.rfind(':') {
+        Some(i) => &value[..i],
+        None => value,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(name: &str, host: Option<&str>, prefix: &str) -> RouteConfig {
+        RouteConfig {
+            name: name.into(),
+            host: host.map(Into::into),
+            path_prefix: prefix.into(),
+            target: RouteTarget::Upstream(0),
+            auth: AuthMode::Public,
+            scopes: vec![],
+        }
+    }
+
+    #[test]
+    fn longest_prefix_and_host_win() {
+        let t = RouteTable::new(&[
+            route("root", None, "/"),
+            route("api", None, "/api"),
+            route("api-v2", None, "/api/v2"),
+            route("admin-host", Some("admin.example.com"), "/"),
+        ]);
+        let name = |h: Option<&str>, p: &str| t.find(h, p).map(|r| r.name.as_str());
+        assert_eq!(name(None, "/api/v2/x"), Some("api-v2"));
+        assert_eq!(name(None, "/api/v1"), Some("api"));
+        assert_eq!(name(None, "/api"), Some("api"));
+        assert_eq!(name(None, "/apix"), Some("root"));
+        assert_eq!(name(Some("ADMIN.example.com"), "/api"), Some("admin-host"));
+        assert_eq!(name(Some("other"), "/api/v2"), Some("api-v2"));
+    }
+
+    #[test]
+    fn host_ports_are_dropped() {
+        assert_eq!(host_without_port("a.example:8080"), "a.example");
+        assert_eq!(host_without_port("[::1]:80"), "[::1]");
+        assert_eq!(host_without_port("a"), "a");
+    }
+}

@@ -1,0 +1,218 @@
+//! Assembles the pingora server (proxy, admin listener, health checks) around the app state,
+//! and runs it either as the process's main loop or in a thread for in-process tests.
+
+use crate::admin::AdminApp;
+use crate::app::AppState;
+use crate::config::{Config, StoreBackend};
+use crate::proxy::GatehouseProxy;
+use crate::store::{SqliteStore, Store, StoreError, StoreHandle};
+use async_trait::async_trait;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
+use pingora::services::listening::Service;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tokio::runtime::Runtime;
+use tokio::sync::oneshot;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(String),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start the store runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("gatehouse did not start listening on {0} in time")]
+    NotListening(SocketAddr),
+}
+
+/// The runtime that owns database connections for the life of the process.
+pub fn store_runtime() -> Result<Runtime, StartError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("gatehouse-store")
+        .enable_all()
+        .build()
+        .map_err(StartError::Runtime)
+}
+
+/// Opens (creating and migrating as needed) the configured store on `runtime`.
+pub fn open_store(config: &Config, runtime: &Runtime) -> Result<StoreHandle, StartError> {
+    let c = &config.store;
+    let store: Arc<dyn Store> = match &c.backend {
+        StoreBackend::Sqlite { path } => Arc::new(runtime.block_on(SqliteStore::open(
+            path,
+            c.max_connections,
+            c.connect_timeout,
+        ))?),
+    };
+    Ok(StoreHandle::new(store, runtime.handle().clone()))
+}
+
+pub struct Gatehouse {
+    state: Arc<AppState>,
+    server: Server,
+    store_runtime: Runtime,
+}
+
+impl Gatehouse {
+    pub fn build(config: Config) -> Result<Gatehouse, StartError> {
+        // pingora retries a busy port for a while and then panics in a service thread while the
+        // process lives on: find out now, with a clear message.
+        for addr in [config.server.listen, config.server.admin_listen] {
+            TcpListener::bind(addr).map_err(|source| StartError::Bind { addr, source })?;
+        }
+        let store_runtime = store_runtime()?;
+        let store = open_store(&config, &store_runtime)?;
+
+        let grace = config.server.shutdown_grace.as_secs();
+        let conf = ServerConf {
+            threads: config.server.threads,
+            grace_period_seconds: Some(grace),
+            graceful_shutdown_timeout_seconds: Some(grace.max(1)),
+            // pingora's own retry of failed upstream connects; our config keeps it modest.
+            max_retries: 1,
+            ..ServerConf::default()
+        };
+        let mut server = Server::new_with_opt_and_conf(None, conf);
+        server.bootstrap();
+
+        let listen = config.server.listen.to_string();
+        let admin_listen = config.server.admin_listen.to_string();
+        let (state, health_checks) = AppState::build(config, store).map_err(StartError::Config)?;
+
+        let mut proxy = pingora::proxy::http_proxy_service_with_name(
+            &server.configuration,
+            GatehouseProxy::new(state.clone()),
+            "gatehouse proxy",
+        );
+        proxy.add_tcp(&listen);
+        server.add_service(proxy);
+
+        let mut admin = Service::new("gatehouse admin".to_string(), AdminApp::new(state.clone()));
+        admin.add_tcp(&admin_listen);
+        admin.threads = Some(1);
+        server.add_service(admin);
+
+        for hc in health_checks {
+            server.add_service(hc);
+        }
+        Ok(Gatehouse {
+            state,
+            server,
+            store_runtime,
+        })
+    }
+
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// Runs until a shutdown signal: SIGTERM drains for `server.shutdown_grace`, SIGINT is fast.
+    pub fn run_forever(self) {
+        self.run(RunArgs::default());
+    }
+
+    fn run(self, args: RunArgs) {
+        let Gatehouse {
+            server,
+            store_runtime,
+            state,
+        } = self;
+        server.run(args);
+        drop(state);
+        store_runtime.shutdown_timeout(Duration::from_secs(2));
+    }
+
+    /// Starts the server on its own thread and waits until both listeners accept connections.
+    pub fn spawn(self) -> Result<RunningGatehouse, StartError> {
+        let state = self.state.clone();
+        let (tx, rx) = oneshot::channel();
+        let signal = ChannelShutdown(Mutex::new(Some(rx)));
+        let thread = std::thread::Builder::new()
+            .name("gatehouse-server".into())
+            .spawn(move || {
+                self.run(RunArgs {
+                    shutdown_signal: Box::new(signal),
+                })
+            })
+            .map_err(StartError::Runtime)?;
+        let running = RunningGatehouse {
+            state,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        };
+        for addr in [
+            running.state.config.server.listen,
+            running.state.config.server.admin_listen,
+        ] {
+            wait_listening(addr)?;
+        }
+        Ok(running)
+    }
+}
+
+fn wait_listening(addr: SocketAddr) -> Result<(), StartError> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Err(StartError::NotListening(addr))
+}
+
+struct ChannelShutdown(Mutex<Option<oneshot::Receiver<ShutdownSignal>>>);
+
+#[async_trait]
+impl ShutdownSignalWatch for ChannelShutdown {
+    async fn recv(&self) -> ShutdownSignal {
+        let rx = self.0.lock().ok().and_then(|mut g| g.take());
+        match rx {
+            Some(rx) => rx.await.unwrap_or(ShutdownSignal::FastShutdown),
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// A Gatehouse running in this process (tests, embedding); stops on `stop` or drop.
+pub struct RunningGatehouse {
+    state: Arc<AppState>,
+    shutdown: Option<oneshot::Sender<ShutdownSignal>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RunningGatehouse {
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Graceful stop: in-flight requests get `server.shutdown_grace` to finish.
+    pub fn stop_gracefully(mut self) {
+        self.stop(ShutdownSignal::GracefulTerminate);
+    }
+
+    fn stop(&mut self, signal: ShutdownSignal) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(signal);
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for RunningGatehouse {
+    fn drop(&mut self) {
+        self.stop(ShutdownSignal::FastShutdown);
+    }
+}

@@ -1,0 +1,59 @@
+//! Runs store calls on the store's own tokio runtime. pingora gives each service its own
+//! runtimes; database connections are bound to the runtime that opened them, so every query
+//! is handed to one long-lived runtime instead of being polled from whichever worker asked.
+
+use super::{Store, StoreError, StoredAccessToken, TokenHash};
+use std::future::Future;
+use std::sync::Arc;
+use tokio::runtime::Handle;
+
+#[derive(Clone)]
+pub struct StoreHandle {
+    store: Arc<dyn Store>,
+    runtime: Handle,
+}
+
+impl StoreHandle {
+    pub fn new(store: Arc<dyn Store>, runtime: Handle) -> Self {
+        StoreHandle { store, runtime }
+    }
+
+    async fn run<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<dyn Store>) -> Fut,
+        Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        let fut = f(self.store.clone());
+        self.runtime
+            .spawn(fut)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("store runtime stopped: {e}")))?
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.run(|s| async move { s.ping().await }).await
+    }
+
+    pub async fn find_access_token(
+        &self,
+        hash: TokenHash,
+    ) -> Result<Option<StoredAccessToken>, StoreError> {
+        self.run(|s| async move { s.find_access_token(&hash).await })
+            .await
+    }
+
+    pub async fn insert_access_token(
+        &self,
+        hash: TokenHash,
+        token: StoredAccessToken,
+    ) -> Result<(), StoreError> {
+        self.run(|s| async move { s.insert_access_token(&hash, &token).await })
+            .await
+    }
+
+    pub async fn revoke_access_token(&self, hash: TokenHash, now: i64) -> Result<bool, StoreError> {
+        self.run(|s| async move { s.revoke_access_token(&hash, now).await })
+            .await
+    }
+}
