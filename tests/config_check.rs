@@ -1,0 +1,110 @@
+//! `gatehouse check-config`: exit status and messages that name the key.
+
+use std::process::Command;
+
+fn check(text: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout),
+    )
+}
+
+const GOOD: &str = r#"
+[server]
+listen = "127.0.0.1:18999"
+public_url = "http://localhost:18999"
+admin_listen = "127.0.0.1:19999"
+[[upstreams]]
+name = "app"
+addrs = ["127.0.0.1:3000"]
+[[routes]]
+path_prefix = "/"
+upstream = "app"
+"#;
+
+#[test]
+fn bundled_config_is_valid() {
+    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args([
+            "check-config",
+            "--config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config/gatehouse.toml"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/config")).unwrap() {
+        let path = entry.unwrap().path();
+        let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .arg("check-config")
+            .arg("--config")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn errors_name_the_key() {
+    assert!(check(GOOD).0);
+    let cases = [
+        (
+            GOOD.replace("[server]", "[cache]\ntll = \"30s\"\n[server]"),
+            "tll",
+        ),
+        (
+            GOOD.replace("upstream = \"app\"", "upstream = \"missing\""),
+            "routes[0].upstream",
+        ),
+        (
+            format!("{GOOD}\n[cache]\nttl = \"30 seconds\"\n"),
+            "cache.ttl",
+        ),
+        (
+            format!("{GOOD}\n[[routes]]\npath_prefix = \"/\"\nupstream = \"app\"\n"),
+            "routes[1]: duplicate route",
+        ),
+        (
+            format!("{GOOD}\n[store]\nurl_file = \"/nonexistent/secret\"\n"),
+            "store.url_file",
+        ),
+        (
+            format!("{GOOD}\n[store]\nurl = \"${{GATEHOUSE_UNSET_VAR_FOR_TEST}}\"\n"),
+            "GATEHOUSE_UNSET_VAR_FOR_TEST",
+        ),
+        (
+            GOOD.replace("127.0.0.1:3000", "not an address"),
+            "upstreams[0].addrs[0]",
+        ),
+        (
+            GOOD.replace("path_prefix = \"/\"", "path_prefix = \"/a/../b\""),
+            "routes[0].path_prefix",
+        ),
+    ];
+    for (text, needle) in cases {
+        let (ok, out) = check(&text);
+        assert!(!ok, "should fail: {needle}");
+        assert!(
+            out.contains(needle),
+            "message should name `{needle}`: {out}"
+        );
+    }
+}

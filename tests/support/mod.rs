@@ -1,0 +1,228 @@
+//! In-process test harness: starts Gatehouse on free ports with a temp SQLite store and a
+//! config written by the test, plus helpers to talk to it over real HTTP (reqwest, and a raw
+//! socket for requests a well-behaved client would never send).
+#![allow(dead_code)]
+
+pub mod upstream;
+
+use gatehouse::auth::NewToken;
+use gatehouse::{Config, Gatehouse, RunningGatehouse};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+use tempfile::TempDir;
+
+pub use upstream::EchoUpstream;
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+pub struct TestGatehouse {
+    pub running: RunningGatehouse,
+    pub addr: SocketAddr,
+    pub admin: SocketAddr,
+    pub dir: TempDir,
+    pub client: reqwest::Client,
+}
+
+impl TestGatehouse {
+    /// `sections` is every config section except `[server]`, `[store]` and `[log]`, which the
+    /// harness owns (free ports, a temp database).
+    pub fn start(sections: &str) -> TestGatehouse {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("gatehouse.db");
+        let text = Self::config_text(
+            free_port(),
+            free_port(),
+            &db.display().to_string(),
+            sections,
+        );
+        let config =
+            Config::from_toml(&text, "test").unwrap_or_else(|e| panic!("{e}\n---\n{text}"));
+        let addr = config.server.listen;
+        let admin = config.server.admin_listen;
+        let running = start_outside_runtime(config);
+        TestGatehouse {
+            running,
+            addr,
+            admin,
+            dir,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+        }
+    }
+
+    pub fn config_text(port: u16, admin_port: u16, db: &str, sections: &str) -> String {
+        format!(
+            r#"
+[server]
+listen = "127.0.0.1:{port}"
+public_url = "http://localhost:{port}"
+admin_listen = "127.0.0.1:{admin_port}"
+threads = 2
+shutdown_grace = "1s"
+
+[log]
+level = "warn"
+access_log = false
+
+[store]
+url = "sqlite://{db}"
+
+{sections}
+"#
+        )
+    }
+
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("http://{}{}", self.addr, path_and_query)
+    }
+
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.admin, path)
+    }
+
+    pub async fn issue(&self, user: &str, scopes: &[&str]) -> String {
+        self.issue_with(
+            NewToken {
+                user_id: Some(user.into()),
+                user_name: Some(format!("name-{user}")),
+                client_id: Some("test-client".into()),
+                scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                admin: false,
+            },
+            Duration::from_secs(3600),
+        )
+        .await
+    }
+
+    pub async fn issue_with(&self, new: NewToken, ttl: Duration) -> String {
+        self.running
+            .state()
+            .tokens
+            .issue(new, ttl)
+            .await
+            .expect("issue token")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    /// The Prometheus text of the admin listener.
+    pub async fn metrics_text(&self) -> String {
+        self.client
+            .get(self.admin_url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics body")
+    }
+
+    /// Value of one series, e.g. `gatehouse_token_cache_total{result="hit"}`; 0 when absent.
+    pub async fn metric(&self, series: &str) -> f64 {
+        metric_value(&self.metrics_text().await, series)
+    }
+}
+
+/// Gatehouse opens its store on a runtime of its own, which cannot start from inside the
+/// test's tokio runtime: build and spawn it from a plain thread.
+pub fn start_outside_runtime(config: Config) -> RunningGatehouse {
+    std::thread::spawn(move || Gatehouse::build(config).and_then(Gatehouse::spawn))
+        .join()
+        .expect("start thread")
+        .unwrap_or_else(|e| panic!("start gatehouse: {e}"))
+}
+
+pub fn metric_value(text: &str, series: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            (name == series).then(|| value.parse().ok()).flatten()
+        })
+        .unwrap_or(0.0)
+}
+
+pub fn upstream_section(name: &str, up: &EchoUpstream, extra: &str) -> String {
+    format!(
+        "[[upstreams]]\nname = \"{name}\"\naddrs = [\"{}\"]\n{extra}\n",
+        up.addr
+    )
+}
+
+pub fn route(prefix: &str, target: &str, auth: &str, extra: &str) -> String {
+    let target = if target.starts_with("handler:") {
+        format!("handler = \"{}\"", &target[8..])
+    } else {
+        format!("upstream = \"{target}\"")
+    };
+    format!("[[routes]]\npath_prefix = \"{prefix}\"\n{target}\nauth = \"{auth}\"\n{extra}\n")
+}
+
+/// A response read off a raw socket.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends `request` bytes as they are (no client-side normalization) and reads one response.
+/// The request should carry `Connection: close`.
+pub fn raw_request(addr: SocketAddr, request: &str) -> RawResponse {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    s.write_all(request.as_bytes()).expect("write");
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    RawResponse {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+/// `GET path` with extra header lines, over a raw socket.
+pub fn raw_get(addr: SocketAddr, path: &str, extra_headers: &[&str]) -> RawResponse {
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for h in extra_headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    raw_request(addr, &req)
+}

@@ -1,0 +1,200 @@
+//! A real HTTP upstream for tests: records every request it receives and answers with a JSON
+//! echo of it. It can be stopped and restarted on the same port, made to fail its health
+//! check, or made silent (accepts connections, never answers).
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    /// Path and query exactly as received.
+    pub uri: String,
+    /// Header names lowercase, every value in order (duplicates kept).
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Seen {
+    pub fn header_values(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.header_values(name).first().copied()
+    }
+}
+
+pub struct EchoUpstream {
+    pub addr: SocketAddr,
+    pub name: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    healthy: Arc<AtomicBool>,
+    silent: Arc<AtomicBool>,
+    task: Mutex<Option<JoinHandle<()>>>,
+    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl EchoUpstream {
+    pub async fn start(name: &str) -> Arc<EchoUpstream> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind upstream");
+        let addr = listener.local_addr().expect("upstream addr");
+        let up = Arc::new(EchoUpstream {
+            addr,
+            name: name.to_string(),
+            seen: Arc::default(),
+            healthy: Arc::new(AtomicBool::new(true)),
+            silent: Arc::new(AtomicBool::new(false)),
+            task: Mutex::new(None),
+            connections: Arc::default(),
+        });
+        up.serve(listener);
+        up
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        let seen = self.seen.clone();
+        let healthy = self.healthy.clone();
+        let silent = self.silent.clone();
+        let name = self.name.clone();
+        let connections = self.connections.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (seen, healthy, silent, name) =
+                    (seen.clone(), healthy.clone(), silent.clone(), name.clone());
+                let conn = tokio::spawn(async move {
+                    if silent.load(Ordering::SeqCst) {
+                        // Hold the connection open and never answer.
+                        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                        drop(stream);
+                        return;
+                    }
+                    let svc = service_fn(move |req: Request<Incoming>| {
+                        let (seen, healthy, name) = (seen.clone(), healthy.clone(), name.clone());
+                        async move { Ok::<_, hyper::Error>(answer(req, &seen, &healthy, &name).await) }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+                connections.lock().unwrap().push(conn);
+            }
+        });
+        *self.task.lock().unwrap() = Some(task);
+    }
+
+    /// Closes the listener: new connections are refused until `restart`.
+    pub fn stop(&self) {
+        if let Some(t) = self.task.lock().unwrap().take() {
+            t.abort();
+        }
+        // Kept-alive connections die too, as they would when a real process stops.
+        for c in self.connections.lock().unwrap().drain(..) {
+            c.abort();
+        }
+    }
+
+    pub async fn restart(&self) {
+        self.stop();
+        let mut tries = 0;
+        let listener = loop {
+            match TcpListener::bind(self.addr).await {
+                Ok(l) => break l,
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("rebind upstream {}: {e}", self.addr),
+            }
+        };
+        self.serve(listener);
+    }
+
+    pub fn set_healthy(&self, healthy: bool) {
+        self.healthy.store(healthy, Ordering::SeqCst);
+    }
+
+    pub fn set_silent(&self, silent: bool) {
+        self.silent.store(silent, Ordering::SeqCst);
+    }
+
+    /// Requests received, health checks excluded.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    pub fn last(&self) -> Seen {
+        self.seen()
+            .last()
+            .cloned()
+            .expect("upstream received no request")
+    }
+
+    pub fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+}
+
+async fn answer(
+    req: Request<Incoming>,
+    seen: &Mutex<Vec<Seen>>,
+    healthy: &AtomicBool,
+    name: &str,
+) -> Response<Full<Bytes>> {
+    if req.uri().path() == "/health" {
+        let ok = healthy.load(Ordering::SeqCst);
+        return Response::builder()
+            .status(if ok { 200 } else { 503 })
+            .body(Full::new(Bytes::from_static(b"health")))
+            .unwrap();
+    }
+    let method = req.method().to_string();
+    let uri = req.uri().to_string();
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect::<Vec<_>>();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
+    let record = Seen {
+        method,
+        uri: uri.clone(),
+        headers,
+        body,
+    };
+    seen.lock().unwrap().push(record);
+    let json = serde_json::json!({ "upstream": name, "uri": uri });
+    Response::builder()
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(json.to_string())))
+        .unwrap()
+}
