@@ -4,11 +4,23 @@
 use crate::config::{LogConfig, LogFormat};
 use tracing_subscriber::EnvFilter;
 
+/// pingora and sqlx dump whole request headers and SQL at debug level, `Authorization`
+/// included: unless a filter names them explicitly, they stay at info/warn whatever the level.
+const QUIET_DEPENDENCIES: &str = "pingora_core=info,pingora_proxy=info,pingora_pool=info,sqlx=warn";
+
+pub fn filter_directives(level: &str) -> String {
+    if level.contains("pingora") || level.contains("sqlx") {
+        level.to_string()
+    } else {
+        format!("{level},{QUIET_DEPENDENCIES}")
+    }
+}
+
 pub fn init(config: &LogConfig) {
     // RUST_LOG, when set, overrides the file's level (handy for a one-off debug session).
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let level = std::env::var("RUST_LOG").unwrap_or_else(|_| config.level.clone());
+    let filter =
+        EnvFilter::try_new(filter_directives(&level)).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(true);

@@ -65,9 +65,8 @@ async fn health_checks_drive_readiness_and_selection() {
         a.addr, b.addr
     );
     let gh = TestGatehouse::start(&[section, route("/", "app", "public", "")].concat());
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let ready = gh.client.get(gh.admin_url("/readyz")).send().await.unwrap();
-    assert_eq!(ready.status(), 200);
+    let wait = Duration::from_secs(10);
+    assert!(eventually(wait, || async { gh.ready_status().await == 200 }).await);
 
     // Round-robin: both addresses get traffic.
     for _ in 0..10 {
@@ -82,7 +81,17 @@ async fn health_checks_drive_readiness_and_selection() {
 
     // One address fails its check: traffic goes to the other only; still ready.
     a.set_healthy(false);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Wait until the failing address stopped getting traffic (its check ran).
+    assert!(
+        eventually(wait, || async {
+            let before = a.count();
+            for _ in 0..4 {
+                gh.get("/probe", None).await;
+            }
+            a.count() == before
+        })
+        .await
+    );
     let a_before = a.count();
     for _ in 0..6 {
         assert_eq!(gh.get("/one", None).await.status(), 200);
@@ -100,7 +109,7 @@ async fn health_checks_drive_readiness_and_selection() {
 
     // Both fail: not ready, and the proxy answers 502 at once instead of trying.
     b.set_healthy(false);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(eventually(wait, || async { gh.ready_status().await == 503 }).await);
     let r = gh.client.get(gh.admin_url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 503);
     let body: serde_json::Value = r.json().await.unwrap();

@@ -146,6 +146,35 @@ pub fn start_outside_runtime(config: Config) -> RunningGatehouse {
         .unwrap_or_else(|e| panic!("start gatehouse: {e}"))
 }
 
+/// Polls `check` until it returns true or `within` passes; returns the last result.
+pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+impl TestGatehouse {
+    pub async fn ready_status(&self) -> u16 {
+        self.client
+            .get(self.admin_url("/readyz"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    }
+}
+
 pub fn metric_value(text: &str, series: &str) -> f64 {
     text.lines()
         .filter(|l| !l.starts_with('#'))

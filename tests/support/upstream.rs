@@ -167,6 +167,9 @@ async fn answer(
             .body(Full::new(Bytes::from_static(b"health")))
             .unwrap();
     }
+    if req.uri().path().starts_with("/slow") {
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    }
     let method = req.method().to_string();
     let uri = req.uri().to_string();
     let headers = req
