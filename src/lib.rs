@@ -8,6 +8,7 @@ pub mod config;
 pub mod handlers;
 pub mod http;
 pub mod metrics;
+pub mod oauth;
 pub mod proxy;
 pub mod routing;
 pub mod server;

@@ -1,0 +1,1 @@
+//! HTML pages of the authorization code flow (sign-in, consent, errors).
