@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::handlers::Handlers;
 use crate::http::CommonHeaders;
 use crate::metrics::{Metrics, RouteMetrics, UNMATCHED_ROUTE};
+use crate::oauth::OAuthServer;
 use crate::proxy::IdentityHeaders;
 use crate::routing::RouteTable;
 use crate::store::StoreHandle;
@@ -46,6 +47,8 @@ impl AppState {
         }
         let opaque = Arc::new(OpaqueStoreValidator::new(store.clone(), metrics.clone()));
         let validator = Arc::new(CachedValidator::new(opaque, &config.cache, metrics.clone()));
+        let oauth = OAuthServer::new(&config, store.clone(), validator.clone(), metrics.clone())?
+            .map(Arc::new);
         let state = AppState {
             routes: RouteTable::new(&config.routes),
             route_metrics: config
@@ -67,7 +70,7 @@ impl AppState {
                 oauth_header: config.tokens.legacy_oauth_header,
                 query_param: config.tokens.legacy_query_param,
             },
-            handlers: Handlers,
+            handlers: Handlers { oauth },
             metrics,
             config,
         };

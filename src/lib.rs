@@ -15,6 +15,7 @@ pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod upstream;
+pub mod users;
 
 pub use config::Config;
 pub use server::{Gatehouse, RunningGatehouse, StartError};

@@ -39,12 +39,15 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     durations: HistogramVec,
-    auth_decisions: IntCounterVec,
+
     upstream_errors: IntCounterVec,
     pub cache_hit: IntCounter,
     pub cache_miss: IntCounter,
     pub cache_negative_hit: IntCounter,
     pub token_store_lookups: IntCounter,
+    pub login_failures: IntCounter,
+    pub password_checks: IntCounter,
+    tokens_issued: IntCounterVec,
     decision_handles: Vec<IntCounter>,
 }
 
@@ -94,6 +97,24 @@ impl Metrics {
             "gatehouse_token_store_lookups_total",
             "Token validations that went to the store (cache misses that did the work)",
         )?;
+        let login_failures = IntCounter::new(
+            "gatehouse_login_failures_total",
+            "Failed or throttled credential checks (passwords, client secrets)",
+        )?;
+        let tokens_issued = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_tokens_issued_total",
+                "Access tokens issued, by grant",
+            ),
+            &["grant"],
+        )?;
+        let password_checks = IntCounter::new(
+            "gatehouse_password_checks_total",
+            "argon2 verifications run (passwords, hashed client secrets, dummy checks for unknown users)",
+        )?;
+        registry.register(Box::new(password_checks.clone()))?;
+        registry.register(Box::new(login_failures.clone()))?;
+        registry.register(Box::new(tokens_issued.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(durations.clone()))?;
         registry.register(Box::new(auth_decisions.clone()))?;
@@ -120,9 +141,12 @@ impl Metrics {
             registry,
             requests,
             durations,
-            auth_decisions,
+
             upstream_errors,
             token_store_lookups,
+            login_failures,
+            password_checks,
+            tokens_issued,
             decision_handles,
         })
     }
@@ -142,8 +166,9 @@ impl Metrics {
         self.decision_handles[d as usize].inc();
     }
 
-    pub fn auth_decisions(&self) -> &IntCounterVec {
-        &self.auth_decisions
+    /// `grant` is one of the fixed grant names, never client input.
+    pub fn token_issued(&self, grant: &'static str) {
+        self.tokens_issued.with_label_values(&[grant]).inc();
     }
 
     /// The Prometheus text exposition of every metric.

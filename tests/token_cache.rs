@@ -60,6 +60,7 @@ async fn negative_entries_expire() {
                 created_at: now,
                 expires_at: now + 3600,
                 revoked: false,
+                family_id: None,
             },
         )
         .await

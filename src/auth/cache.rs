@@ -8,14 +8,19 @@ use super::{AuthError, Identity, TokenValidator};
 use crate::config::CacheConfig;
 use crate::metrics::Metrics;
 use crate::store::now_unix;
+use crate::store::TokenHash;
 use moka::future::Cache;
 use moka::Expiry;
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// SHA-256 over (validator id, token): never the token itself, never shared across validators.
-type CacheKey = [u8; 32];
+/// The validator's id and the token's SHA-256: never the token itself, never shared across
+/// validators, and derivable from a stored hash so revocations can find the entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct CacheKey {
+    validator: &'static str,
+    hash: TokenHash,
+}
 
 #[derive(Debug, Clone, Copy)]
 enum Negative {
@@ -70,11 +75,14 @@ impl CachedValidator {
     }
 
     fn key(&self, token: &str) -> CacheKey {
-        let mut h = Sha256::new();
-        h.update(self.inner.id().as_bytes());
-        h.update([0u8]);
-        h.update(token.as_bytes());
-        h.finalize().into()
+        self.key_for_hash(super::hash_token(token))
+    }
+
+    fn key_for_hash(&self, hash: TokenHash) -> CacheKey {
+        CacheKey {
+            validator: self.inner.id(),
+            hash,
+        }
     }
 
     pub async fn validate(&self, token: &str) -> Result<Arc<Identity>, AuthError> {
@@ -119,7 +127,12 @@ impl CachedValidator {
 
     /// Drops every entry for this token, positive or negative.
     pub async fn invalidate(&self, token: &str) {
-        let key = self.key(token);
+        self.invalidate_hash(super::hash_token(token)).await;
+    }
+
+    /// Drops the entries of a token known only by its stored hash (family or user revocation).
+    pub async fn invalidate_hash(&self, hash: TokenHash) {
+        let key = self.key_for_hash(hash);
         self.positive.invalidate(&key).await;
         self.negative.invalidate(&key).await;
     }

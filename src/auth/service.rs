@@ -39,6 +39,7 @@ impl TokenService {
             created_at: now,
             expires_at: now.saturating_add(ttl.as_secs() as i64),
             revoked: false,
+            family_id: None,
         };
         self.store
             .insert_access_token(hash_token(&token), stored)

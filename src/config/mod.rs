@@ -2,10 +2,14 @@
 //! (unknown keys rejected), then checks and converts every value once; a bad file fails here
 //! with every problem listed, each naming its key.
 
+mod clients;
 mod duration;
 mod raw;
 pub mod secret;
 
+pub use clients::{
+    redirect_uri_problem, ClientConfig, ClientSecretConfig, GrantType, LockoutConfig, OAuthConfig,
+};
 pub use duration::parse_duration;
 pub use secret::SecretString;
 
@@ -38,6 +42,9 @@ pub struct Config {
     pub cache: CacheConfig,
     pub http: HttpConfig,
     pub identity_headers: IdentityHeadersConfig,
+    /// Present when the `[oauth]` section is: Gatehouse is then the authorization server.
+    pub oauth: Option<OAuthConfig>,
+    pub clients: Vec<ClientConfig>,
     pub upstreams: Vec<UpstreamConfig>,
     pub routes: Vec<RouteConfig>,
 }
@@ -161,6 +168,10 @@ pub enum AuthMode {
 pub enum HandlerKind {
     /// Answers with the identity headers Gatehouse would forward: a demo and a debugging aid.
     Echo,
+    /// The authorization server: `/oauth/*` and the RFC 8414 metadata document.
+    OAuth,
+    /// `POST /sign-up` and the admin users API.
+    Users,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,6 +189,55 @@ pub struct RouteConfig {
     pub target: RouteTarget,
     pub auth: AuthMode,
     pub scopes: Vec<String>,
+    /// Accept `Authorization: OAuth` here even when `tokens.legacy_locations` does not (the
+    /// seed clients use it on the users API).
+    pub accept_oauth_header: bool,
+}
+
+/// Routes the authorization server mounts itself when `[oauth]` is present.
+fn builtin_routes(oauth: &OAuthConfig) -> Vec<RouteConfig> {
+    let r = |name: &str, prefix: &str, kind, auth, legacy| RouteConfig {
+        name: name.into(),
+        host: None,
+        path_prefix: prefix.into(),
+        target: RouteTarget::Handler(kind),
+        auth,
+        scopes: vec![],
+        accept_oauth_header: legacy,
+    };
+    let mut routes = vec![
+        r(
+            "oauth",
+            "/oauth",
+            HandlerKind::OAuth,
+            AuthMode::Public,
+            false,
+        ),
+        r(
+            "oauth-metadata",
+            "/.well-known/oauth-authorization-server",
+            HandlerKind::OAuth,
+            AuthMode::Public,
+            false,
+        ),
+    ];
+    if oauth.users_api {
+        routes.push(r(
+            "sign-up",
+            "/sign-up",
+            HandlerKind::Users,
+            AuthMode::Public,
+            false,
+        ));
+        routes.push(r(
+            "users",
+            "/users",
+            HandlerKind::Users,
+            AuthMode::Required,
+            true,
+        ));
+    }
+    routes
 }
 
 impl Config {
@@ -377,6 +437,11 @@ fn validate(raw: RawConfig) -> Result<Config, Vec<String>> {
 
     let http = validate_http(&mut p, raw.http);
     let identity_headers = validate_identity_headers(&mut p, raw.identity_headers);
+    let oauth = raw.oauth.map(|o| clients::validate_oauth(&mut p, o));
+    let clients = clients::validate_clients(&mut p, raw.clients);
+    if oauth.is_none() && !clients.is_empty() {
+        p.push("clients: declared without an [oauth] section (add `[oauth]` to enable the authorization server)".into());
+    }
 
     let mut upstreams = Vec::new();
     let mut names = HashSet::new();
@@ -532,7 +597,33 @@ fn validate(raw: RawConfig) -> Result<Config, Vec<String>> {
                 target,
                 auth,
                 scopes: r.scopes,
+                accept_oauth_header: false,
             });
+        }
+    }
+    if let Some(o) = &oauth {
+        for b in builtin_routes(o) {
+            if routes
+                .iter()
+                .any(|r| r.host.is_none() && r.path_prefix == b.path_prefix)
+            {
+                p.push(format!(
+                    "routes: `{}` is served by the authorization server; remove that route{}",
+                    b.path_prefix,
+                    if b.target == RouteTarget::Handler(HandlerKind::Users) {
+                        " or set oauth.users_api = false"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+            if routes.iter().any(|r| r.name == b.name) {
+                p.push(format!(
+                    "routes: the name `{}` is reserved for a built-in route",
+                    b.name
+                ));
+            }
+            routes.push(b);
         }
     }
 
@@ -564,6 +655,8 @@ fn validate(raw: RawConfig) -> Result<Config, Vec<String>> {
         cache,
         http,
         identity_headers,
+        oauth,
+        clients,
         upstreams,
         routes,
     })

@@ -19,6 +19,9 @@ pub struct RawConfig {
     pub http: RawHttp,
     #[serde(default)]
     pub identity_headers: RawIdentityHeaders,
+    pub oauth: Option<RawOAuth>,
+    #[serde(default)]
+    pub clients: Vec<RawClient>,
     #[serde(default)]
     pub upstreams: Vec<RawUpstream>,
     #[serde(default)]
@@ -131,4 +134,41 @@ pub struct RawRoute {
     pub auth: Option<String>,
     #[serde(default)]
     pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOAuth {
+    pub code_ttl: Option<String>,
+    pub sign_in_ttl: Option<String>,
+    pub users_api: Option<bool>,
+    pub max_concurrent_hashes: Option<usize>,
+    #[serde(default)]
+    pub lockout: RawLockout,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLockout {
+    pub max_failures: Option<u32>,
+    pub window: Option<String>,
+    pub ban: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClient {
+    pub id: String,
+    pub name: Option<String>,
+    pub secret: Option<String>,
+    pub secret_file: Option<String>,
+    pub secret_hash: Option<String>,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    pub grant_types: Option<Vec<String>>,
+    pub scopes: Option<Vec<String>>,
+    #[serde(default)]
+    pub admin: bool,
+    #[serde(default)]
+    pub legacy: bool,
 }

@@ -6,8 +6,10 @@ mod echo;
 use crate::auth::Identity;
 use crate::config::HandlerKind;
 use crate::http::OwnResponse;
+use crate::oauth::OAuthServer;
 use bytes::Bytes;
 use http::{HeaderMap, Method};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// What a handler sees of the request: already normalized and authenticated.
@@ -21,14 +23,24 @@ pub struct HandlerRequest<'a> {
     pub identity: Option<&'a Arc<Identity>>,
     /// The identity headers exactly as they would be forwarded upstream.
     pub forwarded: Vec<(String, String)>,
+    pub client_ip: Option<IpAddr>,
 }
 
-pub struct Handlers;
+pub struct Handlers {
+    /// Present when the config enables the authorization server.
+    pub oauth: Option<Arc<OAuthServer>>,
+}
 
 impl Handlers {
     pub async fn handle(&self, kind: HandlerKind, req: HandlerRequest<'_>) -> OwnResponse {
-        match kind {
-            HandlerKind::Echo => echo::handle(&req),
+        match (kind, &self.oauth) {
+            (HandlerKind::Echo, _) => echo::handle(&req),
+            (HandlerKind::OAuth, Some(server)) => server.handle(&req).await,
+            (HandlerKind::Users, Some(server)) => crate::users::api::handle(server, &req).await,
+            // Config validation only mounts these routes with [oauth]; never reached.
+            (HandlerKind::OAuth | HandlerKind::Users, None) => {
+                OwnResponse::error(404, "not_found", "the authorization server is not enabled")
+            }
         }
     }
 }

@@ -1,1 +1,537 @@
 //! HTML pages of the authorization code flow (sign-in, consent, errors).
+//!
+//! Pure functions returning complete HTML documents; the caller adds the HTTP plumbing
+//! (status, `Content-Type: text/html; charset=utf-8`, `Cache-Control: no-store`, and the
+//! header `Content-Security-Policy: {content_security_policy()}`).
+//!
+//! Every page embeds the same inline `<style>` element ([`STYLE`]) and nothing else: no
+//! script, no external asset, no inline `style` attribute, so one CSP hash covers all pages.
+//! Every interpolated value goes through [`escape`].
+
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+/// The one stylesheet shared by every page. It is inserted verbatim between `<style>` and
+/// `</style>`, and its sha256 is what [`content_security_policy`] allows, so any change here
+/// is picked up by the policy automatically.
+const STYLE: &str = "\
+:root{color-scheme:light dark;--bg:#f3f4f6;--card:#fff;--text:#111827;--muted:#4b5563;\
+--border:#d1d5db;--accent:#2563eb;--accent-text:#fff;--focus:#2563eb;\
+--error-bg:#fef2f2;--error-border:#fca5a5;--error-text:#991b1b}\
+@media (prefers-color-scheme:dark){:root{--bg:#0f172a;--card:#1e293b;--text:#f1f5f9;\
+--muted:#94a3b8;--border:#475569;--accent:#3b82f6;--focus:#93c5fd;\
+--error-bg:#450a0a;--error-border:#b91c1c;--error-text:#fecaca}}\
+*,*::before,*::after{box-sizing:border-box}\
+html{-webkit-text-size-adjust:100%;text-size-adjust:100%}\
+body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;\
+padding:1.5rem 1rem;background:var(--bg);color:var(--text);\
+font-family:system-ui,-apple-system,\"Segoe UI\",Roboto,\"Helvetica Neue\",Arial,\"Noto Sans\",sans-serif;\
+font-size:1rem;line-height:1.5}\
+main{width:100%;max-width:26rem;background:var(--card);border:1px solid var(--border);\
+border-radius:.75rem;padding:2rem 1.75rem;box-shadow:0 10px 30px rgba(0,0,0,.08)}\
+h1{margin:0 0 1rem;font-size:1.375rem;line-height:1.3;font-weight:650;overflow-wrap:anywhere}\
+p{margin:0 0 1rem;overflow-wrap:anywhere}\
+.muted{color:var(--muted);font-size:.9375rem}\
+.alert{padding:.75rem 1rem;border:1px solid var(--error-border);border-radius:.5rem;\
+background:var(--error-bg);color:var(--error-text)}\
+form{margin:0}\
+label{display:block;margin:0 0 .375rem;font-weight:600;font-size:.9375rem}\
+input[type=text],input[type=password]{display:block;width:100%;margin:0 0 1rem;\
+padding:.625rem .75rem;font:inherit;color:inherit;background:transparent;\
+border:1px solid var(--border);border-radius:.5rem}\
+ul{margin:0 0 1.5rem;padding:0;list-style:none;border:1px solid var(--border);border-radius:.5rem}\
+li{padding:.625rem .875rem;overflow-wrap:anywhere}\
+li+li{border-top:1px solid var(--border)}\
+.actions{display:flex;flex-wrap:wrap;gap:.75rem}\
+button{flex:1 1 8rem;padding:.625rem 1rem;font:inherit;font-weight:600;cursor:pointer;\
+border-radius:.5rem;border:1px solid var(--border);background:transparent;color:inherit}\
+button.primary{background:var(--accent);border-color:var(--accent);color:var(--accent-text)}\
+button:hover{filter:brightness(1.08)}\
+input:focus-visible,button:focus-visible{outline:3px solid var(--focus);outline-offset:2px}\
+@media (max-width:30rem){main{padding:1.5rem 1.25rem}}";
+
+/// Escapes text for HTML element content and double-quoted attribute values
+/// (`&`, `<`, `>`, `"`, `'` and `/`).
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            '/' => out.push_str("&#x2F;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The sign-in form of the authorization flow.
+pub struct SignInPage<'a> {
+    /// Display name of the app asking for access.
+    pub client_name: &'a str,
+    /// Form POST target, e.g. `/oauth/sign-in`.
+    pub action: &'a str,
+    /// Value of the hidden input named `csrf_token`.
+    pub csrf_token: &'a str,
+    /// Pre-filled username after a failed attempt (`""` otherwise).
+    pub username: &'a str,
+    /// Message shown above the form after a failed attempt.
+    pub error: Option<&'a str>,
+}
+
+/// Renders the sign-in page: a form posting `username`, `password` and `csrf_token`.
+pub fn sign_in(page: &SignInPage<'_>) -> String {
+    let client = escape(page.client_name);
+    let title = format!("Sign in to continue to {client}");
+    let mut body = String::with_capacity(1024);
+    let _ = writeln!(body, "<h1>{title}</h1>");
+    if let Some(message) = page.error {
+        let _ = writeln!(
+            body,
+            "<p class=\"alert\" role=\"alert\">{}</p>",
+            escape(message)
+        );
+    }
+    // Focus the first field the user still has to fill in.
+    let (user_focus, password_focus) = if page.username.is_empty() {
+        (" autofocus", "")
+    } else {
+        ("", " autofocus")
+    };
+    let _ = write!(
+        body,
+        "<form method=\"post\" action=\"{action}\">\n\
+         <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\n\
+         <label for=\"username\">Username</label>\n\
+         <input id=\"username\" name=\"username\" type=\"text\" value=\"{username}\" \
+         autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required{user_focus}>\n\
+         <label for=\"password\">Password</label>\n\
+         <input id=\"password\" name=\"password\" type=\"password\" \
+         autocomplete=\"current-password\" required{password_focus}>\n\
+         <div class=\"actions\">\n\
+         <button type=\"submit\" class=\"primary\">Sign in</button>\n\
+         </div>\n\
+         </form>\n",
+        action = escape(page.action),
+        csrf = escape(page.csrf_token),
+        username = escape(page.username),
+    );
+    document(&title, &body)
+}
+
+/// The consent screen shown to a signed-in user.
+pub struct ConsentPage<'a> {
+    /// Display name of the app asking for access.
+    pub client_name: &'a str,
+    /// Display name of the signed-in user.
+    pub user_name: &'a str,
+    /// Requested scopes, listed one per item; empty means "basic access to your account".
+    pub scopes: &'a [String],
+    /// Form POST target, e.g. `/oauth/consent`.
+    pub action: &'a str,
+    /// Value of the hidden input named `csrf_token`.
+    pub csrf_token: &'a str,
+}
+
+/// Renders the consent page: two submit buttons in ONE form,
+/// `name="decision" value="approve"` and `name="decision" value="deny"`.
+pub fn consent(page: &ConsentPage<'_>) -> String {
+    let client = escape(page.client_name);
+    let title = format!("{client} wants to access your account");
+    let mut body = String::with_capacity(1024);
+    let _ = write!(
+        body,
+        "<h1>{title}</h1>\n\
+         <p class=\"muted\">Signed in as <strong>{user}</strong></p>\n\
+         <p>{client} is asking for:</p>\n\
+         <ul>\n",
+        user = escape(page.user_name),
+    );
+    if page.scopes.is_empty() {
+        body.push_str("<li>basic access to your account</li>\n");
+    } else {
+        for scope in page.scopes {
+            let _ = writeln!(body, "<li>{}</li>", escape(scope));
+        }
+    }
+    let _ = write!(
+        body,
+        "</ul>\n\
+         <form method=\"post\" action=\"{action}\">\n\
+         <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\n\
+         <div class=\"actions\">\n\
+         <button type=\"submit\" name=\"decision\" value=\"approve\" class=\"primary\">Allow</button>\n\
+         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\n\
+         </div>\n\
+         </form>\n",
+        action = escape(page.action),
+        csrf = escape(page.csrf_token),
+    );
+    document(&title, &body)
+}
+
+/// An error page (invalid client, `redirect_uri` mismatch, expired sign-in session…).
+/// Never links anywhere, in particular not to the untrusted `redirect_uri`.
+pub fn error(title: &str, message: &str) -> String {
+    let title = escape(title);
+    let body = format!(
+        "<h1>{title}</h1>\n\
+         <p class=\"alert\" role=\"alert\">{message}</p>\n\
+         <p class=\"muted\">You can close this window and start again from the application.</p>\n",
+        message = escape(message),
+    );
+    document(&title, &body)
+}
+
+/// The Content-Security-Policy value the caller must send with every page above: no script,
+/// the shared inline `<style>` allowed by its sha256 hash, forms posting to the same origin
+/// only, no framing, no `<base>`, nothing else.
+pub fn content_security_policy() -> &'static str {
+    static POLICY: OnceLock<String> = OnceLock::new();
+    POLICY.get_or_init(|| {
+        let hash = STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
+        format!(
+            "default-src 'none'; script-src 'none'; style-src 'sha256-{hash}'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        )
+    })
+}
+
+/// Wraps an already-escaped title and body into the shared document shell.
+fn document(title: &str, body: &str) -> String {
+    let mut html = String::with_capacity(STYLE.len() + title.len() + body.len() + 512);
+    html.push_str(
+        "<!DOCTYPE html>\n\
+         <html lang=\"en\">\n\
+         <head>\n\
+         <meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"referrer\" content=\"no-referrer\">\n\
+         <meta name=\"robots\" content=\"noindex, nofollow\">\n\
+         <title>",
+    );
+    html.push_str(title);
+    html.push_str("</title>\n<style>");
+    html.push_str(STYLE);
+    html.push_str("</style>\n</head>\n<body>\n<main>\n");
+    html.push_str(body);
+    html.push_str("</main>\n</body>\n</html>\n");
+    html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAYLOAD: &str = "<script>\"'&";
+    const ESCAPED: &str = "&lt;script&gt;&quot;&#x27;&amp;";
+
+    fn sign_in_page<'a>() -> SignInPage<'a> {
+        SignInPage {
+            client_name: "Example App",
+            action: "/oauth/sign-in",
+            csrf_token: "csrf-123",
+            username: "",
+            error: None,
+        }
+    }
+
+    fn consent_page(scopes: &[String]) -> ConsentPage<'_> {
+        ConsentPage {
+            client_name: "Example App",
+            user_name: "alice",
+            scopes,
+            action: "/oauth/consent",
+            csrf_token: "csrf-456",
+        }
+    }
+
+    /// The payload must only ever appear escaped.
+    fn assert_escaped(html: &str, field: &str) {
+        assert!(
+            html.contains(ESCAPED),
+            "{field}: escaped payload missing:\n{html}"
+        );
+        assert!(!html.contains(PAYLOAD), "{field}: raw payload leaked");
+        assert!(!html.contains("<script"), "{field}: raw <script");
+        assert!(!html.contains("\"'"), "{field}: raw quotes leaked");
+    }
+
+    /// Structural rules every page must follow.
+    fn assert_well_formed(html: &str) {
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        assert!(html.contains("<html lang=\"en\">"));
+        assert!(html.contains("<meta charset=\"utf-8\">"));
+        assert!(html.contains("name=\"viewport\""));
+        assert!(html.contains("<meta name=\"referrer\" content=\"no-referrer\">"));
+        assert!(html.contains("<title>"));
+        assert_eq!(html.matches("<style>").count(), 1);
+        assert_eq!(html.matches("</style>").count(), 1);
+        assert!(!html.contains("<script"));
+        assert!(!html.contains("style=\""));
+        assert!(!html.contains("<link"));
+        assert!(!html.contains("src="));
+        assert!(!html.contains("http://") && !html.contains("https://"));
+        for handler in [" onclick", " onload", " onerror", " onsubmit", " onfocus"] {
+            assert!(!html.contains(handler), "inline event handler {handler}");
+        }
+        assert!(html.trim_end().ends_with("</html>"));
+    }
+
+    fn style_content(html: &str) -> &str {
+        let start = html.find("<style>").expect("no <style>") + "<style>".len();
+        let end = start + html[start..].find("</style>").expect("no </style>");
+        &html[start..end]
+    }
+
+    fn csp_style_hash() -> &'static str {
+        let csp = content_security_policy();
+        let start = csp.find("'sha256-").expect("no style hash in CSP") + "'sha256-".len();
+        let end = start + csp[start..].find('\'').expect("unterminated hash");
+        &csp[start..end]
+    }
+
+    #[test]
+    fn escape_covers_all_special_characters() {
+        assert_eq!(
+            escape("a&b<c>d\"e'f/g"),
+            "a&amp;b&lt;c&gt;d&quot;e&#x27;f&#x2F;g"
+        );
+        assert_eq!(escape(PAYLOAD), ESCAPED);
+        assert_eq!(escape("plain text, ünïcode ✓"), "plain text, ünïcode ✓");
+        assert_eq!(escape(""), "");
+    }
+
+    #[test]
+    fn sign_in_form_has_the_expected_fields() {
+        let html = sign_in(&sign_in_page());
+        assert_well_formed(&html);
+        assert!(html.contains("<h1>Sign in to continue to Example App</h1>"));
+        assert!(html.contains("<form method=\"post\" action=\"&#x2F;oauth&#x2F;sign-in\">"));
+        assert!(html.contains("name=\"username\""));
+        assert!(html.contains("autocomplete=\"username\""));
+        assert!(html.contains("name=\"password\" type=\"password\""));
+        assert!(html.contains("autocomplete=\"current-password\""));
+        assert!(html.contains("<input type=\"hidden\" name=\"csrf_token\" value=\"csrf-123\">"));
+        assert!(html.contains("<label for=\"username\">"));
+        assert!(html.contains("<label for=\"password\">"));
+        assert!(html.contains("id=\"username\""));
+        assert!(html.contains("id=\"password\""));
+        assert!(!html.contains("role=\"alert\""), "no error, no alert");
+        assert_eq!(html.matches("<form").count(), 1);
+    }
+
+    #[test]
+    fn sign_in_shows_error_and_prefills_username() {
+        let page = SignInPage {
+            username: "alice",
+            error: Some("Wrong username or password."),
+            ..sign_in_page()
+        };
+        let html = sign_in(&page);
+        assert_well_formed(&html);
+        assert!(html.contains("role=\"alert\">Wrong username or password.</p>"));
+        assert!(html.contains("value=\"alice\""));
+        // The error comes before the form.
+        assert!(html.find("role=\"alert\"").unwrap() < html.find("<form").unwrap());
+    }
+
+    #[test]
+    fn sign_in_escapes_every_field() {
+        let base = sign_in_page();
+        let pages = [
+            (
+                "client_name",
+                SignInPage {
+                    client_name: PAYLOAD,
+                    ..sign_in_page()
+                },
+            ),
+            (
+                "action",
+                SignInPage {
+                    action: PAYLOAD,
+                    ..sign_in_page()
+                },
+            ),
+            (
+                "csrf_token",
+                SignInPage {
+                    csrf_token: PAYLOAD,
+                    ..sign_in_page()
+                },
+            ),
+            (
+                "username",
+                SignInPage {
+                    username: PAYLOAD,
+                    ..sign_in_page()
+                },
+            ),
+            (
+                "error",
+                SignInPage {
+                    error: Some(PAYLOAD),
+                    ..sign_in_page()
+                },
+            ),
+        ];
+        for (field, page) in pages {
+            let html = sign_in(&page);
+            assert_escaped(&html, field);
+            assert_well_formed(&html);
+        }
+        assert!(!sign_in(&base).contains(ESCAPED));
+    }
+
+    #[test]
+    fn consent_has_both_decisions_in_one_form_and_lists_scopes() {
+        let scopes = vec!["read:profile".to_string(), "write:notes".to_string()];
+        let html = consent(&consent_page(&scopes));
+        assert_well_formed(&html);
+        assert!(html.contains("<h1>Example App wants to access your account</h1>"));
+        assert!(html.contains("<strong>alice</strong>"));
+        assert!(html.contains("<li>read:profile</li>"));
+        assert!(html.contains("<li>write:notes</li>"));
+        assert!(!html.contains("basic access to your account"));
+        assert_eq!(html.matches("<form").count(), 1);
+        assert!(html.contains("<form method=\"post\" action=\"&#x2F;oauth&#x2F;consent\">"));
+        assert!(html.contains("<input type=\"hidden\" name=\"csrf_token\" value=\"csrf-456\">"));
+        let form_start = html.find("<form").unwrap();
+        let form_end = html.find("</form>").unwrap();
+        let form = &html[form_start..form_end];
+        assert!(form.contains("type=\"submit\" name=\"decision\" value=\"approve\""));
+        assert!(form.contains("type=\"submit\" name=\"decision\" value=\"deny\""));
+    }
+
+    #[test]
+    fn consent_without_scopes_asks_for_basic_access() {
+        let html = consent(&consent_page(&[]));
+        assert_well_formed(&html);
+        assert!(html.contains("<li>basic access to your account</li>"));
+        assert_eq!(html.matches("<li>").count(), 1);
+    }
+
+    #[test]
+    fn consent_escapes_every_field() {
+        let scopes = vec!["openid".to_string(), PAYLOAD.to_string()];
+        let plain = vec!["openid".to_string()];
+        let pages = [
+            (
+                "client_name",
+                ConsentPage {
+                    client_name: PAYLOAD,
+                    ..consent_page(&plain)
+                },
+            ),
+            (
+                "user_name",
+                ConsentPage {
+                    user_name: PAYLOAD,
+                    ..consent_page(&plain)
+                },
+            ),
+            ("scopes", consent_page(&scopes)),
+            (
+                "action",
+                ConsentPage {
+                    action: PAYLOAD,
+                    ..consent_page(&plain)
+                },
+            ),
+            (
+                "csrf_token",
+                ConsentPage {
+                    csrf_token: PAYLOAD,
+                    ..consent_page(&plain)
+                },
+            ),
+        ];
+        for (field, page) in pages {
+            let html = consent(&page);
+            assert_escaped(&html, field);
+            assert_well_formed(&html);
+        }
+    }
+
+    #[test]
+    fn error_page_escapes_and_links_nowhere() {
+        let html = error(
+            "Invalid redirect_uri",
+            "The redirect_uri https://evil.example/cb?x=1&y=2 is not registered.",
+        );
+        assert_well_formed(&html);
+        assert!(html.contains("<h1>Invalid redirect_uri</h1>"));
+        assert!(html.contains("https:&#x2F;&#x2F;evil.example&#x2F;cb?x=1&amp;y=2"));
+        assert!(!html.contains("href"));
+        assert!(!html.contains("<a "));
+        assert!(!html.contains("<form"));
+        assert!(!html.contains("http-equiv"), "no meta refresh");
+
+        for (field, html) in [
+            ("title", error(PAYLOAD, "m")),
+            ("message", error("t", PAYLOAD)),
+        ] {
+            assert_escaped(&html, field);
+            assert_well_formed(&html);
+        }
+    }
+
+    #[test]
+    fn csp_hash_matches_the_style_element_of_every_page() {
+        let scopes = vec!["read".to_string()];
+        let pages = [
+            sign_in(&sign_in_page()),
+            sign_in(&SignInPage {
+                error: Some("nope"),
+                username: "bob",
+                ..sign_in_page()
+            }),
+            consent(&consent_page(&scopes)),
+            consent(&consent_page(&[])),
+            error("Error", "Something went wrong."),
+        ];
+        let expected = csp_style_hash();
+        for html in &pages {
+            let style = style_content(html);
+            assert!(!style.is_empty());
+            let actual = STANDARD.encode(Sha256::digest(style.as_bytes()));
+            assert_eq!(
+                actual, expected,
+                "CSP hash does not match the <style> content"
+            );
+        }
+        // One stylesheet, byte for byte, in every page.
+        assert!(pages
+            .iter()
+            .all(|html| style_content(html) == style_content(&pages[0])));
+    }
+
+    #[test]
+    fn csp_forbids_everything_else() {
+        let csp = content_security_policy();
+        for directive in [
+            "default-src 'none'",
+            "script-src 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(csp.contains(directive), "missing {directive} in {csp}");
+        }
+        assert!(!csp.contains("unsafe-inline"));
+        assert!(!csp.contains("unsafe-eval"));
+        assert_eq!(csp.matches("'sha256-").count(), 1);
+        // Header-safe: a single line of visible ASCII.
+        assert!(csp.bytes().all(|b| (0x20..0x7f).contains(&b)));
+        // Same value every call.
+        assert!(std::ptr::eq(csp, content_security_policy()));
+    }
+}

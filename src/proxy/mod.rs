@@ -94,7 +94,9 @@ impl GatehouseProxy {
         }
 
         if route.auth != AuthMode::Public {
-            let token = extract_token(&req.headers, uri.query(), s.locations).map_err(|m| {
+            let mut locations = s.locations;
+            locations.oauth_header |= route.accept_oauth_header;
+            let token = extract_token(&req.headers, uri.query(), locations).map_err(|m| {
                 s.metrics.auth_decision(AuthDecision::Malformed);
                 Rejection::Malformed(m)
             })?;
@@ -204,6 +206,10 @@ impl GatehouseProxy {
             route_name: &route.name,
             identity: ctx.identity.as_ref(),
             forwarded,
+            client_ip: session
+                .client_addr()
+                .and_then(|a| a.as_inet())
+                .map(|a| a.ip()),
         };
         Ok(s.handlers.handle(kind, request).await)
     }

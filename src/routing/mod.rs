@@ -17,6 +17,7 @@ pub struct Route {
     pub target: RouteTarget,
     pub auth: AuthMode,
     pub scopes: Vec<String>,
+    pub accept_oauth_header: bool,
 }
 
 #[derive(Debug)]
@@ -38,6 +39,7 @@ impl RouteTable {
                 target: c.target.clone(),
                 auth: c.auth,
                 scopes: c.scopes.clone(),
+                accept_oauth_header: c.accept_oauth_header,
             })
             .collect();
         routes.sort_by(|a, b| {
@@ -104,6 +106,7 @@ mod tests {
             target: RouteTarget::Upstream(0),
             auth: AuthMode::Public,
             scopes: vec![],
+            accept_oauth_header: false,
         }
     }
 

@@ -18,7 +18,8 @@ impl StoreHandle {
         StoreHandle { store, runtime }
     }
 
-    async fn run<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
+    /// Runs `f` against the store on the store's runtime.
+    pub async fn run<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(Arc<dyn Store>) -> Fut,
@@ -29,6 +30,19 @@ impl StoreHandle {
             .spawn(fut)
             .await
             .map_err(|e| StoreError::Unavailable(format!("store runtime stopped: {e}")))?
+    }
+
+    /// CPU-heavy work (password hashing) on the store runtime's blocking pool, off the
+    /// proxy's event loop.
+    pub async fn blocking<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        self.runtime
+            .spawn_blocking(f)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("blocking task failed: {e}")))
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {

@@ -3,9 +3,11 @@
 
 mod handle;
 mod sqlite;
+mod types;
 
 pub use handle::StoreHandle;
 pub use sqlite::SqliteStore;
+pub use types::*;
 
 use async_trait::async_trait;
 
@@ -20,6 +22,9 @@ pub enum StoreError {
     Query(String),
     #[error("store migration failed: {0}")]
     Migration(String),
+    /// A unique constraint refused the write (e.g. a username already taken).
+    #[error("already exists")]
+    Conflict,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -28,28 +33,21 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 StoreError::Unavailable(e.to_string())
             }
+            sqlx::Error::Database(ref db) if db.is_unique_violation() => StoreError::Conflict,
             other => StoreError::Query(other.to_string()),
         }
     }
 }
 
-/// An access token as the store knows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredAccessToken {
-    pub user_id: Option<String>,
-    pub user_name: Option<String>,
-    pub client_id: Option<String>,
-    /// Space-separated, as in OAuth's `scope`.
-    pub scopes: String,
-    pub admin: bool,
-    /// Unix seconds.
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub revoked: bool,
+/// Everything the product persists, on either backend.
+pub trait Store:
+    TokenStore + GrantStore + UserStore + ThrottleStore + Send + Sync + 'static
+{
 }
+impl<T: TokenStore + GrantStore + UserStore + ThrottleStore + Send + Sync + 'static> Store for T {}
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait TokenStore {
     /// Cheap round trip used by readiness.
     async fn ping(&self) -> Result<(), StoreError>;
     async fn find_access_token(
@@ -63,6 +61,96 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Marks the token revoked; false when no such token exists.
     async fn revoke_access_token(&self, hash: &TokenHash, now: i64) -> Result<bool, StoreError>;
+    /// Writes an access token and its refresh token together.
+    async fn insert_tokens(&self, tokens: &IssuedTokens) -> Result<(), StoreError>;
+    async fn find_refresh_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<StoredRefreshToken>, StoreError>;
+    /// Retires `old` and writes `new` in one transaction, if `old` is live and not yet rotated.
+    /// A rotated `old` is a replay: its family is revoked.
+    async fn rotate_refresh_token(
+        &self,
+        old: &TokenHash,
+        now: i64,
+        new: &IssuedTokens,
+    ) -> Result<Redemption, StoreError>;
+    /// Revokes every access and refresh token of the family; returns the access token hashes.
+    async fn revoke_family(&self, family_id: &str, now: i64) -> Result<Vec<TokenHash>, StoreError>;
+}
+
+#[async_trait]
+pub trait GrantStore {
+    async fn insert_code(&self, hash: &TokenHash, code: &StoredCode) -> Result<(), StoreError>;
+    async fn find_code(&self, hash: &TokenHash) -> Result<Option<StoredCode>, StoreError>;
+    /// Marks the code used and writes the tokens in one transaction, only on its first use;
+    /// a second use revokes everything the code produced.
+    async fn redeem_code(
+        &self,
+        hash: &TokenHash,
+        now: i64,
+        tokens: &IssuedTokens,
+    ) -> Result<Redemption, StoreError>;
+    async fn insert_authorization_request(
+        &self,
+        id_hash: &TokenHash,
+        req: &AuthorizationRequest,
+    ) -> Result<(), StoreError>;
+    async fn find_authorization_request(
+        &self,
+        id_hash: &TokenHash,
+    ) -> Result<Option<AuthorizationRequest>, StoreError>;
+    async fn set_authorization_request_user(
+        &self,
+        id_hash: &TokenHash,
+        user_id: &str,
+        user_name: &str,
+    ) -> Result<(), StoreError>;
+    /// Deletes the request; false when it was already gone (a concurrent submit won).
+    async fn take_authorization_request(&self, id_hash: &TokenHash) -> Result<bool, StoreError>;
+    async fn find_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Option<String>, StoreError>;
+    async fn save_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scopes: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait UserStore {
+    /// `StoreError::Conflict` when the username key is taken.
+    async fn create_user(&self, user: &NewUser, now: i64) -> Result<User, StoreError>;
+    async fn find_user_by_key(
+        &self,
+        username_key: &str,
+    ) -> Result<Option<UserCredentials>, StoreError>;
+    async fn find_user(&self, id: i64) -> Result<Option<User>, StoreError>;
+    /// One page, ordered by id, and the total count.
+    async fn list_users(&self, offset: i64, limit: i64) -> Result<(Vec<User>, i64), StoreError>;
+    /// Deletes the user and revokes every token they hold, in one transaction; `None` when
+    /// there was no such user. Returns the revoked access token hashes.
+    async fn delete_user(&self, id: i64, now: i64) -> Result<Option<Vec<TokenHash>>, StoreError>;
+}
+
+#[async_trait]
+pub trait ThrottleStore {
+    /// Counts one attempt against `key` (atomically) and says whether it may proceed.
+    async fn throttle_attempt(
+        &self,
+        key: &str,
+        now: i64,
+        policy: ThrottlePolicy,
+    ) -> Result<ThrottleOutcome, StoreError>;
+    /// Forgets the attempts of `key` (after a success on an account).
+    async fn throttle_reset(&self, key: &str) -> Result<(), StoreError>;
+    /// Gives one attempt back (after a success from an address).
+    async fn throttle_release(&self, key: &str) -> Result<(), StoreError>;
 }
 
 pub fn now_unix() -> i64 {

@@ -1,0 +1,271 @@
+//! Validation of the `[oauth]` section and the `[[clients]]` registry.
+
+use super::raw::{RawClient, RawOAuth};
+use super::{secret, Problems, SecretString};
+use std::collections::HashSet;
+use std::time::Duration;
+use url::Url;
+
+#[derive(Debug, Clone)]
+pub struct OAuthConfig {
+    /// Authorization code lifetime (60 s–10 min).
+    pub code_ttl: Duration,
+    /// How long a sign-in/consent page stays usable.
+    pub sign_in_ttl: Duration,
+    /// Mount `POST /sign-up` and the admin `/users` API.
+    pub users_api: bool,
+    pub max_concurrent_hashes: usize,
+    pub lockout: LockoutConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct LockoutConfig {
+    pub max_failures: u32,
+    pub window: Duration,
+    pub ban: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GrantType {
+    Password,
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+}
+
+impl GrantType {
+    pub fn parse(s: &str) -> Option<GrantType> {
+        Some(match s {
+            "password" => GrantType::Password,
+            "authorization_code" => GrantType::AuthorizationCode,
+            "refresh_token" => GrantType::RefreshToken,
+            "client_credentials" => GrantType::ClientCredentials,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::Password => "password",
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
+        }
+    }
+}
+
+/// How a client proves itself: a secret from env/file, an argon2 hash, or nothing (public).
+#[derive(Debug, Clone)]
+pub enum ClientSecretConfig {
+    Public,
+    Plain(SecretString),
+    Hash(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub id: String,
+    pub name: String,
+    pub secret: ClientSecretConfig,
+    pub redirect_uris: Vec<String>,
+    pub grant_types: Vec<GrantType>,
+    /// Scopes the client may ask for; `None` = any.
+    pub scopes: Option<Vec<String>>,
+    pub admin: bool,
+    /// Legacy clients may use the password grant and `plain` PKCE.
+    pub legacy: bool,
+}
+
+pub(super) fn validate_oauth(p: &mut Problems, raw: RawOAuth) -> OAuthConfig {
+    let code_ttl = p.duration(
+        "oauth.code_ttl",
+        raw.code_ttl.as_deref(),
+        Duration::from_secs(60),
+    );
+    if !(Duration::from_secs(60)..=Duration::from_secs(600)).contains(&code_ttl) {
+        p.push("oauth.code_ttl: must be between 60s and 10m".into());
+    }
+    let max_failures = raw.lockout.max_failures.unwrap_or(5);
+    if max_failures == 0 {
+        p.push("oauth.lockout.max_failures: must be at least 1".into());
+    }
+    let max_concurrent_hashes = raw.max_concurrent_hashes.unwrap_or(4);
+    if max_concurrent_hashes == 0 {
+        p.push("oauth.max_concurrent_hashes: must be at least 1".into());
+    }
+    OAuthConfig {
+        code_ttl,
+        sign_in_ttl: p.duration(
+            "oauth.sign_in_ttl",
+            raw.sign_in_ttl.as_deref(),
+            Duration::from_secs(600),
+        ),
+        users_api: raw.users_api.unwrap_or(true),
+        max_concurrent_hashes,
+        lockout: LockoutConfig {
+            max_failures,
+            window: p.duration(
+                "oauth.lockout.window",
+                raw.lockout.window.as_deref(),
+                Duration::from_secs(300),
+            ),
+            ban: p.duration(
+                "oauth.lockout.ban",
+                raw.lockout.ban.as_deref(),
+                Duration::from_secs(900),
+            ),
+        },
+    }
+}
+
+/// RFC 8252 §7.3 / RFC 9700 §2.1: https, or http on a loopback host; no fragment.
+pub fn redirect_uri_problem(uri: &str) -> Option<&'static str> {
+    let Ok(url) = Url::parse(uri) else {
+        return Some("is not an absolute URL");
+    };
+    if url.fragment().is_some() {
+        return Some("must not have a fragment");
+    }
+    match url.scheme() {
+        "https" => None,
+        "http" => match url.host_str() {
+            Some("localhost") | Some("127.0.0.1") | Some("[::1]") => None,
+            _ => Some("http is only allowed for localhost/loopback"),
+        },
+        _ => Some("must use https (or http on loopback)"),
+    }
+}
+
+const MIN_SECRET_LEN: usize = 16;
+
+pub(super) fn validate_clients(p: &mut Problems, raw: Vec<RawClient>) -> Vec<ClientConfig> {
+    let mut seen = HashSet::new();
+    let mut clients = Vec::new();
+    for (i, c) in raw.into_iter().enumerate() {
+        let key = format!("clients[{i}]");
+        if c.id.is_empty() || c.id.len() > 128 || !c.id.bytes().all(|b| b.is_ascii_graphic()) {
+            p.push(format!("{key}.id: must be 1–128 visible ASCII characters"));
+        }
+        if !seen.insert(c.id.clone()) {
+            p.push(format!("{key}.id: duplicate client `{}`", c.id));
+        }
+        let secret = match (
+            &c.secret_hash,
+            secret::resolve(
+                &format!("{key}.secret"),
+                c.secret.as_deref(),
+                c.secret_file.as_deref(),
+            ),
+        ) {
+            (_, Err(e)) => {
+                p.push(e);
+                ClientSecretConfig::Public
+            }
+            (Some(_), Ok(Some(_))) => {
+                p.push(format!(
+                    "{key}: give secret, secret_file or secret_hash, not several"
+                ));
+                ClientSecretConfig::Public
+            }
+            (Some(h), Ok(None)) => {
+                if argon2::PasswordHash::new(h)
+                    .map(|ph| ph.algorithm.as_str() == "argon2id")
+                    .unwrap_or(false)
+                {
+                    ClientSecretConfig::Hash(h.clone())
+                } else {
+                    p.push(format!("{key}.secret_hash: not an argon2id PHC string (use `gatehouse hash-secret`)"));
+                    ClientSecretConfig::Public
+                }
+            }
+            (None, Ok(Some(s))) => {
+                if s.expose().len() < MIN_SECRET_LEN {
+                    p.push(format!(
+                        "{key}.secret: shorter than {MIN_SECRET_LEN} characters"
+                    ));
+                }
+                ClientSecretConfig::Plain(s)
+            }
+            (None, Ok(None)) => ClientSecretConfig::Public,
+        };
+        let grant_types: Vec<GrantType> = match &c.grant_types {
+            None => vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            Some(list) => list
+                .iter()
+                .enumerate()
+                .filter_map(|(j, g)| {
+                    let parsed = GrantType::parse(g);
+                    if parsed.is_none() {
+                        p.push(format!("{key}.grant_types[{j}]: unknown grant `{g}`"));
+                    }
+                    parsed
+                })
+                .collect(),
+        };
+        let public = matches!(secret, ClientSecretConfig::Public);
+        if public && grant_types.contains(&GrantType::ClientCredentials) {
+            p.push(format!(
+                "{key}.grant_types: client_credentials needs a client secret"
+            ));
+        }
+        if grant_types.contains(&GrantType::Password) && !c.legacy {
+            p.push(format!(
+                "{key}.grant_types: the password grant is only for clients marked `legacy = true`"
+            ));
+        }
+        if c.admin && public {
+            p.push(format!(
+                "{key}.admin: an admin client needs a secret (it is the admin password)"
+            ));
+        }
+        if grant_types.contains(&GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {
+            p.push(format!(
+                "{key}.redirect_uris: authorization_code needs at least one"
+            ));
+        }
+        for (j, u) in c.redirect_uris.iter().enumerate() {
+            if let Some(problem) = redirect_uri_problem(u) {
+                p.push(format!("{key}.redirect_uris[{j}]: `{u}` {problem}"));
+            }
+        }
+        if let Some(scopes) = &c.scopes {
+            for (j, s) in scopes.iter().enumerate() {
+                if !super::is_scope_token(s) {
+                    p.push(format!("{key}.scopes[{j}]: `{s}` is not a valid scope"));
+                }
+            }
+        }
+        clients.push(ClientConfig {
+            name: c.name.unwrap_or_else(|| c.id.clone()),
+            id: c.id,
+            secret,
+            redirect_uris: c.redirect_uris,
+            grant_types,
+            scopes: c.scopes,
+            admin: c.admin,
+            legacy: c.legacy,
+        });
+    }
+    clients
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redirect_uri_problem;
+
+    #[test]
+    fn redirect_registration_rules() {
+        assert!(redirect_uri_problem("https://app.example/cb").is_none());
+        assert!(redirect_uri_problem("http://localhost:3000/cb").is_none());
+        assert!(redirect_uri_problem("http://127.0.0.1/cb").is_none());
+        for bad in [
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "http://app.example/cb",
+            "https://a/cb#x",
+            "/cb",
+            "ftp://a/cb",
+        ] {
+            assert!(redirect_uri_problem(bad).is_some(), "{bad}");
+        }
+    }
+}

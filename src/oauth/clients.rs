@@ -1,0 +1,94 @@
+//! The client registry (from config) and client authentication. Secrets are compared in
+//! constant time; hashed secrets are verified with argon2 off the event loop.
+
+use super::lockout::Lockout;
+use super::OAuthError;
+use crate::config::{ClientConfig, ClientSecretConfig, GrantType};
+use crate::users::passwords::PasswordHasher;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use subtle::ConstantTimeEq;
+
+pub struct Client {
+    pub config: ClientConfig,
+}
+
+impl Client {
+    pub fn id(&self) -> &str {
+        &self.config.id
+    }
+    pub fn is_public(&self) -> bool {
+        matches!(self.config.secret, ClientSecretConfig::Public)
+    }
+    pub fn allows(&self, grant: GrantType) -> bool {
+        self.config.grant_types.contains(&grant)
+    }
+    /// Exact string match (RFC 9700 §4.1.3): no prefixes, no wildcards, no normalization.
+    pub fn has_redirect_uri(&self, uri: &str) -> bool {
+        self.config.redirect_uris.iter().any(|r| r == uri)
+    }
+}
+
+pub struct ClientRegistry {
+    clients: HashMap<String, Client>,
+}
+
+impl ClientRegistry {
+    pub fn new(configs: &[ClientConfig]) -> Self {
+        ClientRegistry {
+            clients: configs
+                .iter()
+                .map(|c| (c.id.clone(), Client { config: c.clone() }))
+                .collect(),
+        }
+    }
+
+    pub fn configs(&self) -> Vec<&ClientConfig> {
+        self.clients.values().map(|c| &c.config).collect()
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Client> {
+        self.clients.get(id)
+    }
+
+    /// Checks `secret` against the client's. Unknown clients and public clients fail. Attempts
+    /// are throttled per client and per address like user passwords.
+    pub async fn authenticate(
+        &self,
+        id: &str,
+        secret: &str,
+        hasher: &PasswordHasher,
+        lockout: &Lockout,
+        ip: Option<IpAddr>,
+    ) -> Result<&Client, OAuthError> {
+        let client = self.get(id);
+        let attempt = lockout
+            .begin(&format!("client:{id}"), ip)
+            .await
+            .map_err(|e| match e {
+                OAuthError::LockedOut { .. } => OAuthError::InvalidClient,
+                other => other,
+            })?;
+        let ok = match client.map(|c| &c.config.secret) {
+            Some(ClientSecretConfig::Plain(expected)) => {
+                // Compare digests: constant time regardless of the lengths involved.
+                let a = Sha256::digest(secret.as_bytes());
+                let b = Sha256::digest(expected.expose().as_bytes());
+                bool::from(a.ct_eq(&b))
+            }
+            Some(ClientSecretConfig::Hash(h)) => hasher.verify_hash(secret, h).await?,
+            Some(ClientSecretConfig::Public) | None => false,
+        };
+        match (ok, client) {
+            (true, Some(c)) => {
+                lockout.succeeded(attempt).await;
+                Ok(c)
+            }
+            _ => {
+                lockout.failed();
+                Err(OAuthError::InvalidClient)
+            }
+        }
+    }
+}

@@ -1,0 +1,572 @@
+//! The authorization code flow's browser side (RFC 6749 §4.1, RFC 7636, RFC 9207):
+//! `GET /oauth/authorize` checks the client and redirect URI (an error page, never a redirect,
+//! when either is wrong), stores the pending request and shows the sign-in page; the sign-in
+//! and consent forms post back with a CSRF token bound to the request's cookie; approval
+//! redirects with `code`, `state` and `iss`, denial with `error=access_denied`.
+
+use super::super::clients::Client;
+use super::super::grants::password::{requested_scopes, verify_user};
+use super::super::request::Params;
+use super::super::{issuer, pages, pkce, scope, OAuthError, OAuthServer};
+use crate::auth::{generate_token, hash_token};
+use crate::config::GrantType;
+use crate::handlers::HandlerRequest;
+use crate::http::OwnResponse;
+use crate::store::{now_unix, AuthorizationRequest, StoredCode, TokenHash};
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use subtle::ConstantTimeEq;
+
+const MAX_STATE_LEN: usize = 2048;
+
+/// Cookie holding the pending request's id; `__Host-` whenever the public URL is https.
+fn cookie_name(server: &OAuthServer) -> &'static str {
+    if server.issuer.starts_with("https://") {
+        "__Host-gatehouse-authz"
+    } else {
+        "gatehouse-authz"
+    }
+}
+
+fn set_cookie(server: &OAuthServer, value: &str, max_age: u64) -> HeaderValue {
+    let secure = if server.issuer.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let v = format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
+        cookie_name(server)
+    );
+    HeaderValue::from_str(&v)
+        .unwrap_or_else(|_| HeaderValue::from_static("gatehouse-authz=; Max-Age=0"))
+}
+
+/// An HTML page with the framing, CSP and referrer protections of RFC 9700 §4.16.
+fn page(status: u16, html: String) -> OwnResponse {
+    page_posting_to(status, html, None)
+}
+
+/// A page whose form may end in a redirect to `redirect_uri`: Chrome and Safari apply
+/// `form-action` to the redirect after a submit, so the client's origin is allowed there.
+fn page_posting_to(status: u16, html: String, redirect_uri: Option<&str>) -> OwnResponse {
+    let mut csp = pages::content_security_policy().to_string();
+    if let Some(origin) = redirect_uri
+        .and_then(|u| url::Url::parse(u).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null")
+    {
+        csp = csp.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {origin}"),
+        );
+    }
+    let headers: Vec<(HeaderName, HeaderValue)> = vec![
+        (
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        ),
+        (
+            HeaderName::from_static("x-frame-options"),
+            HeaderValue::from_static("DENY"),
+        ),
+        (
+            http::header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_str(&csp).unwrap_or_else(|_| {
+                HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'")
+            }),
+        ),
+        (
+            http::header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+        (
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ),
+    ];
+    OwnResponse {
+        status,
+        headers,
+        body: Bytes::from(html),
+    }
+}
+
+fn error_page(status: u16, title: &str, message: &str) -> OwnResponse {
+    page(status, pages::error(title, message))
+}
+
+/// The raw (still percent-encoded) value of a query parameter: `state` goes back byte for byte.
+fn raw_query_value<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
+    query?
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// `redirect_uri` (already matched exactly against the registration) plus `pairs`, whose values
+/// are already encoded, and `iss`.
+fn redirect(
+    server: &OAuthServer,
+    status: u16,
+    redirect_uri: &str,
+    pairs: &[(&str, String)],
+) -> OwnResponse {
+    let mut location = redirect_uri.to_string();
+    let mut sep = if redirect_uri.contains('?') { '&' } else { '?' };
+    for (k, v) in pairs
+        .iter()
+        .chain(std::iter::once(&("iss", encode(&server.issuer))))
+    {
+        location.push(sep);
+        location.push_str(k);
+        location.push('=');
+        location.push_str(v);
+        sep = '&';
+    }
+    let mut resp = OwnResponse::empty(status);
+    match HeaderValue::from_str(&location) {
+        Ok(v) => resp.headers.push((http::header::LOCATION, v)),
+        Err(_) => {
+            return error_page(
+                400,
+                "Invalid request",
+                "The redirect address cannot be used.",
+            )
+        }
+    }
+    resp.headers.push((
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    ));
+    resp.headers.push((
+        http::header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    ));
+    resp
+}
+
+fn error_redirect(
+    server: &OAuthServer,
+    status: u16,
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: &str,
+    description: &str,
+) -> OwnResponse {
+    let mut pairs = vec![
+        ("error", error.to_string()),
+        ("error_description", encode(description)),
+    ];
+    if let Some(s) = state {
+        pairs.push(("state", s.to_string()));
+    }
+    redirect(server, status, redirect_uri, &pairs)
+}
+
+pub async fn start(
+    server: &OAuthServer,
+    req: &HandlerRequest<'_>,
+) -> Result<OwnResponse, OAuthError> {
+    let params = match Params::from_query(req.query) {
+        Ok(p) => p,
+        Err(_) => {
+            return Ok(error_page(
+                400,
+                "Invalid request",
+                "The authorization request is malformed.",
+            ))
+        }
+    };
+    // Until client and redirect_uri are known good, nothing may redirect (RFC 6749 §4.1.2.1).
+    let Some(client) = params
+        .get("client_id")
+        .and_then(|id| server.clients.get(id))
+    else {
+        return Ok(error_page(
+            400,
+            "Unknown application",
+            "The application asking for access is not registered.",
+        ));
+    };
+    let redirect_uri = match params.get("redirect_uri") {
+        Some(uri) if client.has_redirect_uri(uri) => uri.to_string(),
+        Some(_) => {
+            return Ok(error_page(
+                400,
+                "Invalid redirect address",
+                "The redirect address does not match the application's registration.",
+            ))
+        }
+        None if client.config.redirect_uris.len() == 1 => client.config.redirect_uris[0].clone(),
+        None => {
+            return Ok(error_page(
+                400,
+                "Invalid request",
+                "redirect_uri is required.",
+            ))
+        }
+    };
+    let state = raw_query_value(req.query, "state").filter(|s| !s.is_empty());
+    let fail = |error: &str, description: &str| {
+        Ok(error_redirect(
+            server,
+            302,
+            &redirect_uri,
+            state,
+            error,
+            description,
+        ))
+    };
+
+    if state.is_some_and(|s| s.len() > MAX_STATE_LEN) {
+        return fail("invalid_request", "state is too long");
+    }
+    if params.get("response_type") != Some("code") {
+        return fail(
+            "unsupported_response_type",
+            "only response_type=code is supported",
+        );
+    }
+    if !client.allows(GrantType::AuthorizationCode) {
+        return fail(
+            "unauthorized_client",
+            "this client may not use the authorization code flow",
+        );
+    }
+    let scopes = match requested_scopes(client, params.get("scope")) {
+        Ok(s) => s,
+        Err(_) => {
+            return fail(
+                "invalid_scope",
+                "a requested scope is malformed or not allowed",
+            )
+        }
+    };
+    let challenge = params.get("code_challenge");
+    let method = match pkce::Method::parse(params.get("code_challenge_method")) {
+        Some(m) => m,
+        None => return fail("invalid_request", "code_challenge_method must be S256"),
+    };
+    match challenge {
+        None if client.is_public() => {
+            return fail(
+                "invalid_request",
+                "PKCE (code_challenge with S256) is required",
+            )
+        }
+        None if params.get("code_challenge_method").is_some() => {
+            return fail(
+                "invalid_request",
+                "code_challenge_method without code_challenge",
+            )
+        }
+        Some(_) if method == pkce::Method::Plain && !client.config.legacy => {
+            return fail("invalid_request", "code_challenge_method must be S256")
+        }
+        Some(c) if !pkce::is_valid_challenge(c, method) => {
+            return fail("invalid_request", "code_challenge is malformed")
+        }
+        _ => {}
+    }
+
+    let id = generate_token();
+    let csrf = generate_token();
+    let now = now_unix();
+    let ttl = server.config.sign_in_ttl.as_secs();
+    let pending = AuthorizationRequest {
+        csrf_token: csrf.clone(),
+        client_id: client.id().to_string(),
+        redirect_uri,
+        scopes: scope::join(&scopes),
+        state: state.map(str::to_string),
+        code_challenge: challenge.map(str::to_string),
+        code_challenge_method: challenge.map(|_| method.as_str().to_string()),
+        user_id: None,
+        user_name: None,
+        created_at: now,
+        expires_at: now + ttl as i64,
+    };
+    let id_hash = hash_token(&id);
+    let redirect_to = pending.redirect_uri.clone();
+    server
+        .store
+        .run(move |s| async move { s.insert_authorization_request(&id_hash, &pending).await })
+        .await?;
+    let html = pages::sign_in(&pages::SignInPage {
+        client_name: &client.config.name,
+        action: "/oauth/sign-in",
+        csrf_token: &csrf,
+        username: "",
+        error: None,
+    });
+    Ok(page_posting_to(200, html, Some(&redirect_to))
+        .with_header(http::header::SET_COOKIE, set_cookie(server, &id, ttl)))
+}
+
+/// The pending request named by the cookie, if it is still valid.
+async fn pending(
+    server: &OAuthServer,
+    req: &HandlerRequest<'_>,
+) -> Result<Option<(TokenHash, AuthorizationRequest)>, OAuthError> {
+    let name = cookie_name(server);
+    let id = req
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string());
+    let Some(id) = id else { return Ok(None) };
+    let id_hash = hash_token(&id);
+    let found = server
+        .store
+        .run(move |s| async move { s.find_authorization_request(&id_hash).await })
+        .await?;
+    Ok(found
+        .filter(|r| r.expires_at > now_unix())
+        .map(|r| (id_hash, r)))
+}
+
+fn csrf_matches(given: Option<&str>, expected: &str) -> bool {
+    given.is_some_and(|g| bool::from(g.as_bytes().ct_eq(expected.as_bytes())))
+}
+
+fn expired_page() -> OwnResponse {
+    error_page(
+        400,
+        "Sign-in expired",
+        "This sign-in page is no longer valid. Go back to the application and start again.",
+    )
+}
+
+fn forbidden_page() -> OwnResponse {
+    error_page(
+        403,
+        "Request refused",
+        "The form could not be verified. Go back to the application and start again.",
+    )
+}
+
+pub async fn sign_in(
+    server: &OAuthServer,
+    req: &HandlerRequest<'_>,
+) -> Result<OwnResponse, OAuthError> {
+    let Some((id_hash, pending)) = pending(server, req).await? else {
+        return Ok(expired_page());
+    };
+    let form = match super::body_params(server, req) {
+        Ok(f) => f,
+        Err(OAuthError::PayloadTooLarge) => return Err(OAuthError::PayloadTooLarge),
+        Err(_) => return Ok(forbidden_page()),
+    };
+    if !csrf_matches(form.get("csrf_token"), &pending.csrf_token) {
+        return Ok(forbidden_page());
+    }
+    let Some(client) = server.clients.get(&pending.client_id) else {
+        return Ok(expired_page());
+    };
+    let username = form.get("username").unwrap_or("");
+    let password = form.get("password").unwrap_or("");
+    let user = match verify_user(server, username, password, req.client_ip).await {
+        Ok(u) => u,
+        Err(e @ (OAuthError::InvalidGrant(_) | OAuthError::LockedOut { .. })) => {
+            let html = pages::sign_in(&pages::SignInPage {
+                client_name: &client.config.name,
+                action: "/oauth/sign-in",
+                csrf_token: &pending.csrf_token,
+                username,
+                error: Some("The username or password is incorrect."),
+            });
+            let resp = page_posting_to(200, html, Some(&pending.redirect_uri));
+            return Ok(match e {
+                OAuthError::LockedOut { retry_after } => resp.with_header(
+                    http::header::RETRY_AFTER,
+                    HeaderValue::from(retry_after.max(1)),
+                ),
+                _ => resp,
+            });
+        }
+        Err(other) => return Err(other),
+    };
+    let (uid, uname) = (user.id.to_string(), user.username.clone());
+    let (u2, cid) = (uid.clone(), pending.client_id.clone());
+    let remembered = server
+        .store
+        .run(move |s| async move {
+            s.set_authorization_request_user(&id_hash, &uid, &uname)
+                .await?;
+            s.find_consent(&u2, &cid).await
+        })
+        .await?;
+    let requested = scope::parse(&pending.scopes).unwrap_or_default();
+    let consented = remembered
+        .and_then(|s| scope::parse(&s))
+        .is_some_and(|granted| scope::is_subset(&requested, &granted));
+    if consented {
+        return finish(
+            server,
+            client,
+            id_hash,
+            pending,
+            user.id.to_string(),
+            Some(user.username),
+            true,
+        )
+        .await;
+    }
+    let mut resp = OwnResponse::empty(303);
+    resp.headers.push((
+        http::header::LOCATION,
+        HeaderValue::from_static("/oauth/consent"),
+    ));
+    resp.headers.push((
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    ));
+    Ok(resp)
+}
+
+pub async fn consent_page(
+    server: &OAuthServer,
+    req: &HandlerRequest<'_>,
+) -> Result<OwnResponse, OAuthError> {
+    let Some((_, pending)) = pending(server, req).await? else {
+        return Ok(expired_page());
+    };
+    let (Some(client), Some(user_name)) = (
+        server.clients.get(&pending.client_id),
+        pending.user_name.as_deref(),
+    ) else {
+        return Ok(expired_page());
+    };
+    let scopes = scope::parse(&pending.scopes).unwrap_or_default();
+    Ok(page_posting_to(
+        200,
+        pages::consent(&pages::ConsentPage {
+            client_name: &client.config.name,
+            user_name,
+            scopes: &scopes,
+            action: "/oauth/consent",
+            csrf_token: &pending.csrf_token,
+        }),
+        Some(&pending.redirect_uri),
+    ))
+}
+
+pub async fn consent(
+    server: &OAuthServer,
+    req: &HandlerRequest<'_>,
+) -> Result<OwnResponse, OAuthError> {
+    let Some((id_hash, pending)) = pending(server, req).await? else {
+        return Ok(expired_page());
+    };
+    let form = match super::body_params(server, req) {
+        Ok(f) => f,
+        Err(OAuthError::PayloadTooLarge) => return Err(OAuthError::PayloadTooLarge),
+        Err(_) => return Ok(forbidden_page()),
+    };
+    if !csrf_matches(form.get("csrf_token"), &pending.csrf_token) {
+        return Ok(forbidden_page());
+    }
+    let (Some(client), Some(user_id)) = (
+        server.clients.get(&pending.client_id),
+        pending.user_id.clone(),
+    ) else {
+        return Ok(expired_page());
+    };
+    let approved = match form.get("decision") {
+        Some("approve") => true,
+        Some("deny") => false,
+        _ => return Ok(forbidden_page()),
+    };
+    let user_name = pending.user_name.clone();
+    finish(
+        server, client, id_hash, pending, user_id, user_name, approved,
+    )
+    .await
+}
+
+/// Ends the pending request (once: a double submit finds it gone) with a code or a denial.
+async fn finish(
+    server: &OAuthServer,
+    client: &Client,
+    id_hash: TokenHash,
+    pending: AuthorizationRequest,
+    user_id: String,
+    user_name: Option<String>,
+    approved: bool,
+) -> Result<OwnResponse, OAuthError> {
+    let taken = server
+        .store
+        .run(move |s| async move { s.take_authorization_request(&id_hash).await })
+        .await?;
+    if !taken {
+        return Ok(expired_page());
+    }
+    let clear = set_cookie(server, "", 0);
+    let state = pending.state.as_deref();
+    if !approved {
+        return Ok(error_redirect(
+            server,
+            303,
+            &pending.redirect_uri,
+            state,
+            "access_denied",
+            "the user denied the request",
+        )
+        .with_header(http::header::SET_COOKIE, clear));
+    }
+    let now = now_unix();
+    let code = generate_token();
+    let stored = StoredCode {
+        family_id: issuer::new_family_id(),
+        client_id: client.id().to_string(),
+        user_id: user_id.clone(),
+        user_name,
+        redirect_uri: pending.redirect_uri.clone(),
+        scopes: pending.scopes.clone(),
+        code_challenge: pending.code_challenge.clone(),
+        code_challenge_method: pending.code_challenge_method.clone(),
+        created_at: now,
+        expires_at: now + server.config.code_ttl.as_secs() as i64,
+        used: false,
+    };
+    let code_hash = hash_token(&code);
+    let (cid, scopes) = (client.id().to_string(), pending.scopes.clone());
+    server
+        .store
+        .run(move |s| async move {
+            s.save_consent(&user_id, &cid, &scopes, now).await?;
+            s.insert_code(&code_hash, &stored).await
+        })
+        .await?;
+    let mut pairs = vec![("code", code)];
+    if let Some(s) = state {
+        pairs.push(("state", s.to_string()));
+    }
+    Ok(redirect(server, 303, &pending.redirect_uri, &pairs)
+        .with_header(http::header::SET_COOKIE, clear))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::raw_query_value;
+
+    #[test]
+    fn state_is_taken_raw() {
+        assert_eq!(
+            raw_query_value(Some("a=1&state=a%20b%2Bc&x"), "state"),
+            Some("a%20b%2Bc")
+        );
+        assert_eq!(raw_query_value(Some("state"), "state"), Some(""));
+        assert_eq!(raw_query_value(None, "state"), None);
+    }
+}

@@ -1,0 +1,76 @@
+//! `POST /oauth/introspect` (RFC 7662): confidential clients only; anything not currently
+//! valid is just `{"active": false}`.
+
+use super::super::error::NO_STORE;
+use super::super::{OAuthError, OAuthServer};
+use super::{body_params, client_auth};
+use crate::auth::hash_token;
+use crate::handlers::HandlerRequest;
+use crate::http::OwnResponse;
+use crate::store::now_unix;
+use serde_json::json;
+
+pub async fn handle(
+    server: &OAuthServer,
+    req: &HandlerRequest<'_>,
+) -> Result<OwnResponse, OAuthError> {
+    let params = body_params(server, req)?;
+    let client = client_auth(server, req, &params).await?;
+    if client.is_public() {
+        return Err(OAuthError::InvalidClient);
+    }
+    let hash = hash_token(params.require("token")?);
+    let now = now_unix();
+    let found = server
+        .store
+        .run(move |s| async move {
+            if let Some(t) = s.find_access_token(&hash).await? {
+                return Ok(Some((
+                    t.user_id,
+                    t.user_name,
+                    t.client_id,
+                    t.scopes,
+                    t.created_at,
+                    t.expires_at,
+                    t.revoked,
+                    "access_token",
+                )));
+            }
+            Ok(s.find_refresh_token(&hash).await?.map(|r| {
+                (
+                    r.user_id,
+                    r.user_name,
+                    Some(r.client_id),
+                    r.scopes,
+                    r.created_at,
+                    r.expires_at,
+                    r.revoked || r.rotated,
+                    "refresh_token",
+                )
+            }))
+        })
+        .await?;
+    let body = match found {
+        Some((sub, username, client_id, scope, iat, exp, revoked, kind))
+            if !revoked && exp > now =>
+        {
+            json!({
+                "active": true,
+                "scope": scope,
+                "client_id": client_id,
+                "username": username,
+                "sub": sub,
+                "token_type": if kind == "access_token" { "bearer" } else { "refresh_token" },
+                "exp": exp,
+                "iat": iat,
+                "iss": server.issuer,
+            })
+        }
+        _ => json!({ "active": false }),
+    };
+    let mut resp = OwnResponse::json(200, &body);
+    for (name, value) in NO_STORE {
+        resp = resp.with_header(name, value);
+    }
+    Ok(resp)
+}

@@ -1,0 +1,45 @@
+//! `POST /oauth/revoke` (RFC 7009). Unknown tokens and tokens of other clients get 200 too, so
+//! the endpoint tells nothing; a refresh token takes its whole family with it.
+
+use super::super::{OAuthError, OAuthServer};
+use super::{body_params, client_auth};
+use crate::auth::hash_token;
+use crate::handlers::HandlerRequest;
+use crate::http::OwnResponse;
+use crate::store::now_unix;
+
+pub async fn handle(
+    server: &OAuthServer,
+    req: &HandlerRequest<'_>,
+) -> Result<OwnResponse, OAuthError> {
+    let params = body_params(server, req)?;
+    let client = client_auth(server, req, &params).await?;
+    let hash = hash_token(params.require("token")?);
+    let client_id = client.id().to_string();
+    let now = now_unix();
+    let revoked = server
+        .store
+        .run(move |s| async move {
+            let owned = |c: &Option<String>| c.as_deref().is_none_or(|c| c == client_id);
+            if let Some(t) = s.find_access_token(&hash).await? {
+                if owned(&t.client_id) {
+                    s.revoke_access_token(&hash, now).await?;
+                    return Ok(vec![hash]);
+                }
+                return Ok(vec![]);
+            }
+            if let Some(r) = s.find_refresh_token(&hash).await? {
+                if r.client_id == client_id {
+                    return s.revoke_family(&r.family_id, now).await;
+                }
+            }
+            Ok(vec![])
+        })
+        .await?;
+    server.forget(&revoked).await;
+    let mut resp = OwnResponse::empty(200);
+    for (name, value) in super::super::error::NO_STORE {
+        resp = resp.with_header(name, value);
+    }
+    Ok(resp)
+}

@@ -1,0 +1,92 @@
+//! The authorization code grant (RFC 6749 §4.1.3) with PKCE (RFC 7636): the code is bound to
+//! its client, redirect URI and challenge, works once, and a second use revokes every token it
+//! produced.
+
+use super::super::clients::Client;
+use super::super::issuer::{self, Grant, Minted};
+use super::super::request::Params;
+use super::super::{pkce, scope, OAuthError, OAuthServer};
+use crate::auth::hash_token;
+use crate::config::GrantType;
+use crate::store::now_unix;
+
+pub async fn grant(
+    server: &OAuthServer,
+    client: &Client,
+    params: &Params,
+) -> Result<Minted, OAuthError> {
+    if !client.allows(GrantType::AuthorizationCode) {
+        return Err(OAuthError::UnauthorizedClient(
+            "this client may not use authorization_code".into(),
+        ));
+    }
+    let code_hash = hash_token(params.require("code")?);
+    let redirect_uri = params.require("redirect_uri")?;
+    let verifier = params.get("code_verifier");
+    if let Some(v) = verifier {
+        if !pkce::is_valid_verifier(v) {
+            return Err(OAuthError::InvalidRequest(
+                "code_verifier must be 43-128 characters of [A-Za-z0-9-._~]".into(),
+            ));
+        }
+    }
+    let code = server
+        .store
+        .run(move |s| async move { s.find_code(&code_hash).await })
+        .await?
+        .ok_or_else(|| OAuthError::InvalidGrant("the code is invalid or expired".into()))?;
+    if code.client_id != client.id() || code.redirect_uri != redirect_uri {
+        return Err(OAuthError::InvalidGrant(
+            "the code was issued to another client or redirect_uri".into(),
+        ));
+    }
+    let now = now_unix();
+    if code.expires_at <= now {
+        return Err(OAuthError::InvalidGrant(
+            "the code is invalid or expired".into(),
+        ));
+    }
+    match (&code.code_challenge, verifier) {
+        (Some(challenge), Some(v)) => {
+            let method = pkce::Method::parse(code.code_challenge_method.as_deref())
+                .unwrap_or(pkce::Method::S256);
+            if !pkce::verify(v, challenge, method) {
+                return Err(OAuthError::InvalidGrant(
+                    "code_verifier does not match the code_challenge".into(),
+                ));
+            }
+        }
+        (Some(_), None) => {
+            return Err(OAuthError::InvalidGrant("code_verifier is required".into()))
+        }
+        (None, Some(_)) => {
+            return Err(OAuthError::InvalidGrant(
+                "no code_challenge was sent for this code".into(),
+            ))
+        }
+        (None, None) if client.is_public() => {
+            return Err(OAuthError::InvalidGrant(
+                "public clients must use PKCE".into(),
+            ))
+        }
+        (None, None) => {}
+    }
+    let grant = Grant {
+        user_id: Some(code.user_id.clone()),
+        user_name: code.user_name.clone(),
+        client_id: code.client_id.clone(),
+        scopes: scope::parse(&code.scopes).unwrap_or_default(),
+        admin: false,
+        family_id: code.family_id.clone(),
+        with_refresh: client.allows(GrantType::RefreshToken),
+    };
+    let minted = issuer::mint(&grant, &server.tokens);
+    let records = minted.records.clone();
+    let outcome = server
+        .store
+        .run(move |s| async move { s.redeem_code(&code_hash, now, &records).await })
+        .await?;
+    let minted = super::settle(server, outcome, minted, "authorization code").await?;
+    server.metrics.token_issued("authorization_code");
+    Ok(minted)
+}

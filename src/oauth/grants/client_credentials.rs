@@ -1,0 +1,38 @@
+//! The client credentials grant (RFC 6749 §4.4): a confidential client acting for itself.
+//! No refresh token (§4.4.3).
+
+use super::super::clients::Client;
+use super::super::issuer::{self, Grant, Minted};
+use super::super::request::Params;
+use super::super::{OAuthError, OAuthServer};
+use super::password::requested_scopes;
+use crate::config::GrantType;
+
+pub async fn grant(
+    server: &OAuthServer,
+    client: &Client,
+    params: &Params,
+) -> Result<Minted, OAuthError> {
+    if !client.allows(GrantType::ClientCredentials) || client.is_public() {
+        return Err(OAuthError::UnauthorizedClient(
+            "this client may not use client_credentials".into(),
+        ));
+    }
+    let grant = Grant {
+        user_id: None,
+        user_name: None,
+        client_id: client.id().to_string(),
+        scopes: requested_scopes(client, params.get("scope"))?,
+        admin: false,
+        family_id: issuer::new_family_id(),
+        with_refresh: false,
+    };
+    let minted = issuer::mint(&grant, &server.tokens);
+    let records = minted.records.clone();
+    server
+        .store
+        .run(move |s| async move { s.insert_tokens(&records).await })
+        .await?;
+    server.metrics.token_issued("client_credentials");
+    Ok(minted)
+}

@@ -1,0 +1,35 @@
+//! One file per grant type; each returns freshly minted, already stored tokens.
+
+pub mod authorization_code;
+pub mod client_credentials;
+pub mod password;
+pub mod refresh_token;
+
+use super::{issuer, OAuthError, OAuthServer};
+use crate::store::Redemption;
+
+/// Maps a redemption's outcome; a replay also purges the revoked tokens from the cache.
+pub(crate) async fn settle(
+    server: &OAuthServer,
+    outcome: Redemption,
+    minted: issuer::Minted,
+    what: &str,
+) -> Result<issuer::Minted, OAuthError> {
+    match outcome {
+        Redemption::Redeemed => Ok(minted),
+        Redemption::Replayed { revoked } => {
+            server.forget(&revoked).await;
+            tracing::warn!(
+                grant = what,
+                revoked = revoked.len(),
+                "replayed one-time credential: family revoked"
+            );
+            Err(OAuthError::InvalidGrant(format!(
+                "the {what} was already used; its tokens are revoked"
+            )))
+        }
+        Redemption::Unusable => Err(OAuthError::InvalidGrant(format!(
+            "the {what} is invalid or expired"
+        ))),
+    }
+}

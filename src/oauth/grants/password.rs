@@ -1,0 +1,133 @@
+//! The resource owner password grant (RFC 6749 §4.3), for legacy clients only, plus the
+//! seeds' admin login: username = a client id, password = that client's secret.
+
+use super::super::clients::Client;
+use super::super::error::BAD_CREDENTIALS;
+use super::super::issuer::{self, Grant, Minted};
+use super::super::request::Params;
+use super::super::{scope, OAuthError, OAuthServer};
+use crate::config::GrantType;
+use crate::store::User;
+use crate::users::username_key;
+use std::net::IpAddr;
+
+pub async fn grant(
+    server: &OAuthServer,
+    client: &Client,
+    params: &Params,
+    ip: Option<IpAddr>,
+) -> Result<Minted, OAuthError> {
+    if !client.allows(GrantType::Password) {
+        return Err(OAuthError::UnauthorizedClient(
+            "this client may not use the password grant".into(),
+        ));
+    }
+    let username = params.require("username")?;
+    let password = params.require("password")?;
+    let scopes = requested_scopes(client, params.get("scope"))?;
+
+    if username == client.id() && client.config.admin {
+        // Admin login: the client's own secret, throttled like any credential.
+        let admin = server
+            .clients
+            .authenticate(
+                client.id(),
+                password,
+                &server.passwords,
+                &server.lockout,
+                ip,
+            )
+            .await
+            .map_err(|e| match e {
+                OAuthError::InvalidClient => OAuthError::InvalidGrant(BAD_CREDENTIALS.into()),
+                other => other,
+            })?;
+        let grant = Grant {
+            user_id: None,
+            user_name: Some(admin.id().to_string()),
+            client_id: admin.id().to_string(),
+            scopes,
+            admin: true,
+            family_id: issuer::new_family_id(),
+            with_refresh: admin.allows(GrantType::RefreshToken),
+        };
+        return store(server, grant).await;
+    }
+
+    let user = verify_user(server, username, password, ip).await?;
+    let grant = Grant {
+        user_id: Some(user.id.to_string()),
+        user_name: Some(user.username),
+        client_id: client.id().to_string(),
+        scopes,
+        admin: false,
+        family_id: issuer::new_family_id(),
+        with_refresh: client.allows(GrantType::RefreshToken),
+    };
+    store(server, grant).await
+}
+
+/// Checks a user's password, throttled per account and address. Unknown users, wrong
+/// passwords and locked accounts all get the same error; unknown users still cost a hash.
+pub async fn verify_user(
+    server: &OAuthServer,
+    username: &str,
+    password: &str,
+    ip: Option<IpAddr>,
+) -> Result<User, OAuthError> {
+    if password.chars().count() > crate::users::passwords::MAX_PASSWORD_LEN {
+        // Refused before any hashing; same answer as a wrong password.
+        server.lockout.failed();
+        return Err(OAuthError::InvalidGrant(BAD_CREDENTIALS.into()));
+    }
+    let key = username_key(username);
+    let attempt = server.lockout.begin(&format!("user:{key}"), ip).await?;
+    let found = server
+        .store
+        .run(move |s| async move { s.find_user_by_key(&key).await })
+        .await?;
+    let ok = server
+        .passwords
+        .verify(password, found.as_ref().map(|u| u.password_hash.as_str()))
+        .await?;
+    match found.filter(|_| ok) {
+        Some(user) => {
+            server.lockout.succeeded(attempt).await;
+            Ok(user.user)
+        }
+        None => {
+            server.lockout.failed();
+            Err(OAuthError::InvalidGrant(BAD_CREDENTIALS.into()))
+        }
+    }
+}
+
+/// The requested scopes, which the client must be allowed; none requested = the client's list.
+pub fn requested_scopes(
+    client: &Client,
+    requested: Option<&str>,
+) -> Result<Vec<String>, OAuthError> {
+    let scopes = match requested {
+        Some(text) => {
+            scope::parse(text).ok_or_else(|| OAuthError::InvalidScope("malformed scope".into()))?
+        }
+        None => client.config.scopes.clone().unwrap_or_default(),
+    };
+    if !scope::allowed_by(&scopes, client.config.scopes.as_deref()) {
+        return Err(OAuthError::InvalidScope(
+            "a requested scope is not allowed for this client".into(),
+        ));
+    }
+    Ok(scopes)
+}
+
+async fn store(server: &OAuthServer, grant: Grant) -> Result<Minted, OAuthError> {
+    let minted = issuer::mint(&grant, &server.tokens);
+    let records = minted.records.clone();
+    server
+        .store
+        .run(move |s| async move { s.insert_tokens(&records).await })
+        .await?;
+    server.metrics.token_issued("password");
+    Ok(minted)
+}

@@ -1,0 +1,69 @@
+//! The refresh token grant (RFC 6749 §6) with rotation (RFC 9700 §4.14.2): each use returns a
+//! new refresh token and retires the old; reusing a retired one revokes the whole family.
+//! The scope may only narrow.
+
+use super::super::clients::Client;
+use super::super::issuer::{self, Grant, Minted};
+use super::super::request::Params;
+use super::super::{scope, OAuthError, OAuthServer};
+use crate::auth::hash_token;
+use crate::config::GrantType;
+use crate::store::now_unix;
+
+pub async fn grant(
+    server: &OAuthServer,
+    client: &Client,
+    params: &Params,
+) -> Result<Minted, OAuthError> {
+    if !client.allows(GrantType::RefreshToken) {
+        return Err(OAuthError::UnauthorizedClient(
+            "this client may not use refresh tokens".into(),
+        ));
+    }
+    let old = hash_token(params.require("refresh_token")?);
+    let stored = server
+        .store
+        .run(move |s| async move { s.find_refresh_token(&old).await })
+        .await?
+        .ok_or_else(|| {
+            OAuthError::InvalidGrant("the refresh token is invalid or expired".into())
+        })?;
+    if stored.client_id != client.id() {
+        return Err(OAuthError::InvalidGrant(
+            "the refresh token was issued to another client".into(),
+        ));
+    }
+    let granted = scope::parse(&stored.scopes).unwrap_or_default();
+    let scopes = match params.get("scope") {
+        None => granted,
+        Some(text) => {
+            let requested = scope::parse(text)
+                .ok_or_else(|| OAuthError::InvalidScope("malformed scope".into()))?;
+            if !scope::is_subset(&requested, &granted) {
+                return Err(OAuthError::InvalidScope(
+                    "a refresh may only narrow the scope".into(),
+                ));
+            }
+            requested
+        }
+    };
+    let grant = Grant {
+        user_id: stored.user_id,
+        user_name: stored.user_name,
+        client_id: stored.client_id,
+        scopes,
+        admin: stored.admin,
+        family_id: stored.family_id,
+        with_refresh: true,
+    };
+    let minted = issuer::mint(&grant, &server.tokens);
+    let records = minted.records.clone();
+    let now = now_unix();
+    let outcome = server
+        .store
+        .run(move |s| async move { s.rotate_refresh_token(&old, now, &records).await })
+        .await?;
+    let minted = super::settle(server, outcome, minted, "refresh token").await?;
+    server.metrics.token_issued("refresh_token");
+    Ok(minted)
+}

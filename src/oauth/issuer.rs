@@ -1,0 +1,106 @@
+//! Minting the tokens of a grant and writing the token response (RFC 6749 §5.1).
+
+use super::error::NO_STORE;
+use crate::auth::{generate_token, hash_token};
+use crate::config::TokensConfig;
+use crate::http::OwnResponse;
+use crate::store::{now_unix, IssuedTokens, StoredAccessToken, StoredRefreshToken};
+use http::HeaderValue;
+use sha2::{Digest, Sha256};
+
+/// Who and what a grant authorizes.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub user_id: Option<String>,
+    pub user_name: Option<String>,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub admin: bool,
+    /// Shared by every token descending from one code or login.
+    pub family_id: String,
+    pub with_refresh: bool,
+}
+
+/// Freshly minted tokens: the clear values for the response, the hashed records for the store.
+pub struct Minted {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub records: IssuedTokens,
+    pub expires_in: u64,
+    pub scope: String,
+}
+
+pub fn new_family_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub fn mint(grant: &Grant, tokens: &TokensConfig) -> Minted {
+    let now = now_unix();
+    let scope = grant.scopes.join(" ");
+    let access_token = generate_token();
+    let access = StoredAccessToken {
+        user_id: grant.user_id.clone(),
+        user_name: grant.user_name.clone(),
+        client_id: Some(grant.client_id.clone()),
+        scopes: scope.clone(),
+        admin: grant.admin,
+        created_at: now,
+        expires_at: now + tokens.access_ttl.as_secs() as i64,
+        revoked: false,
+        family_id: Some(grant.family_id.clone()),
+    };
+    let refresh_token = grant.with_refresh.then(generate_token);
+    let refresh = refresh_token.as_ref().map(|t| {
+        (
+            hash_token(t),
+            StoredRefreshToken {
+                family_id: grant.family_id.clone(),
+                user_id: grant.user_id.clone(),
+                user_name: grant.user_name.clone(),
+                client_id: grant.client_id.clone(),
+                scopes: scope.clone(),
+                admin: grant.admin,
+                created_at: now,
+                expires_at: now + tokens.refresh_ttl.as_secs() as i64,
+                rotated: false,
+                revoked: false,
+            },
+        )
+    });
+    Minted {
+        records: IssuedTokens {
+            access: (hash_token(&access_token), access),
+            refresh,
+        },
+        access_token,
+        refresh_token,
+        expires_in: tokens.access_ttl.as_secs(),
+        scope,
+    }
+}
+
+/// `{"access_token", "token_type", "expires_in", "refresh_token"?, "scope"?}` with no-store and
+/// an ETag, as in seed 001.
+pub fn token_response(m: &Minted) -> OwnResponse {
+    let mut body = serde_json::json!({
+        "access_token": m.access_token,
+        "token_type": "bearer",
+        "expires_in": m.expires_in,
+    });
+    if let Some(r) = &m.refresh_token {
+        body["refresh_token"] = serde_json::Value::String(r.clone());
+    }
+    if !m.scope.is_empty() {
+        body["scope"] = serde_json::Value::String(m.scope.clone());
+    }
+    let mut resp = OwnResponse::json(200, &body);
+    let digest = Sha256::digest(&resp.body);
+    let etag = format!("\"{}\"", hex::encode(&digest[..16]));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        resp = resp.with_header(http::header::ETAG, v);
+    }
+    for (name, value) in NO_STORE {
+        resp = resp.with_header(name, value);
+    }
+    resp
+}

@@ -1,0 +1,62 @@
+//! Attempt throttles on SQLite: one upsert, so concurrent attempts are counted exactly.
+
+use super::SqliteStore;
+use crate::store::{StoreError, ThrottleOutcome, ThrottlePolicy, ThrottleStore};
+use async_trait::async_trait;
+use sqlx::Row;
+
+/// Counts the attempt before it is evaluated: within a window at most `max` attempts pass,
+/// whatever their concurrency; the one after that starts a ban.
+pub(crate) const THROTTLE_UPSERT: &str = "\
+INSERT INTO throttles (key, attempts, window_start, locked_until) VALUES ($1, 1, $2, 0) \
+ON CONFLICT (key) DO UPDATE SET \
+  attempts = CASE WHEN throttles.locked_until > $2 THEN throttles.attempts \
+                  WHEN throttles.window_start <= $2 - $3 THEN 1 \
+                  ELSE throttles.attempts + 1 END, \
+  window_start = CASE WHEN throttles.locked_until <= $2 AND throttles.window_start <= $2 - $3 THEN $2 \
+                      ELSE throttles.window_start END, \
+  locked_until = CASE WHEN throttles.locked_until > $2 THEN throttles.locked_until \
+                      WHEN throttles.window_start > $2 - $3 AND throttles.attempts + 1 > $4 THEN $2 + $5 \
+                      ELSE throttles.locked_until END \
+RETURNING attempts, locked_until";
+
+#[async_trait]
+impl ThrottleStore for SqliteStore {
+    async fn throttle_attempt(
+        &self,
+        key: &str,
+        now: i64,
+        p: ThrottlePolicy,
+    ) -> Result<ThrottleOutcome, StoreError> {
+        let row = sqlx::query(THROTTLE_UPSERT)
+            .bind(key)
+            .bind(now)
+            .bind(p.window_secs)
+            .bind(p.max_attempts as i64)
+            .bind(p.ban_secs)
+            .fetch_one(&self.pool)
+            .await?;
+        let attempts: i64 = row.try_get("attempts")?;
+        let locked_until: i64 = row.try_get("locked_until")?;
+        Ok(ThrottleOutcome {
+            allowed: locked_until <= now && attempts <= p.max_attempts as i64,
+            locked_until: if locked_until > now { locked_until } else { 0 },
+        })
+    }
+
+    async fn throttle_reset(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM throttles WHERE key = ?")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn throttle_release(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE throttles SET attempts = attempts - 1 WHERE key = ? AND attempts > 0")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,118 @@
+//! Records the store reads and writes. Secrets never appear here in clear: tokens, codes and
+//! request ids are keyed by their SHA-256, passwords by their argon2 hash.
+
+use super::TokenHash;
+
+/// An access token as the store knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoredAccessToken {
+    pub user_id: Option<String>,
+    pub user_name: Option<String>,
+    pub client_id: Option<String>,
+    /// Space-separated, as in OAuth's `scope`.
+    pub scopes: String,
+    pub admin: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked: bool,
+    pub family_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRefreshToken {
+    pub family_id: String,
+    pub user_id: Option<String>,
+    pub user_name: Option<String>,
+    pub client_id: String,
+    pub scopes: String,
+    pub admin: bool,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// Already exchanged for a newer refresh token.
+    pub rotated: bool,
+    pub revoked: bool,
+}
+
+/// What one successful grant writes: an access token and, for most grants, a refresh token.
+#[derive(Debug, Clone)]
+pub struct IssuedTokens {
+    pub access: (TokenHash, StoredAccessToken),
+    pub refresh: Option<(TokenHash, StoredRefreshToken)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCode {
+    pub family_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub user_name: Option<String>,
+    pub redirect_uri: String,
+    pub scopes: String,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used: bool,
+}
+
+/// Outcome of redeeming a one-time credential (authorization code, refresh token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redemption {
+    /// First use: the new tokens were written in the same transaction.
+    Redeemed,
+    /// Already used: its whole family was revoked; these access tokens must leave caches.
+    Replayed { revoked: Vec<TokenHash> },
+    /// Unknown, expired or revoked.
+    Unusable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationRequest {
+    pub csrf_token: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scopes: String,
+    pub state: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub user_id: Option<String>,
+    pub user_name: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserCredentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub username_key: String,
+    pub password_hash: String,
+}
+
+/// A throttle's verdict on one more attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleOutcome {
+    pub allowed: bool,
+    /// Unix seconds; 0 when not locked.
+    pub locked_until: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottlePolicy {
+    pub max_attempts: u32,
+    pub window_secs: i64,
+    pub ban_secs: i64,
+}
