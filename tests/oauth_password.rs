@@ -8,7 +8,12 @@ use support::*;
 
 async fn start() -> (TestGatehouse, std::sync::Arc<EchoUpstream>) {
     let up = EchoUpstream::start("app").await;
-    let config = [oauth_sections(""), upstream_section("app", &up, ""), route("/api", "app", "required", "")].concat();
+    let config = [
+        oauth_sections(""),
+        upstream_section("app", &up, ""),
+        route("/api", "app", "required", ""),
+    ]
+    .concat();
     (TestGatehouse::start(&config), up)
 }
 
@@ -35,14 +40,26 @@ async fn seed_001_login_reproduced_then_proxied_with_identity() {
     assert_eq!(h["cache-control"], "no-store");
     assert_eq!(h["pragma"], "no-cache");
     assert!(h["etag"].to_str().unwrap().starts_with('"'));
-    assert!(h["content-type"].to_str().unwrap().starts_with("application/json"));
-    for name in ["x-frame-options", "x-xss-protection", "x-content-type-options", "access-control-allow-origin", "x-request-id", "x-runtime"] {
+    assert!(h["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    for name in [
+        "x-frame-options",
+        "x-xss-protection",
+        "x-content-type-options",
+        "access-control-allow-origin",
+        "x-request-id",
+        "x-runtime",
+    ] {
         assert!(h.contains_key(name), "{name}");
     }
     let body: Value = r.json().await.unwrap();
     let token = body["access_token"].as_str().unwrap();
     assert!(token.len() >= 27, "at least 160 bits");
-    assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    assert!(token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
     assert_eq!(body["token_type"], "bearer");
     assert!(body["expires_in"].as_u64().unwrap() > 0);
     assert!(body["refresh_token"].is_string());
@@ -50,14 +67,25 @@ async fn seed_001_login_reproduced_then_proxied_with_identity() {
     let r = gh.get("/api/orders", Some(token)).await;
     assert_eq!(r.status(), 200);
     let seen = up.last();
-    assert_eq!(seen.header("x-auth-user-id"), Some(user["user"]["id"].to_string().as_str()));
+    assert_eq!(
+        seen.header("x-auth-user-id"),
+        Some(user["user"]["id"].to_string().as_str())
+    );
     assert_eq!(seen.header("x-auth-user-name"), Some("user_1"));
     assert_eq!(seen.header("x-auth-client-id"), Some(LEGACY));
     assert_eq!(seen.header("x-auth-scopes"), Some("read write"));
 
     // Form-encoded works the same; username is case-insensitive.
     let r = gh
-        .post_form("/oauth/authorize", &[("username", "USER_1"), ("password", "password"), ("grant_type", "password"), ("client_id", LEGACY)])
+        .post_form(
+            "/oauth/authorize",
+            &[
+                ("username", "USER_1"),
+                ("password", "password"),
+                ("grant_type", "password"),
+                ("client_id", LEGACY),
+            ],
+        )
         .await;
     assert_eq!(r.status(), 200);
 }
@@ -91,12 +119,25 @@ async fn admin_login_and_users_api() {
     let admin = gh.admin_token().await;
     let mut ids = Vec::new();
     for i in 0..12 {
-        ids.push(gh.sign_up(&format!("user{i:02}"), "password123").await["user"]["id"].as_i64().unwrap());
+        ids.push(
+            gh.sign_up(&format!("user{i:02}"), "password123").await["user"]["id"]
+                .as_i64()
+                .unwrap(),
+        );
     }
-    let user_token = gh.login("user03", "password123").await["access_token"].as_str().unwrap().to_string();
+    let user_token = gh.login("user03", "password123").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // Admin token with the seed's `Authorization: OAuth` form.
-    let r = gh.client.get(gh.url("/users?page=2")).header("Authorization", format!("OAuth {admin}")).send().await.unwrap();
+    let r = gh
+        .client
+        .get(gh.url("/users?page=2"))
+        .header("Authorization", format!("OAuth {admin}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["meta"]["page"], 2);
@@ -107,7 +148,13 @@ async fn admin_login_and_users_api() {
     assert!(users[0]["fb_id"].is_null());
     assert_eq!(users[0]["fb_ad_accounts"], json!([]));
     let r = gh.get("/users", Some(&admin)).await;
-    assert_eq!(r.json::<Value>().await.unwrap()["users"].as_array().unwrap().len(), 10);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["users"]
+            .as_array()
+            .unwrap()
+            .len(),
+        10
+    );
 
     // A user's token, or none.
     assert_eq!(gh.get("/users", Some(&user_token)).await.status(), 403);
@@ -118,16 +165,34 @@ async fn admin_login_and_users_api() {
     let id = ids[3];
     let r = gh.get(&format!("/users/{id}"), Some(&admin)).await;
     assert_eq!(r.status(), 200);
-    assert_eq!(r.json::<Value>().await.unwrap()["user"]["username"], "user03");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["user"]["username"],
+        "user03"
+    );
     assert_eq!(gh.get("/users/999999", Some(&admin)).await.status(), 404);
 
     // The user's token works (and is cached) until the user is deleted; then it stops at once.
     assert_eq!(gh.get("/api/x", Some(&user_token)).await.status(), 200);
-    let r = gh.client.delete(gh.url(&format!("/users/{id}"))).bearer_auth(&admin).send().await.unwrap();
+    let r = gh
+        .client
+        .delete(gh.url(&format!("/users/{id}")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
     assert_eq!(gh.get("/api/x", Some(&user_token)).await.status(), 401);
-    assert_eq!(gh.get(&format!("/users/{id}"), Some(&admin)).await.status(), 404);
-    let r = gh.client.delete(gh.url(&format!("/users/{id}"))).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(
+        gh.get(&format!("/users/{id}"), Some(&admin)).await.status(),
+        404
+    );
+    let r = gh
+        .client
+        .delete(gh.url(&format!("/users/{id}")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     assert_eq!(up.count(), 1);
 }
@@ -156,16 +221,29 @@ async fn sign_up_rules_and_bad_input_change_nothing() {
     for (i, (req, status)) in cases.into_iter().enumerate() {
         let r = req.send().await.unwrap();
         assert_eq!(r.status().as_u16(), status, "case {i}");
-        let body: Value = r.json().await.unwrap_or_else(|e| panic!("case {i}: body is not JSON: {e}"));
-        assert!(body["error"].is_string() && body["error_description"].is_string(), "case {i}: {body}");
+        let body: Value = r
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("case {i}: body is not JSON: {e}"));
+        assert!(
+            body["error"].is_string() && body["error_description"].is_string(),
+            "case {i}: {body}"
+        );
     }
     let admin = gh.admin_token().await;
     let r = gh.get("/users", Some(&admin)).await;
-    assert_eq!(r.json::<Value>().await.unwrap()["meta"]["total"], 1, "nothing else was written");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["meta"]["total"],
+        1,
+        "nothing else was written"
+    );
     let r = gh
         .post_json("/oauth/authorize", &json!({"username":"alice","password":"password1","grant_type":"magic","client_id":LEGACY}))
         .await;
-    assert_eq!(r.json::<Value>().await.unwrap()["error"], "unsupported_grant_type");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "unsupported_grant_type"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,7 +269,10 @@ async fn lockout_holds_under_concurrency() {
     }
     assert_eq!(successes, 0);
     let checks = gh.metric("gatehouse_password_checks_total").await;
-    assert!(checks <= 5.0, "at most the failure limit reached argon2: {checks}");
+    assert!(
+        checks <= 5.0,
+        "at most the failure limit reached argon2: {checks}"
+    );
     assert_eq!(gh.metric("gatehouse_login_failures_total").await, 50.0);
 
     // Now even the right password is refused, the same way, with Retry-After.
@@ -199,7 +280,11 @@ async fn lockout_holds_under_concurrency() {
         .post_json("/oauth/authorize", &json!({"username":"victim","password":"the right password","grant_type":"password","client_id":LEGACY}))
         .await;
     assert_eq!(r.status(), 400);
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry > 0 && retry <= 900);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_grant");
 

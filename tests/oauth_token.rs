@@ -8,7 +8,12 @@ use support::*;
 
 async fn start() -> (TestGatehouse, std::sync::Arc<EchoUpstream>) {
     let up = EchoUpstream::start("app").await;
-    let config = [oauth_sections(""), upstream_section("app", &up, ""), route("/api", "app", "required", "")].concat();
+    let config = [
+        oauth_sections(""),
+        upstream_section("app", &up, ""),
+        route("/api", "app", "required", ""),
+    ]
+    .concat();
     (TestGatehouse::start(&config), up)
 }
 
@@ -22,7 +27,16 @@ async fn json(r: reqwest::Response) -> (u16, reqwest::header::HeaderMap, Value) 
 async fn client_credentials_and_client_authentication() {
     let (gh, up) = start().await;
     let (status, headers, body) = json(
-        gh.post_form_basic("/oauth/token", SERVICE, SERVICE_SECRET, &[("grant_type", "client_credentials"), ("scope", "reports:read")]).await,
+        gh.post_form_basic(
+            "/oauth/token",
+            SERVICE,
+            SERVICE_SECRET,
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "reports:read"),
+            ],
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -37,13 +51,28 @@ async fn client_credentials_and_client_authentication() {
 
     // Body credentials work too.
     let r = gh
-        .post_form("/oauth/token", &[("grant_type", "client_credentials"), ("client_id", SERVICE), ("client_secret", SERVICE_SECRET)])
+        .post_form(
+            "/oauth/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", SERVICE),
+                ("client_secret", SERVICE_SECRET),
+            ],
+        )
         .await;
     assert_eq!(r.status(), 200);
 
     // Wrong secret: 401, WWW-Authenticate Basic, invalid_client, no-store.
-    let (status, headers, body) =
-        json(gh.post_form_basic("/oauth/token", SERVICE, "wrong-secret", &[("grant_type", "client_credentials")]).await).await;
+    let (status, headers, body) = json(
+        gh.post_form_basic(
+            "/oauth/token",
+            SERVICE,
+            "wrong-secret",
+            &[("grant_type", "client_credentials")],
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, 401);
     assert_eq!(headers["www-authenticate"], "Basic realm=\"gatehouse\"");
     assert_eq!(headers["cache-control"], "no-store");
@@ -56,19 +85,57 @@ async fn client_credentials_and_client_authentication() {
         .client
         .post(gh.url("/oauth/token"))
         .basic_auth(SERVICE, Some(SERVICE_SECRET))
-        .form(&[("grant_type", "client_credentials"), ("client_secret", SERVICE_SECRET)])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_secret", SERVICE_SECRET),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    let (_, _, body) = json(gh.post_form_basic("/oauth/token", SERVICE, SERVICE_SECRET, &[("grant_type", "client_credentials"), ("scope", "admin")]).await).await;
+    let (_, _, body) = json(
+        gh.post_form_basic(
+            "/oauth/token",
+            SERVICE,
+            SERVICE_SECRET,
+            &[("grant_type", "client_credentials"), ("scope", "admin")],
+        )
+        .await,
+    )
+    .await;
     assert_eq!(body["error"], "invalid_scope");
-    let (status, _, body) = json(gh.post_form("/oauth/token", &[("grant_type", "client_credentials"), ("client_id", SPA)]).await).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("unauthorized_client")));
-    let (_, _, body) = json(gh.post_form_basic("/oauth/token", SERVICE, SERVICE_SECRET, &[("grant_type", "magic")]).await).await;
+    let (status, _, body) = json(
+        gh.post_form(
+            "/oauth/token",
+            &[("grant_type", "client_credentials"), ("client_id", SPA)],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unauthorized_client"))
+    );
+    let (_, _, body) = json(
+        gh.post_form_basic(
+            "/oauth/token",
+            SERVICE,
+            SERVICE_SECRET,
+            &[("grant_type", "magic")],
+        )
+        .await,
+    )
+    .await;
     assert_eq!(body["error"], "unsupported_grant_type");
-    let (status, _, body) = json(gh.post_form("/oauth/token", &[("grant_type", "client_credentials")]).await).await;
-    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")));
+    let (status, _, body) = json(
+        gh.post_form("/oauth/token", &[("grant_type", "client_credentials")])
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,8 +143,18 @@ async fn refresh_rotation_family_revocation_and_narrowing() {
     let (gh, _up) = start().await;
     gh.sign_up("carol", "password123").await;
     let (status, _, first) = json(
-        gh.post_form_basic("/oauth/token", WEB, WEB_SECRET, &[("grant_type", "password"), ("username", "carol"), ("password", "password123"), ("scope", "read write")])
-            .await,
+        gh.post_form_basic(
+            "/oauth/token",
+            WEB,
+            WEB_SECRET,
+            &[
+                ("grant_type", "password"),
+                ("username", "carol"),
+                ("password", "password123"),
+                ("scope", "read write"),
+            ],
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 200, "{first}");
@@ -85,9 +162,35 @@ async fn refresh_rotation_family_revocation_and_narrowing() {
     let a1 = first["access_token"].as_str().unwrap().to_string();
 
     // Widening is refused; narrowing works and rotates.
-    let (_, _, body) = json(gh.post_form_basic("/oauth/token", WEB, WEB_SECRET, &[("grant_type", "refresh_token"), ("refresh_token", &r1), ("scope", "read admin")]).await).await;
+    let (_, _, body) = json(
+        gh.post_form_basic(
+            "/oauth/token",
+            WEB,
+            WEB_SECRET,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &r1),
+                ("scope", "read admin"),
+            ],
+        )
+        .await,
+    )
+    .await;
     assert_eq!(body["error"], "invalid_scope");
-    let (status, _, second) = json(gh.post_form_basic("/oauth/token", WEB, WEB_SECRET, &[("grant_type", "refresh_token"), ("refresh_token", &r1), ("scope", "read")]).await).await;
+    let (status, _, second) = json(
+        gh.post_form_basic(
+            "/oauth/token",
+            WEB,
+            WEB_SECRET,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &r1),
+                ("scope", "read"),
+            ],
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, 200, "{second}");
     assert_eq!(second["scope"], "read");
     let r2 = second["refresh_token"].as_str().unwrap().to_string();
@@ -97,16 +200,52 @@ async fn refresh_rotation_family_revocation_and_narrowing() {
     assert_eq!(gh.introspect(&a2).await["scope"], "read");
 
     // Another client cannot use it.
-    let (_, _, body) = json(gh.post_form_basic("/oauth/token", ADMIN, ADMIN_SECRET, &[("grant_type", "refresh_token"), ("refresh_token", &r2)]).await).await;
+    let (_, _, body) = json(
+        gh.post_form_basic(
+            "/oauth/token",
+            ADMIN,
+            ADMIN_SECRET,
+            &[("grant_type", "refresh_token"), ("refresh_token", &r2)],
+        )
+        .await,
+    )
+    .await;
     assert_eq!(body["error"], "invalid_grant");
 
     // Reusing the retired R1 revokes the whole family: R2, A1 and A2 included, at once.
-    let (status, _, body) = json(gh.post_form_basic("/oauth/token", WEB, WEB_SECRET, &[("grant_type", "refresh_token"), ("refresh_token", &r1)]).await).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    let (status, _, body) = json(
+        gh.post_form_basic(
+            "/oauth/token",
+            WEB,
+            WEB_SECRET,
+            &[("grant_type", "refresh_token"), ("refresh_token", &r1)],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
     assert_eq!(gh.get("/api/x", Some(&a2)).await.status(), 401);
-    assert_eq!(gh.introspect(&a1).await, serde_json::json!({"active": false}));
-    assert_eq!(gh.introspect(&r2).await, serde_json::json!({"active": false}));
-    let (_, _, body) = json(gh.post_form_basic("/oauth/token", WEB, WEB_SECRET, &[("grant_type", "refresh_token"), ("refresh_token", &r2)]).await).await;
+    assert_eq!(
+        gh.introspect(&a1).await,
+        serde_json::json!({"active": false})
+    );
+    assert_eq!(
+        gh.introspect(&r2).await,
+        serde_json::json!({"active": false})
+    );
+    let (_, _, body) = json(
+        gh.post_form_basic(
+            "/oauth/token",
+            WEB,
+            WEB_SECRET,
+            &[("grant_type", "refresh_token"), ("refresh_token", &r2)],
+        )
+        .await,
+    )
+    .await;
     assert_eq!(body["error"], "invalid_grant");
 }
 
@@ -121,7 +260,17 @@ async fn concurrent_refresh_succeeds_once() {
     for _ in 0..20 {
         let (gh, r) = (gh.clone(), r.clone());
         tasks.push(tokio::spawn(async move {
-            gh.post_form("/oauth/token", &[("grant_type", "refresh_token"), ("refresh_token", &r), ("client_id", LEGACY)]).await.status().as_u16()
+            gh.post_form(
+                "/oauth/token",
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", &r),
+                    ("client_id", LEGACY),
+                ],
+            )
+            .await
+            .status()
+            .as_u16()
         }));
     }
     let mut ok = 0;
@@ -148,25 +297,60 @@ async fn revocation_and_introspection() {
     assert!(info["exp"].as_i64().unwrap() > info["iat"].as_i64().unwrap());
 
     // Introspection needs an authenticated confidential client.
-    let r = gh.post_form("/oauth/introspect", &[("token", access)]).await;
+    let r = gh
+        .post_form("/oauth/introspect", &[("token", access)])
+        .await;
     assert_eq!(r.status(), 401);
-    let r = gh.post_form("/oauth/introspect", &[("token", access), ("client_id", SPA)]).await;
+    let r = gh
+        .post_form(
+            "/oauth/introspect",
+            &[("token", access), ("client_id", SPA)],
+        )
+        .await;
     assert_eq!(r.status(), 401);
-    assert_eq!(gh.introspect("random-token").await, serde_json::json!({"active": false}));
+    assert_eq!(
+        gh.introspect("random-token").await,
+        serde_json::json!({"active": false})
+    );
 
     assert_eq!(gh.get("/api/x", Some(access)).await.status(), 200);
-    let r = gh.post_form("/oauth/revoke", &[("token", access), ("client_id", LEGACY)]).await;
+    let r = gh
+        .post_form("/oauth/revoke", &[("token", access), ("client_id", LEGACY)])
+        .await;
     assert_eq!(r.status(), 200);
-    assert_eq!(gh.get("/api/x", Some(access)).await.status(), 401, "refused at once, cache included");
-    assert_eq!(gh.introspect(access).await, serde_json::json!({"active": false}));
-    let r = gh.post_form("/oauth/revoke", &[("token", "never-issued"), ("client_id", LEGACY)]).await;
+    assert_eq!(
+        gh.get("/api/x", Some(access)).await.status(),
+        401,
+        "refused at once, cache included"
+    );
+    assert_eq!(
+        gh.introspect(access).await,
+        serde_json::json!({"active": false})
+    );
+    let r = gh
+        .post_form(
+            "/oauth/revoke",
+            &[("token", "never-issued"), ("client_id", LEGACY)],
+        )
+        .await;
     assert_eq!(r.status(), 200);
 
     // Revoking the refresh token takes its access tokens with it.
     let login = gh.login("erin", "password123").await;
-    let (a, rt) = (login["access_token"].as_str().unwrap(), login["refresh_token"].as_str().unwrap());
+    let (a, rt) = (
+        login["access_token"].as_str().unwrap(),
+        login["refresh_token"].as_str().unwrap(),
+    );
     assert_eq!(gh.get("/api/x", Some(a)).await.status(), 200);
-    gh.post_form("/oauth/revoke", &[("token", rt), ("token_type_hint", "refresh_token"), ("client_id", LEGACY)]).await;
+    gh.post_form(
+        "/oauth/revoke",
+        &[
+            ("token", rt),
+            ("token_type_hint", "refresh_token"),
+            ("client_id", LEGACY),
+        ],
+    )
+    .await;
     assert_eq!(gh.get("/api/x", Some(a)).await.status(), 401);
 }
 
@@ -185,9 +369,18 @@ async fn metadata_document_uses_the_configured_issuer() {
     let issuer = format!("http://localhost:{}", gh.addr.port());
     assert_eq!(doc["issuer"], issuer);
     assert_eq!(doc["token_endpoint"], format!("{issuer}/oauth/token"));
-    assert_eq!(doc["authorization_endpoint"], format!("{issuer}/oauth/authorize"));
+    assert_eq!(
+        doc["authorization_endpoint"],
+        format!("{issuer}/oauth/authorize")
+    );
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
-    assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
-    assert!(doc["grant_types_supported"].as_array().unwrap().contains(&Value::from("client_credentials")));
+    assert_eq!(
+        doc["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert!(doc["grant_types_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("client_credentials")));
     assert!(!doc.to_string().contains("evil.example"));
 }

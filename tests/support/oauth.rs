@@ -62,14 +62,30 @@ scopes = ["read", "write"]
 
 impl TestGatehouse {
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client.post(self.url(path)).json(body).send().await.expect("post")
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("post")
     }
 
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        self.client.post(self.url(path)).form(form).send().await.expect("post")
+        self.client
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .expect("post")
     }
 
-    pub async fn post_form_basic(&self, path: &str, id: &str, secret: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post_form_basic(
+        &self,
+        path: &str,
+        id: &str,
+        secret: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
         self.client
             .post(self.url(path))
             .basic_auth(id, Some(secret))
@@ -109,14 +125,22 @@ impl TestGatehouse {
             .json::<Value>()
             .await
             .expect("admin login");
-        body["access_token"].as_str().expect("admin token").to_string()
+        body["access_token"]
+            .as_str()
+            .expect("admin token")
+            .to_string()
     }
 
     pub async fn introspect(&self, token: &str) -> Value {
-        self.post_form_basic("/oauth/introspect", ADMIN, ADMIN_SECRET, &[("token", token)])
-            .await
-            .json()
-            .await
-            .expect("introspection")
+        self.post_form_basic(
+            "/oauth/introspect",
+            ADMIN,
+            ADMIN_SECRET,
+            &[("token", token)],
+        )
+        .await
+        .json()
+        .await
+        .expect("introspection")
     }
 }
