@@ -3,6 +3,9 @@
 use clap::{Parser, Subcommand};
 use gatehouse::auth::NewToken;
 use gatehouse::config::{is_scope_token, parse_duration};
+use gatehouse::store::{now_unix, NewUser, StoreError};
+use gatehouse::users::passwords::hash_now;
+use gatehouse::users::{password_problem, username_key, username_problem};
 use gatehouse::{Config, Gatehouse};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +40,29 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Local user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Read a client secret on stdin and print its argon2id hash, for `clients.secret_hash`.
+    HashSecret,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from stdin (first line).
+    Add {
+        #[arg(long)]
+        username: String,
+    },
+    /// List users, 10 per page.
+    List {
+        #[arg(long, default_value_t = 1)]
+        page: i64,
+    },
+    /// Delete a user and revoke every token they hold.
+    Delete { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -66,6 +92,19 @@ enum TokenCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Command::HashSecret)) {
+        // Needs no config: operators run it before writing one.
+        return match read_stdin_line().and_then(|s| hash_now(&s)) {
+            Ok(hash) => {
+                println!("{hash}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("gatehouse: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match Config::load(&cli.config) {
         Ok(c) => c,
         Err(e) => {
@@ -96,6 +135,86 @@ fn main() -> ExitCode {
             Ok("migrations applied".to_string())
         }),
         Command::Token { command } => token_command(&config, command),
+        Command::User { command } => user_command(&config, command),
+        Command::HashSecret => ExitCode::SUCCESS,
+    }
+}
+
+fn read_stdin_line() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read stdin: {e}"))?;
+    let line = line.trim_end_matches(['\n', '\r']).to_string();
+    if line.is_empty() {
+        return Err("nothing on stdin".into());
+    }
+    Ok(line)
+}
+
+fn user_command(config: &Config, command: UserCommand) -> ExitCode {
+    match command {
+        UserCommand::Add { username } => {
+            let password = match read_stdin_line() {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("gatehouse: {e} (give the password on stdin)");
+                    return ExitCode::FAILURE;
+                }
+            };
+            if let Some(problem) = username_problem(&username).or(password_problem(&password)) {
+                eprintln!("gatehouse: {problem}");
+                return ExitCode::FAILURE;
+            }
+            let hash = match hash_now(&password) {
+                Ok(h) => h,
+                Err(e) => {
+                    eprintln!("gatehouse: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let new = NewUser {
+                username_key: username_key(&username),
+                username,
+                password_hash: hash,
+            };
+            with_store(config, move |_, store| async move {
+                let now = now_unix();
+                match store
+                    .run(move |s| async move { s.create_user(&new, now).await })
+                    .await
+                {
+                    Ok(u) => Ok(format!("{}\t{}", u.id, u.username)),
+                    Err(StoreError::Conflict) => Err("this username is already taken".into()),
+                    Err(e) => Err(e.to_string()),
+                }
+            })
+        }
+        UserCommand::List { page } => with_store(config, move |_, store| async move {
+            let page = page.max(1);
+            let (users, total) = store
+                .run(move |s| async move { s.list_users((page - 1) * 10, 10).await })
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut out = format!("page {page}, {total} users");
+            for u in users {
+                out.push_str(&format!("\n{}\t{}", u.id, u.username));
+            }
+            Ok(out)
+        }),
+        UserCommand::Delete { id } => with_store(config, move |_, store| async move {
+            let now = now_unix();
+            match store
+                .run(move |s| async move { s.delete_user(id, now).await })
+                .await
+            {
+                Ok(Some(revoked)) => {
+                    Ok(format!("deleted; {} access tokens revoked", revoked.len()))
+                }
+                Ok(None) => Err("no such user".into()),
+                Err(e) => Err(e.to_string()),
+            }
+        }),
     }
 }
 
@@ -139,12 +258,13 @@ fn token_command(config: &Config, command: TokenCommand) -> ExitCode {
         }
         TokenCommand::Revoke { token } => {
             let token = if token == "-" {
-                let mut line = String::new();
-                if std::io::stdin().read_line(&mut line).is_err() {
-                    eprintln!("cannot read the token from stdin");
-                    return ExitCode::FAILURE;
+                match read_stdin_line() {
+                    Ok(t) => t.trim().to_string(),
+                    Err(e) => {
+                        eprintln!("gatehouse: {e}");
+                        return ExitCode::FAILURE;
+                    }
                 }
-                line.trim().to_string()
             } else {
                 token
             };
