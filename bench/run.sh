@@ -5,7 +5,8 @@
 #
 # Env: DURATION (s, default 10), ROUNDS (default 3), WARMUP (s, default 2), CONNECTIONS (32),
 #      SKIP_BUILD=1 (use the existing target/release/gatehouse), PEERS_DIR (default
-#      <repo>/../shared/bench/peers), GATEHOUSE_BIN (default <repo>/target/release/gatehouse).
+#      <repo>/../shared/bench/peers), GATEHOUSE_BIN (default <repo>/target/release/gatehouse),
+#      BENCH_NOTE (free text added to the report header).
 set -euo pipefail
 
 bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -175,6 +176,9 @@ for t in "${targets[@]}"; do
   log "  $id: $statuses"
 done
 
+# Machine-wide CPU over the measured rounds (/proc/stat): steal time shows a noisy host.
+cpu_stat() { awk '/^cpu /{ t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $9 }' /proc/stat; }
+read -r stat_total0 stat_steal0 < <(cpu_stat)
 for round in $(seq "$ROUNDS"); do
   log "round $round/$ROUNDS (${DURATION}s per target)"
   for t in "${targets[@]}"; do
@@ -205,6 +209,8 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
+read -r stat_total1 stat_steal1 < <(cpu_stat)
+steal_pct=$(awk -v t=$((stat_total1 - stat_total0)) -v s=$((stat_steal1 - stat_steal0)) 'BEGIN { printf "%.1f", (t > 0 ? 100 * s / t : 0) }')
 if ! kill -0 "$gh_pid" 2>/dev/null; then failures+=("Gatehouse exited during the run"); fi
 # Gatehouse log (level warn) by message, ANSI colours and timestamps stripped.
 gh_log_summary=$work/gatehouse-log-summary.txt
@@ -214,6 +220,13 @@ gh_log_lines=$(awk '{ n += $1 } END { print n + 0 }' "$gh_log_summary")
 
 # ---------------------------------------------------------------- 5. report
 mkdir -p "$results_dir"
+gh_source="$("$GATEHOUSE_BIN" --version 2>/dev/null || echo gatehouse), binary \`${GATEHOUSE_BIN#"$repo"/}\` built $(date -u -r "$GATEHOUSE_BIN" '+%Y-%m-%d %H:%M UTC')"
+case $GATEHOUSE_BIN in
+  "$repo"/*)
+    rev=$(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+    dirty=$(cd "$repo" && git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | wc -l)
+    gh_source="$gh_source from \`$rev\`$( [ "$dirty" = 0 ] || echo ' with uncommitted changes in src/ or Cargo.*')" ;;
+esac
 labels=$work/labels.tsv; : >"$labels"
 for t in "${targets[@]}"; do
   IFS='|' read -r id label url tok expect cpuset <<<"$t"
@@ -235,6 +248,7 @@ sort -t$'\t' -k1,1 -k3,3g "$raw" | awk -F'\t' -v hz="$clk_tck" '
 get() { awk -F'\t' -v id="$1" -v c="$2" '$1 == id { print $c }' "$summary"; }
 fmt_ms() { awk -v us="$1" 'BEGIN { if (us == "") print "-"; else printf "%.2f ms", us / 1000 }'; }
 ratio() { awk -v a="$(get "$1" 2)" -v b="$(get "$2" 2)" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+cpu_ratio() { awk -v a="$(get "$1" 5)" -v b="$(get "$2" 5)" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "-") print "n/a"; else if (r + 0 >= t + 0) print "meets"; else print "**below**" }'; }
 
 r_auth_public=$(ratio gh_auth gh_public)
@@ -247,12 +261,13 @@ r_auth_authreq=$(ratio gh_auth nx_authreq)
   echo "# Gatehouse benchmark: latest run"
   echo
   echo "- Date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-  echo "- Machine: \`nproc\` = $(nproc), $(uname -sr), CLK_TCK = $clk_tck"
-  echo "- Gatehouse: \`$(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo unknown)\`$( [ -n "$(cd "$repo" && git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null)" ] && echo ' (with uncommitted changes in src/ or Cargo.*)'), binary \`${GATEHOUSE_BIN#"$repo"/}\`, \`threads = 1\` (bench/$(basename "$config"))"
+  echo "- Machine: \`nproc\` = $(nproc), $(uname -sr), CLK_TCK = $clk_tck; CPU steal during the measured rounds: ${steal_pct}%"
+  echo "- Gatehouse: $gh_source, \`threads = 1\` (bench/$(basename "$config"))"
+  [ -z "${BENCH_NOTE:-}" ] || echo "- Note: $BENCH_NOTE"
   echo "- Load: \`wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency -s bench/auth.lua\`, ${WARMUP}s warm-up per target, $ROUNDS round(s), targets interleaved within each round"
   echo "- Peers: $PEERS_DIR (nginx 1 worker, HAProxy nbthread 1, Go auth service GOMAXPROCS=${GOMAXPROCS:-1})"
   echo
-  echo "| Target | req/s (median) | p50 | p99 | CPU µs/req | non-2xx / requests | req/s per round |"
+  echo "| Target | req/s (median) | p50 | p99 | CPU µs/req | non-2xx / requests | req/s, all rounds (sorted) |"
   echo "|---|---:|---:|---:|---:|---:|---|"
   while IFS=$'\t' read -r id label expect cpuset; do
     cpu=$(get "$id" 5)
@@ -268,14 +283,16 @@ r_auth_authreq=$(ratio gh_auth nx_authreq)
       "$(fmt_ms "$(get "$id" 6)")" "$(fmt_ms "$(get "$id" 7)")" "$cpu_txt" "$(get "$id" 3)" "$(get "$id" 8)"
   done <"$labels"
   echo
-  echo "| Ratio (req/s, medians) | Value | Target |"
+  echo "| Ratio (medians) | Value | Target |"
   echo "|---|---:|---|"
-  echo "| Gatehouse auth / Gatehouse public | $r_auth_public | ≥ 0.95: $(verdict "$r_auth_public" 0.95) |"
-  echo "| Gatehouse auth / HAProxy jwt_verify | $r_auth_hapjwt | ≥ 1.00: $(verdict "$r_auth_hapjwt" 1.0) |"
-  echo "| Gatehouse public / HAProxy passthrough | $r_public_happass | (context) |"
+  echo "| req/s: Gatehouse auth / Gatehouse public | $r_auth_public | ≥ 0.95: $(verdict "$r_auth_public" 0.95) |"
+  echo "| req/s: Gatehouse auth / HAProxy jwt_verify | $r_auth_hapjwt | ≥ 1.00: $(verdict "$r_auth_hapjwt" 1.0) |"
+  echo "| req/s: Gatehouse public / HAProxy passthrough | $r_public_happass | (context) |"
+  echo "| CPU µs/req: Gatehouse auth / HAProxy jwt_verify | $(cpu_ratio gh_auth hap_jwt) | (context; less noisy than req/s) |"
+  echo "| CPU µs/req: Gatehouse public / HAProxy passthrough | $(cpu_ratio gh_public hap_pass) | (context) |"
   if [ "$auth_up" = 1 ]; then
-    echo "| Gatehouse auth / nginx auth_request | $r_auth_authreq | (context) |"
-    echo "| nginx auth_request / HAProxy jwt_verify | $r_authreq_hapjwt | (context) |"
+    echo "| req/s: Gatehouse auth / nginx auth_request | $r_auth_authreq | (context) |"
+    echo "| req/s: nginx auth_request / HAProxy jwt_verify | $r_authreq_hapjwt | (context) |"
   fi
   echo
   echo "Ratios are from this one run (all targets measured back to back on the same machine); absolute"

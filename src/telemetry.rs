@@ -9,10 +9,23 @@ use tracing_subscriber::EnvFilter;
 const QUIET_DEPENDENCIES: &str = "pingora_core=info,pingora_proxy=info,pingora_pool=info,sqlx=warn";
 
 pub fn filter_directives(level: &str) -> String {
-    if level.contains("pingora") || level.contains("sqlx") {
+    let verbose = level.contains("debug") || level.contains("trace");
+    if !verbose || level.contains("pingora") || level.contains("sqlx") {
         level.to_string()
     } else {
         format!("{level},{QUIET_DEPENDENCIES}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::filter_directives;
+
+    #[test]
+    fn dependencies_stay_quiet_only_when_the_level_is_verbose() {
+        assert_eq!(filter_directives("warn"), "warn");
+        assert!(filter_directives("debug").contains("pingora_proxy=info"));
+        assert_eq!(filter_directives("debug,pingora_proxy=debug"), "debug,pingora_proxy=debug");
     }
 }
 

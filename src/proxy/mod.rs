@@ -323,6 +323,13 @@ impl ProxyHttp for GatehouseProxy {
         Ok(())
     }
 
+    /// A client that hangs up mid-request is not an error of ours (load generators do it at
+    /// the end of every run); everything else is still logged.
+    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, e: &Error) -> bool {
+        matches!(e.esource(), ErrorSource::Downstream)
+            && matches!(e.etype(), ErrorType::ConnectionClosed | ErrorType::ReadError | ErrorType::WriteError)
+    }
+
     async fn fail_to_proxy(
         &self,
         session: &mut Session,
