@@ -35,10 +35,12 @@ done
 
 # ---------------------------------------------------------------- cleanup
 gh_pid=
+oauth_pid=
 peers_started=0
 cleanup() {
   local rc=$?
   set +e
+  [ -n "$oauth_pid" ] && kill "$oauth_pid" 2>/dev/null && wait "$oauth_pid" 2>/dev/null
   if [ -n "$gh_pid" ] && kill -0 "$gh_pid" 2>/dev/null; then
     kill "$gh_pid" 2>/dev/null
     for _ in $(seq 100); do kill -0 "$gh_pid" 2>/dev/null || break; sleep 0.1; done
@@ -57,7 +59,7 @@ trap 'exit 143' TERM
 # ---------------------------------------------------------------- 1. build
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   log "cargo build --release"
-  (cd "$repo" && cargo build --release)
+  (cd "$repo" && cargo build --release && cargo build --release --example token_bench)
 fi
 [ -x "$GATEHOUSE_BIN" ] || die "$GATEHOUSE_BIN not found (build it, or unset SKIP_BUILD)"
 "$GATEHOUSE_BIN" check-config --config "$config" >&2
@@ -257,6 +259,28 @@ r_public_happass=$(ratio gh_public hap_pass)
 r_authreq_hapjwt=$(ratio nx_authreq hap_jwt)
 r_auth_authreq=$(ratio gh_auth nx_authreq)
 
+# ---------------------------------------------------------------- token endpoint
+# The authorization server on its own instance: logins are bounded by argon2 (m=19 MiB, t=2),
+# refresh and client_credentials by the store. One client process, fixed concurrency.
+token_rows=$work/token_rows.md
+: >"$token_rows"
+TOKEN_BENCH=${TOKEN_BENCH:-$repo/target/release/examples/token_bench}
+if [ -x "$TOKEN_BENCH" ]; then
+  oauth_config=$repo/bench/gatehouse-oauth-bench.toml
+  rm -f /tmp/gatehouse-bench/oauth.db*
+  "$GATEHOUSE_BIN" --config "$oauth_config" >"$db_dir/gatehouse-oauth.log" 2>&1 &
+  oauth_pid=$!
+  for _ in $(seq 100); do curl -fsS -o /dev/null http://127.0.0.1:19091/healthz 2>/dev/null && break; sleep 0.1; done
+  for spec in "password 4" "refresh 16" "client_credentials 16"; do
+    set -- $spec
+    log "token endpoint: $1 (c=$2, ${DURATION}s)"
+    "$TOKEN_BENCH" http://127.0.0.1:18091 "$1" "$2" "$DURATION" >>"$token_rows" || log "token bench $1 failed"
+  done
+  kill "$oauth_pid" 2>/dev/null; wait "$oauth_pid" 2>/dev/null; oauth_pid=
+else
+  log "token endpoint rows skipped: $TOKEN_BENCH not built (cargo build --release --example token_bench)"
+fi
+
 {
   echo "# Gatehouse benchmark: latest run"
   echo
@@ -293,6 +317,14 @@ r_auth_authreq=$(ratio gh_auth nx_authreq)
   if [ "$auth_up" = 1 ]; then
     echo "| req/s: Gatehouse auth / nginx auth_request | $r_auth_authreq | (context) |"
     echo "| req/s: nginx auth_request / HAProxy jwt_verify | $r_authreq_hapjwt | (context) |"
+  fi
+  if [ -s "$token_rows" ]; then
+    echo
+    echo "Authorization server (bench/gatehouse-oauth-bench.toml, \`threads = 1\`, \`max_concurrent_hashes = 2\`, SQLite; bench/token_bench.rs, ${DURATION}s each):"
+    echo
+    echo "| Token endpoint | req/s | p50 | p99 | errors |"
+    echo "|---|---:|---:|---:|---:|"
+    cat "$token_rows"
   fi
   echo
   echo "Ratios are from this one run (all targets measured back to back on the same machine); absolute"

@@ -14,14 +14,19 @@ const SERVICE_SECRET: &str = "bench-service-secret-0123456789";
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 5 {
-        eprintln!("usage: token_bench BASE_URL password|client_credentials|refresh CONCURRENCY SECONDS");
+        eprintln!(
+            "usage: token_bench BASE_URL password|client_credentials|refresh CONCURRENCY SECONDS"
+        );
         std::process::exit(2);
     }
     let base = args[1].trim_end_matches('/').to_string();
     let mode = args[2].clone();
     let concurrency: usize = args[3].parse().expect("concurrency");
     let seconds: u64 = args[4].parse().expect("seconds");
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().expect("client");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .expect("client");
 
     // One user per worker: logins never contend on one account's throttle row.
     for w in 0..concurrency {
@@ -89,7 +94,11 @@ async fn main() {
         errors += e;
     }
     all.sort();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     println!(
         "| token endpoint: {mode} (c={concurrency}) | {:.0} | {:.2} ms | {:.2} ms | {errors} |",
         all.len() as f64 / seconds as f64,

@@ -25,7 +25,10 @@ mod tests {
     fn dependencies_stay_quiet_only_when_the_level_is_verbose() {
         assert_eq!(filter_directives("warn"), "warn");
         assert!(filter_directives("debug").contains("pingora_proxy=info"));
-        assert_eq!(filter_directives("debug,pingora_proxy=debug"), "debug,pingora_proxy=debug");
+        assert_eq!(
+            filter_directives("debug,pingora_proxy=debug"),
+            "debug,pingora_proxy=debug"
+        );
     }
 }
 

@@ -327,7 +327,10 @@ impl ProxyHttp for GatehouseProxy {
     /// the end of every run); everything else is still logged.
     fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, e: &Error) -> bool {
         matches!(e.esource(), ErrorSource::Downstream)
-            && matches!(e.etype(), ErrorType::ConnectionClosed | ErrorType::ReadError | ErrorType::WriteError)
+            && matches!(
+                e.etype(),
+                ErrorType::ConnectionClosed | ErrorType::ReadError | ErrorType::WriteError
+            )
     }
 
     async fn fail_to_proxy(

@@ -339,6 +339,26 @@ fn csrf_matches(given: Option<&str>, expected: &str) -> bool {
     given.is_some_and(|g| bool::from(g.as_bytes().ct_eq(expected.as_bytes())))
 }
 
+/// A form posted to the pending request named by the cookie, with its CSRF token checked;
+/// `Err(page)` is the page to show instead (expired, or the form could not be verified).
+async fn posted_form(
+    server: &OAuthServer,
+    req: &HandlerRequest<'_>,
+) -> Result<Result<(TokenHash, AuthorizationRequest, Params), OwnResponse>, OAuthError> {
+    let Some((id_hash, pending)) = pending(server, req).await? else {
+        return Ok(Err(expired_page()));
+    };
+    let form = match super::body_params(server, req) {
+        Ok(f) => f,
+        Err(OAuthError::PayloadTooLarge) => return Err(OAuthError::PayloadTooLarge),
+        Err(_) => return Ok(Err(forbidden_page())),
+    };
+    if !csrf_matches(form.get("csrf_token"), &pending.csrf_token) {
+        return Ok(Err(forbidden_page()));
+    }
+    Ok(Ok((id_hash, pending, form)))
+}
+
 fn expired_page() -> OwnResponse {
     error_page(
         400,
@@ -359,17 +379,10 @@ pub async fn sign_in(
     server: &OAuthServer,
     req: &HandlerRequest<'_>,
 ) -> Result<OwnResponse, OAuthError> {
-    let Some((id_hash, pending)) = pending(server, req).await? else {
-        return Ok(expired_page());
+    let (id_hash, pending, form) = match posted_form(server, req).await? {
+        Ok(parts) => parts,
+        Err(page) => return Ok(page),
     };
-    let form = match super::body_params(server, req) {
-        Ok(f) => f,
-        Err(OAuthError::PayloadTooLarge) => return Err(OAuthError::PayloadTooLarge),
-        Err(_) => return Ok(forbidden_page()),
-    };
-    if !csrf_matches(form.get("csrf_token"), &pending.csrf_token) {
-        return Ok(forbidden_page());
-    }
     let Some(client) = server.clients.get(&pending.client_id) else {
         return Ok(expired_page());
     };
@@ -465,17 +478,10 @@ pub async fn consent(
     server: &OAuthServer,
     req: &HandlerRequest<'_>,
 ) -> Result<OwnResponse, OAuthError> {
-    let Some((id_hash, pending)) = pending(server, req).await? else {
-        return Ok(expired_page());
+    let (id_hash, pending, form) = match posted_form(server, req).await? {
+        Ok(parts) => parts,
+        Err(page) => return Ok(page),
     };
-    let form = match super::body_params(server, req) {
-        Ok(f) => f,
-        Err(OAuthError::PayloadTooLarge) => return Err(OAuthError::PayloadTooLarge),
-        Err(_) => return Ok(forbidden_page()),
-    };
-    if !csrf_matches(form.get("csrf_token"), &pending.csrf_token) {
-        return Ok(forbidden_page());
-    }
     let (Some(client), Some(user_id)) = (
         server.clients.get(&pending.client_id),
         pending.user_id.clone(),

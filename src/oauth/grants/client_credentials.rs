@@ -27,12 +27,5 @@ pub async fn grant(
         family_id: issuer::new_family_id(),
         with_refresh: false,
     };
-    let minted = issuer::mint(&grant, &server.tokens);
-    let records = minted.records.clone();
-    server
-        .store
-        .run(move |s| async move { s.insert_tokens(&records).await })
-        .await?;
-    server.metrics.token_issued("client_credentials");
-    Ok(minted)
+    super::issue(server, grant, "client_credentials").await
 }

@@ -8,6 +8,22 @@ pub mod refresh_token;
 use super::{issuer, OAuthError, OAuthServer};
 use crate::store::Redemption;
 
+/// Mints the grant's tokens and stores them (grants that redeem nothing first).
+pub(crate) async fn issue(
+    server: &OAuthServer,
+    grant: issuer::Grant,
+    label: &'static str,
+) -> Result<issuer::Minted, OAuthError> {
+    let minted = issuer::mint(&grant, &server.tokens);
+    let records = minted.records.clone();
+    server
+        .store
+        .run(move |s| async move { s.insert_tokens(&records).await })
+        .await?;
+    server.metrics.token_issued(label);
+    Ok(minted)
+}
+
 /// Maps a redemption's outcome; a replay also purges the revoked tokens from the cache.
 pub(crate) async fn settle(
     server: &OAuthServer,

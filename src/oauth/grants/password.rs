@@ -51,7 +51,7 @@ pub async fn grant(
             family_id: issuer::new_family_id(),
             with_refresh: admin.allows(GrantType::RefreshToken),
         };
-        return store(server, grant).await;
+        return super::issue(server, grant, "password").await;
     }
 
     let user = verify_user(server, username, password, ip).await?;
@@ -64,7 +64,7 @@ pub async fn grant(
         family_id: issuer::new_family_id(),
         with_refresh: client.allows(GrantType::RefreshToken),
     };
-    store(server, grant).await
+    super::issue(server, grant, "password").await
 }
 
 /// Checks a user's password, throttled per account and address. Unknown users, wrong
@@ -119,15 +119,4 @@ pub fn requested_scopes(
         ));
     }
     Ok(scopes)
-}
-
-async fn store(server: &OAuthServer, grant: Grant) -> Result<Minted, OAuthError> {
-    let minted = issuer::mint(&grant, &server.tokens);
-    let records = minted.records.clone();
-    server
-        .store
-        .run(move |s| async move { s.insert_tokens(&records).await })
-        .await?;
-    server.metrics.token_issued("password");
-    Ok(minted)
 }

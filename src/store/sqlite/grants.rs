@@ -1,6 +1,6 @@
 //! Authorization codes, pending authorization requests and remembered consents on SQLite.
 
-use super::tokens::{insert_issued, revoke_family_tx};
+use super::tokens::redeem_once;
 use super::SqliteStore;
 use crate::store::{
     AuthorizationRequest, GrantStore, IssuedTokens, Redemption, StoreError, StoredCode, TokenHash,
@@ -64,36 +64,15 @@ impl GrantStore for SqliteStore {
         now: i64,
         tokens: &IssuedTokens,
     ) -> Result<Redemption, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
+        redeem_once(
+            &self.pool,
             "UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL AND expires_at > ?",
+            "SELECT family_id FROM authorization_codes WHERE code_hash = ? AND used_at IS NOT NULL",
+            hash,
+            now,
+            tokens,
         )
-        .bind(now)
-        .bind(&hash[..])
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 1 {
-            insert_issued(&mut tx, tokens).await?;
-            tx.commit().await?;
-            return Ok(Redemption::Redeemed);
-        }
-        let row =
-            sqlx::query("SELECT family_id, used_at FROM authorization_codes WHERE code_hash = ?")
-                .bind(&hash[..])
-                .fetch_optional(&mut *tx)
-                .await?;
-        let outcome = match row {
-            Some(r) if r.try_get::<Option<i64>, _>("used_at")?.is_some() => {
-                let family: String = r.try_get("family_id")?;
-                Redemption::Replayed {
-                    revoked: revoke_family_tx(&mut tx, &family, now).await?,
-                }
-            }
-            _ => Redemption::Unusable,
-        };
-        tx.commit().await?;
-        Ok(outcome)
+        .await
     }
 
     async fn insert_authorization_request(

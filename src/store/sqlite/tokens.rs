@@ -118,6 +118,47 @@ pub(super) async fn revoke_family_tx(
         .collect()
 }
 
+/// Redeems a one-time credential (code, refresh token) in one transaction. `claim` is an UPDATE
+/// binding (now, hash, now) that marks it used only if still unused: it comes first so that it
+/// takes SQLite's write lock, and concurrent redemptions serialize on it with one winner. The
+/// winner writes `tokens`; a loser whose credential `replayed` (a SELECT of `family_id` binding
+/// the hash) finds already used revokes that family.
+pub(super) async fn redeem_once(
+    pool: &sqlx::SqlitePool,
+    claim: &str,
+    replayed: &str,
+    hash: &TokenHash,
+    now: i64,
+    tokens: &IssuedTokens,
+) -> Result<Redemption, StoreError> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query(claim)
+        .bind(now)
+        .bind(&hash[..])
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 1 {
+        insert_issued(&mut tx, tokens).await?;
+        tx.commit().await?;
+        return Ok(Redemption::Redeemed);
+    }
+    let family: Option<String> = sqlx::query(replayed)
+        .bind(&hash[..])
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| r.try_get("family_id"))
+        .transpose()?;
+    let outcome = match family {
+        Some(f) => Redemption::Replayed {
+            revoked: revoke_family_tx(&mut tx, &f, now).await?,
+        },
+        None => Redemption::Unusable,
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
 #[async_trait]
 impl TokenStore for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
@@ -188,39 +229,16 @@ impl TokenStore for SqliteStore {
         now: i64,
         new: &IssuedTokens,
     ) -> Result<Redemption, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        // The conditional UPDATE comes first: it takes SQLite's write lock, so two concurrent
-        // rotations serialize here and only one sees a row change.
-        let done = sqlx::query(
+        redeem_once(
+            &self.pool,
             "UPDATE refresh_tokens SET rotated_at = ? \
              WHERE token_hash = ? AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ?",
+            "SELECT family_id FROM refresh_tokens WHERE token_hash = ? AND rotated_at IS NOT NULL",
+            old,
+            now,
+            new,
         )
-        .bind(now)
-        .bind(&old[..])
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 1 {
-            insert_issued(&mut tx, new).await?;
-            tx.commit().await?;
-            return Ok(Redemption::Redeemed);
-        }
-        let row =
-            sqlx::query("SELECT family_id, rotated_at FROM refresh_tokens WHERE token_hash = ?")
-                .bind(&old[..])
-                .fetch_optional(&mut *tx)
-                .await?;
-        let outcome = match row {
-            Some(r) if r.try_get::<Option<i64>, _>("rotated_at")?.is_some() => {
-                let family: String = r.try_get("family_id")?;
-                Redemption::Replayed {
-                    revoked: revoke_family_tx(&mut tx, &family, now).await?,
-                }
-            }
-            _ => Redemption::Unusable,
-        };
-        tx.commit().await?;
-        Ok(outcome)
+        .await
     }
 
     async fn revoke_family(&self, family_id: &str, now: i64) -> Result<Vec<TokenHash>, StoreError> {
