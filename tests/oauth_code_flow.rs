@@ -468,3 +468,35 @@ async fn concurrent_code_redemption_succeeds_once() {
     }
     assert_eq!(ok, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_code_is_refused() {
+    let (gh, _up) = start().await;
+    let now = gatehouse::store::now_unix();
+    let code = "an-expired-code-value-for-this-test";
+    let stored = gatehouse::store::StoredCode {
+        family_id: "f-expired".into(),
+        client_id: WEB.into(),
+        user_id: "1".into(),
+        user_name: Some("frank".into()),
+        redirect_uri: WEB_REDIRECT.into(),
+        scopes: "read".into(),
+        code_challenge: Some(challenge(VERIFIER)),
+        code_challenge_method: Some("S256".into()),
+        created_at: now - 120,
+        expires_at: now - 60,
+        used: false,
+    };
+    let hash = gatehouse::auth::hash_token(code);
+    gh.running
+        .state()
+        .store
+        .run(move |s| async move { s.insert_code(&hash, &stored).await })
+        .await
+        .unwrap();
+    let (status, body) = exchange(&gh, code, VERIFIER).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+}

@@ -127,6 +127,8 @@ pub struct CorsConfig {
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     pub max_body_bytes: usize,
+    /// Total size of the request's header section (names + values).
+    pub max_header_bytes: usize,
     pub cors: CorsConfig,
 }
 
@@ -739,8 +741,13 @@ fn validate_http(p: &mut Problems, raw: raw::RawHttp) -> HttpConfig {
     if max_body_bytes == 0 {
         p.push("http.max_body_bytes: must be positive".into());
     }
+    let max_header_bytes = raw.max_header_bytes.unwrap_or(32 * 1024);
+    if max_header_bytes < 1024 {
+        p.push("http.max_header_bytes: must be at least 1024".into());
+    }
     HttpConfig {
         max_body_bytes,
+        max_header_bytes,
         cors: CorsConfig {
             origins,
             allow_methods: raw

@@ -79,6 +79,7 @@ pub struct RawCache {
 #[serde(deny_unknown_fields)]
 pub struct RawHttp {
     pub max_body_bytes: Option<usize>,
+    pub max_header_bytes: Option<usize>,
     #[serde(default)]
     pub cors: RawCors,
 }

@@ -58,6 +58,7 @@ impl GatehouseProxy {
     /// Routes and authenticates; never touches the network except through the token validator.
     async fn decide(&self, req: &RequestHeader, ctx: &mut RequestCtx) -> Result<Next, Rejection> {
         let s = &*self.state;
+        check_header_size(req, s.config.http.max_header_bytes)?;
         let uri = &req.uri;
         let path = normalize_path(uri.path()).map_err(Rejection::BadPath)?;
 
@@ -224,6 +225,21 @@ impl GatehouseProxy {
         respond::write_own(&self.state, session, ctx, resp).await?;
         Ok(true)
     }
+}
+
+/// Refuses header sections larger than we accept (RFC 6585 §5). Framing conflicts
+/// (`Content-Length` with `Transfer-Encoding`) never get here: pingora drops the length and
+/// closes the connection after the response (RFC 9112 §6.3), and refuses duplicate lengths.
+fn check_header_size(req: &RequestHeader, max_header_bytes: usize) -> Result<(), Rejection> {
+    let size: usize = req
+        .headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if size > max_header_bytes {
+        return Err(Rejection::HeadersTooLarge);
+    }
+    Ok(())
 }
 
 #[async_trait]

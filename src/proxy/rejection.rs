@@ -19,6 +19,7 @@ pub enum Rejection {
     UpstreamUnavailable,
     UpstreamTimeout,
     BadRequest,
+    HeadersTooLarge,
     Internal,
 }
 
@@ -86,6 +87,9 @@ impl Rejection {
             ),
             Rejection::BadRequest => {
                 OwnResponse::error(400, "invalid_request", "the request could not be read")
+            }
+            Rejection::HeadersTooLarge => {
+                OwnResponse::error(431, "invalid_request", "the request headers are too large")
             }
             Rejection::Internal => {
                 OwnResponse::error(500, "server_error", "an internal error occurred")
