@@ -2,6 +2,7 @@
 //! backends answer the same calls. Tokens are only ever stored as their SHA-256.
 
 mod handle;
+pub(crate) mod sql;
 mod sqlite;
 mod types;
 
@@ -151,6 +152,13 @@ pub trait ThrottleStore {
     async fn throttle_reset(&self, key: &str) -> Result<(), StoreError>;
     /// Gives one attempt back (after a success from an address).
     async fn throttle_release(&self, key: &str) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait MaintenanceStore {
+    /// Deletes tokens, codes, pending requests and throttles that ended before
+    /// `now - keep_secs`; returns the number of rows removed.
+    async fn purge_expired(&self, now: i64, keep_secs: i64) -> Result<u64, StoreError>;
 }
 
 pub fn now_unix() -> i64 {

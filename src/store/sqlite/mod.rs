@@ -1,13 +1,8 @@
 //! The embedded default: one SQLite file, created and migrated on first start.
 
-mod grants;
-mod throttles;
-mod tokens;
-mod users;
-
 use super::{StoreError, TokenHash};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::{Sqlite, SqlitePool};
 use std::path::Path;
 use std::time::Duration;
 
@@ -16,13 +11,6 @@ pub struct SqliteStore {
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
-
-/// Token hashes come back from BLOB columns; anything not 32 bytes is a corrupt row.
-fn to_hash(bytes: Vec<u8>) -> Result<TokenHash, sqlx::Error> {
-    bytes
-        .try_into()
-        .map_err(|_| sqlx::Error::Decode("token hash is not 32 bytes".into()))
-}
 
 impl SqliteStore {
     pub async fn open(
@@ -54,4 +42,19 @@ impl SqliteStore {
             .map_err(|e| StoreError::Migration(e.to_string()))?;
         Ok(SqliteStore { pool })
     }
+}
+
+impl SqliteStore {
+    /// One process owns an SQLite file: its own cache was already updated by the caller.
+    async fn notify_revoked(
+        _tx: &mut sqlx::Transaction<'static, Sqlite>,
+        _hashes: &[TokenHash],
+    ) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+}
+
+mod queries {
+    use super::SqliteStore;
+    crate::store::sql::impl_sql_store!(SqliteStore, sqlx::Sqlite);
 }
