@@ -287,7 +287,9 @@ where
 {
     let result = (|| {
         let runtime = gatehouse::server::store_runtime().map_err(|e| e.to_string())?;
-        let store = gatehouse::server::open_store(config, &runtime).map_err(|e| e.to_string())?;
+        let store = gatehouse::server::open_store(config, &runtime)
+            .map_err(|e| e.to_string())?
+            .handle;
         let metrics =
             std::sync::Arc::new(gatehouse::metrics::Metrics::new().map_err(|e| e.to_string())?);
         let validator = std::sync::Arc::new(gatehouse::auth::CachedValidator::new(

@@ -5,7 +5,10 @@ use crate::admin::AdminApp;
 use crate::app::AppState;
 use crate::config::{Config, StoreBackend};
 use crate::proxy::GatehouseProxy;
-use crate::store::{SqliteStore, Store, StoreError, StoreHandle};
+use crate::store::{
+    now_unix, PostgresStore, RevocationFeed, SqliteStore, Store, StoreError,
+    StoreHandle,
+};
 use async_trait::async_trait;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
@@ -44,17 +47,52 @@ pub fn store_runtime() -> Result<Runtime, StartError> {
         .map_err(StartError::Runtime)
 }
 
+pub struct OpenedStore {
+    pub handle: StoreHandle,
+    /// Revocations announced by other replicas (PostgreSQL only).
+    pub feed: Option<RevocationFeed>,
+}
+
 /// Opens (creating and migrating as needed) the configured store on `runtime`.
-pub fn open_store(config: &Config, runtime: &Runtime) -> Result<StoreHandle, StartError> {
+pub fn open_store(config: &Config, runtime: &Runtime) -> Result<OpenedStore, StartError> {
     let c = &config.store;
-    let store: Arc<dyn Store> = match &c.backend {
-        StoreBackend::Sqlite { path } => Arc::new(runtime.block_on(SqliteStore::open(
-            path,
-            c.max_connections,
-            c.connect_timeout,
-        ))?),
+    let (store, feed): (Arc<dyn Store>, _) = match &c.backend {
+        StoreBackend::Sqlite { path } => (
+            Arc::new(runtime.block_on(SqliteStore::open(path, c.max_connections, c.connect_timeout))?),
+            None,
+        ),
+        StoreBackend::Postgres { url, schema } => {
+            let pg = runtime.block_on(PostgresStore::open(
+                url.expose(),
+                schema.as_deref(),
+                c.max_connections,
+                c.connect_timeout,
+            ))?;
+            let feed = pg.revocation_feed();
+            (Arc::new(pg), Some(feed))
+        }
     };
-    Ok(StoreHandle::new(store, runtime.handle().clone()))
+    Ok(OpenedStore {
+        handle: StoreHandle::new(store, runtime.handle().clone()),
+        feed,
+    })
+}
+
+/// Deletes ended tokens, codes and pending requests every `interval`, on the store runtime.
+fn spawn_purger(store: StoreHandle, runtime: &Runtime, interval: Duration, keep: Duration) {
+    runtime.spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let keep = keep.as_secs() as i64;
+            match store.run(move |s| async move { s.purge_expired(now_unix(), keep).await }).await {
+                Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired rows"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "purge of expired rows failed"),
+            }
+        }
+    });
 }
 
 pub struct Gatehouse {
@@ -71,7 +109,9 @@ impl Gatehouse {
             TcpListener::bind(addr).map_err(|source| StartError::Bind { addr, source })?;
         }
         let store_runtime = store_runtime()?;
-        let store = open_store(&config, &store_runtime)?;
+        let opened = open_store(&config, &store_runtime)?;
+        let store = opened.handle;
+        spawn_purger(store.clone(), &store_runtime, config.store.purge_interval, config.store.purge_keep);
 
         let grace = config.server.shutdown_grace.as_secs();
         let conf = ServerConf {
@@ -88,6 +128,9 @@ impl Gatehouse {
         let listen = config.server.listen.to_string();
         let admin_listen = config.server.admin_listen.to_string();
         let (state, health_checks) = AppState::build(config, store).map_err(StartError::Config)?;
+        if let Some(feed) = opened.feed {
+            feed.spawn(store_runtime.handle(), state.validator.clone());
+        }
 
         let mut proxy = pingora::proxy::http_proxy_service_with_name(
             &server.configuration,

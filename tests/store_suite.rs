@@ -6,9 +6,11 @@
 //! migrated store (e.g. `sqlite::rotate_refresh_token`). Run one backend with
 //! `cargo test --test store_suite sqlite::`.
 
+mod support;
+
 use gatehouse::auth::{generate_token, hash_token};
 use gatehouse::store::{
-    now_unix, AuthorizationRequest, IssuedTokens, NewUser, Redemption, SqliteStore, Store,
+    now_unix, AuthorizationRequest, IssuedTokens, NewUser, PostgresStore, Redemption, SqliteStore, Store,
     StoreError, StoredAccessToken, StoredCode, StoredRefreshToken, ThrottleOutcome, ThrottlePolicy,
     TokenHash,
 };
@@ -26,24 +28,29 @@ pub struct Backend {
 // Backends. Each opener must return an EMPTY store: cases count rows (e.g. `list_users` totals).
 // ---------------------------------------------------------------------------------------------
 
-async fn open_sqlite() -> Backend {
+async fn open_sqlite() -> Option<Backend> {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(&dir.path().join("store.db"), 8, Duration::from_secs(10))
         .await
         .expect("open sqlite store");
-    Backend {
+    Some(Backend {
         store: Arc::new(store),
         _guard: Box::new(dir),
-    }
+    })
 }
 
-// >>> POSTGRES BACKEND GOES HERE <<<
-// When the PostgreSQL store exists, add an opener that yields a fresh, empty, migrated database
-// (e.g. a new schema per test from a URL in the environment, dropped by the guard), then
-// instantiate the same suite for it:
-//
-//     async fn open_postgres() -> Backend { ... }
-//     store_suite!(postgres => open_postgres);
+/// A new schema on `GATEHOUSE_TEST_POSTGRES_URL`; `None` (test skipped, reason printed) without it.
+async fn open_postgres() -> Option<Backend> {
+    let url = support::postgres::url("store_suite::postgres")?;
+    let schema = support::postgres::fresh_schema();
+    let store = PostgresStore::open(&url, Some(&schema), 8, Duration::from_secs(10))
+        .await
+        .expect("open postgres store");
+    Some(Backend {
+        store: Arc::new(store),
+        _guard: Box::new(()),
+    })
+}
 
 // ---------------------------------------------------------------------------------------------
 // Instantiation: one test per case per backend.
@@ -77,7 +84,7 @@ macro_rules! store_suite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let backend = super::$open().await;
+                    let Some(backend) = super::$open().await else { return };
                     super::store_suite_cases::$case(backend.store.clone()).await;
                     drop(backend);
                 }
@@ -87,6 +94,7 @@ macro_rules! store_suite {
 }
 
 store_suite!(sqlite => open_sqlite);
+store_suite!(postgres => open_postgres);
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.

@@ -55,6 +55,9 @@ pub struct RawStore {
     pub url_file: Option<String>,
     pub max_connections: Option<u32>,
     pub connect_timeout: Option<String>,
+    pub schema: Option<String>,
+    pub purge_interval: Option<String>,
+    pub purge_keep: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -3,10 +3,12 @@
 
 mod handle;
 pub(crate) mod sql;
+mod postgres;
 mod sqlite;
 mod types;
 
 pub use handle::StoreHandle;
+pub use postgres::{PostgresStore, RevocationFeed};
 pub use sqlite::SqliteStore;
 pub use types::*;
 
@@ -42,10 +44,13 @@ impl From<sqlx::Error> for StoreError {
 
 /// Everything the product persists, on either backend.
 pub trait Store:
-    TokenStore + GrantStore + UserStore + ThrottleStore + Send + Sync + 'static
+    TokenStore + GrantStore + UserStore + ThrottleStore + MaintenanceStore + Send + Sync + 'static
 {
 }
-impl<T: TokenStore + GrantStore + UserStore + ThrottleStore + Send + Sync + 'static> Store for T {}
+impl<T> Store for T where
+    T: TokenStore + GrantStore + UserStore + ThrottleStore + MaintenanceStore + Send + Sync + 'static
+{
+}
 
 #[async_trait]
 pub trait TokenStore {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod oauth;
+pub mod postgres;
 pub mod upstream;
 
 use gatehouse::auth::NewToken;
@@ -60,6 +61,10 @@ impl TestGatehouse {
     }
 
     pub fn config_text(port: u16, admin_port: u16, db: &str, sections: &str) -> String {
+        Self::config_text_with_store(port, admin_port, &format!("[store]\nurl = \"sqlite://{db}\"\n"), sections)
+    }
+
+    pub fn config_text_with_store(port: u16, admin_port: u16, store: &str, sections: &str) -> String {
         format!(
             r#"
 [server]
@@ -73,9 +78,7 @@ shutdown_grace = "1s"
 level = "warn"
 access_log = false
 
-[store]
-url = "sqlite://{db}"
-
+{store}
 {sections}
 "#
         )

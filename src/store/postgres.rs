@@ -1,0 +1,156 @@
+//! PostgreSQL, for several Gatehouse replicas sharing one database. Same queries as SQLite
+//! (store/sql.rs); in addition every revocation is announced with `NOTIFY` inside the revoking
+//! transaction, and `RevocationFeed` listens so that each replica drops revoked tokens from
+//! its cache within milliseconds. A lost listener connection drops the whole cache, since
+//! notifications may have been missed meanwhile.
+
+use super::{StoreError, TokenHash};
+use crate::auth::CachedValidator;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, Executor, Postgres};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/postgres");
+
+/// One channel per database: replicas in other schemas hear hashes they never cached, which
+/// costs a lookup and nothing else (hashes are of 256-bit random tokens).
+pub const CHANNEL: &str = "gatehouse_revocations";
+
+/// Hashes per notification: 100 × 65 bytes stays well under PostgreSQL's 8000-byte payload.
+const HASHES_PER_NOTIFY: usize = 100;
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects, creates `schema` if given (each replica set, or each test, can have its own),
+    /// and applies the PostgreSQL migrations.
+    pub async fn open(
+        url: &str,
+        schema: Option<&str>,
+        max_connections: u32,
+        connect_timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        let mut options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Unavailable(format!("bad PostgreSQL URL: {e}")))?
+            .log_statements(log::LevelFilter::Trace);
+        if let Some(schema) = schema {
+            let mut conn = tokio::time::timeout(connect_timeout, options.connect())
+                .await
+                .map_err(|_| StoreError::Unavailable("PostgreSQL connect timed out".into()))??;
+            // The name was checked to be a plain identifier when the config was loaded.
+            conn.execute(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"").as_str())
+                .await?;
+            conn.close().await?;
+            options = options.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(connect_timeout)
+            .test_before_acquire(true)
+            .connect_with(options)
+            .await?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// Announces revoked access tokens to every replica; delivered when the transaction commits.
+    async fn notify_revoked(
+        tx: &mut sqlx::Transaction<'static, Postgres>,
+        hashes: &[TokenHash],
+    ) -> Result<(), sqlx::Error> {
+        for chunk in hashes.chunks(HASHES_PER_NOTIFY) {
+            let payload = chunk.iter().map(hex::encode).collect::<Vec<_>>().join(",");
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(payload)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub fn revocation_feed(&self) -> RevocationFeed {
+        RevocationFeed {
+            pool: self.pool.clone(),
+        }
+    }
+}
+
+mod queries {
+    use super::PostgresStore;
+    crate::store::sql::impl_sql_store!(PostgresStore, sqlx::Postgres);
+}
+
+/// Listens for other replicas' revocations and evicts them from this process's cache.
+pub struct RevocationFeed {
+    pool: PgPool,
+}
+
+impl RevocationFeed {
+    pub fn spawn(self, runtime: &tokio::runtime::Handle, cache: Arc<CachedValidator>) {
+        runtime.spawn(async move { self.run(cache).await });
+    }
+
+    async fn run(self, cache: Arc<CachedValidator>) {
+        let mut backoff = Duration::from_millis(100);
+        let mut connected_before = false;
+        loop {
+            let mut listener = match PgListener::connect_with(&self.pool).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "revocation feed: cannot connect; retrying");
+                    cache.invalidate_all();
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            };
+            if let Err(e) = listener.listen(CHANNEL).await {
+                tracing::warn!(error = %e, "revocation feed: LISTEN failed; retrying");
+                tokio::time::sleep(backoff).await;
+                continue;
+            }
+            if connected_before {
+                // Anything revoked while we were away was missed: start from an empty cache.
+                cache.invalidate_all();
+                tracing::info!("revocation feed reconnected; token cache cleared");
+            }
+            connected_before = true;
+            backoff = Duration::from_millis(100);
+            loop {
+                match listener.try_recv().await {
+                    Ok(Some(n)) => {
+                        for hash in parse_payload(n.payload()) {
+                            cache.invalidate_hash(hash).await;
+                        }
+                    }
+                    Ok(None) => {
+                        // The connection dropped; sqlx re-listens on the next call.
+                        cache.invalidate_all();
+                        tracing::warn!("revocation feed lost its connection; token cache cleared");
+                    }
+                    Err(e) => {
+                        cache.invalidate_all();
+                        tracing::warn!(error = %e, "revocation feed failed; reconnecting");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn parse_payload(payload: &str) -> Vec<TokenHash> {
+    payload
+        .split(',')
+        .filter_map(|h| hex::decode(h).ok())
+        .filter_map(|b| TokenHash::try_from(b.as_slice()).ok())
+        .collect()
+}
