@@ -6,8 +6,7 @@ use crate::app::AppState;
 use crate::config::{Config, StoreBackend};
 use crate::proxy::GatehouseProxy;
 use crate::store::{
-    now_unix, PostgresStore, RevocationFeed, SqliteStore, Store, StoreError,
-    StoreHandle,
+    now_unix, PostgresStore, RevocationFeed, SqliteStore, Store, StoreError, StoreHandle,
 };
 use async_trait::async_trait;
 use pingora::server::configuration::ServerConf;
@@ -58,7 +57,11 @@ pub fn open_store(config: &Config, runtime: &Runtime) -> Result<OpenedStore, Sta
     let c = &config.store;
     let (store, feed): (Arc<dyn Store>, _) = match &c.backend {
         StoreBackend::Sqlite { path } => (
-            Arc::new(runtime.block_on(SqliteStore::open(path, c.max_connections, c.connect_timeout))?),
+            Arc::new(runtime.block_on(SqliteStore::open(
+                path,
+                c.max_connections,
+                c.connect_timeout,
+            ))?),
             None,
         ),
         StoreBackend::Postgres { url, schema } => {
@@ -86,7 +89,10 @@ fn spawn_purger(store: StoreHandle, runtime: &Runtime, interval: Duration, keep:
         loop {
             ticker.tick().await;
             let keep = keep.as_secs() as i64;
-            match store.run(move |s| async move { s.purge_expired(now_unix(), keep).await }).await {
+            match store
+                .run(move |s| async move { s.purge_expired(now_unix(), keep).await })
+                .await
+            {
                 Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired rows"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "purge of expired rows failed"),
@@ -111,7 +117,12 @@ impl Gatehouse {
         let store_runtime = store_runtime()?;
         let opened = open_store(&config, &store_runtime)?;
         let store = opened.handle;
-        spawn_purger(store.clone(), &store_runtime, config.store.purge_interval, config.store.purge_keep);
+        spawn_purger(
+            store.clone(),
+            &store_runtime,
+            config.store.purge_interval,
+            config.store.purge_keep,
+        );
 
         let grace = config.server.shutdown_grace.as_secs();
         let conf = ServerConf {

@@ -10,9 +10,9 @@ mod support;
 
 use gatehouse::auth::{generate_token, hash_token};
 use gatehouse::store::{
-    now_unix, AuthorizationRequest, IssuedTokens, NewUser, PostgresStore, Redemption, SqliteStore, Store,
-    StoreError, StoredAccessToken, StoredCode, StoredRefreshToken, ThrottleOutcome, ThrottlePolicy,
-    TokenHash,
+    now_unix, AuthorizationRequest, IssuedTokens, NewUser, PostgresStore, Redemption, SqliteStore,
+    Store, StoreError, StoredAccessToken, StoredCode, StoredRefreshToken, ThrottleOutcome,
+    ThrottlePolicy, TokenHash,
 };
 use std::any::Any;
 use std::sync::Arc;

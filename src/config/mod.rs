@@ -74,7 +74,9 @@ pub struct LogConfig {
 
 #[derive(Debug, Clone)]
 pub enum StoreBackend {
-    Sqlite { path: PathBuf },
+    Sqlite {
+        path: PathBuf,
+    },
     Postgres {
         url: SecretString,
         /// Created if missing; tables live there (several deployments or tests per database).
@@ -694,7 +696,8 @@ fn validate_store(p: &mut Problems, raw: raw::RawStore) -> Option<StoreConfig> {
         if let Some(s) = &raw.schema {
             let ok = s.len() <= 48
                 && s.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-                && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
             if !ok {
                 p.push(format!(
                     "store.schema: `{s}` must match [a-z_][a-z0-9_]* (at most 48 characters)"
@@ -717,7 +720,11 @@ fn validate_store(p: &mut Problems, raw: raw::RawStore) -> Option<StoreConfig> {
     if max_connections == 0 {
         p.push("store.max_connections: must be at least 1".into());
     }
-    let purge_interval = p.duration("store.purge_interval", raw.purge_interval.as_deref(), Duration::from_secs(600));
+    let purge_interval = p.duration(
+        "store.purge_interval",
+        raw.purge_interval.as_deref(),
+        Duration::from_secs(600),
+    );
     if purge_interval < Duration::from_secs(1) {
         p.push("store.purge_interval: at least 1s".into());
     }
@@ -730,7 +737,11 @@ fn validate_store(p: &mut Problems, raw: raw::RawStore) -> Option<StoreConfig> {
             Duration::from_secs(5),
         ),
         purge_interval,
-        purge_keep: p.duration("store.purge_keep", raw.purge_keep.as_deref(), Duration::from_secs(3600)),
+        purge_keep: p.duration(
+            "store.purge_keep",
+            raw.purge_keep.as_deref(),
+            Duration::from_secs(3600),
+        ),
     })
 }
 

@@ -2,8 +2,8 @@
 //! backends answer the same calls. Tokens are only ever stored as their SHA-256.
 
 mod handle;
-pub(crate) mod sql;
 mod postgres;
+pub(crate) mod sql;
 mod sqlite;
 mod types;
 
@@ -48,7 +48,14 @@ pub trait Store:
 {
 }
 impl<T> Store for T where
-    T: TokenStore + GrantStore + UserStore + ThrottleStore + MaintenanceStore + Send + Sync + 'static
+    T: TokenStore
+        + GrantStore
+        + UserStore
+        + ThrottleStore
+        + MaintenanceStore
+        + Send
+        + Sync
+        + 'static
 {
 }
 

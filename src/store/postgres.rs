@@ -1,8 +1,8 @@
 //! PostgreSQL, for several Gatehouse replicas sharing one database. Same queries as SQLite
 //! (store/sql.rs); in addition every revocation is announced with `NOTIFY` inside the revoking
 //! transaction, and `RevocationFeed` listens so that each replica drops revoked tokens from
-//! its cache within milliseconds. A lost listener connection drops the whole cache, since
-//! notifications may have been missed meanwhile.
+//! its cache within milliseconds. After a lost listener connection comes back, the whole cache
+//! is dropped, since notifications may have been missed meanwhile.
 
 use super::{StoreError, TokenHash};
 use crate::auth::CachedValidator;
@@ -106,7 +106,6 @@ impl RevocationFeed {
                 Ok(l) => l,
                 Err(e) => {
                     tracing::warn!(error = %e, "revocation feed: cannot connect; retrying");
-                    cache.invalidate_all();
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                     continue;
@@ -115,10 +114,12 @@ impl RevocationFeed {
             if let Err(e) = listener.listen(CHANNEL).await {
                 tracing::warn!(error = %e, "revocation feed: LISTEN failed; retrying");
                 tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
                 continue;
             }
             if connected_before {
-                // Anything revoked while we were away was missed: start from an empty cache.
+                // Revocations sent while we were away were missed: start from an empty cache.
+                // (While away, cached tokens kept working: an outage must not log everyone out.)
                 cache.invalidate_all();
                 tracing::info!("revocation feed reconnected; token cache cleared");
             }
@@ -132,12 +133,10 @@ impl RevocationFeed {
                         }
                     }
                     Ok(None) => {
-                        // The connection dropped; sqlx re-listens on the next call.
-                        cache.invalidate_all();
-                        tracing::warn!("revocation feed lost its connection; token cache cleared");
+                        tracing::warn!("revocation feed lost its connection; reconnecting");
+                        break;
                     }
                     Err(e) => {
-                        cache.invalidate_all();
                         tracing::warn!(error = %e, "revocation feed failed; reconnecting");
                         break;
                     }

@@ -5,6 +5,7 @@
 
 pub mod oauth;
 pub mod postgres;
+pub mod tcp_proxy;
 pub mod upstream;
 
 use gatehouse::auth::NewToken;
@@ -37,12 +38,13 @@ impl TestGatehouse {
     pub fn start(sections: &str) -> TestGatehouse {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("gatehouse.db");
-        let text = Self::config_text(
-            free_port(),
-            free_port(),
-            &db.display().to_string(),
-            sections,
-        );
+        let store = format!("[store]\nurl = \"sqlite://{}\"\n", db.display());
+        Self::start_with_store(dir, &store, sections)
+    }
+
+    /// Like `start`, with the `[store]` section given (PostgreSQL tests).
+    pub fn start_with_store(dir: TempDir, store: &str, sections: &str) -> TestGatehouse {
+        let text = Self::config_text_with_store(free_port(), free_port(), store, sections);
         let config =
             Config::from_toml(&text, "test").unwrap_or_else(|e| panic!("{e}\n---\n{text}"));
         let addr = config.server.listen;
@@ -61,10 +63,20 @@ impl TestGatehouse {
     }
 
     pub fn config_text(port: u16, admin_port: u16, db: &str, sections: &str) -> String {
-        Self::config_text_with_store(port, admin_port, &format!("[store]\nurl = \"sqlite://{db}\"\n"), sections)
+        Self::config_text_with_store(
+            port,
+            admin_port,
+            &format!("[store]\nurl = \"sqlite://{db}\"\n"),
+            sections,
+        )
     }
 
-    pub fn config_text_with_store(port: u16, admin_port: u16, store: &str, sections: &str) -> String {
+    pub fn config_text_with_store(
+        port: u16,
+        admin_port: u16,
+        store: &str,
+        sections: &str,
+    ) -> String {
         format!(
             r#"
 [server]
