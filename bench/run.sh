@@ -36,11 +36,13 @@ done
 # ---------------------------------------------------------------- cleanup
 gh_pid=
 oauth_pid=
+extra_pids=()
 peers_started=0
 cleanup() {
   local rc=$?
   set +e
   [ -n "$oauth_pid" ] && kill "$oauth_pid" 2>/dev/null && wait "$oauth_pid" 2>/dev/null
+  for p in "${extra_pids[@]+"${extra_pids[@]}"}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   if [ -n "$gh_pid" ] && kill -0 "$gh_pid" 2>/dev/null; then
     kill "$gh_pid" 2>/dev/null
     for _ in $(seq 100); do kill -0 "$gh_pid" 2>/dev/null || break; sleep 0.1; done
@@ -59,7 +61,7 @@ trap 'exit 143' TERM
 # ---------------------------------------------------------------- 1. build
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   log "cargo build --release"
-  (cd "$repo" && cargo build --release && cargo build --release --example token_bench)
+  (cd "$repo" && cargo build --release && cargo build --release --examples)
 fi
 [ -x "$GATEHOUSE_BIN" ] || die "$GATEHOUSE_BIN not found (build it, or unset SKIP_BUILD)"
 "$GATEHOUSE_BIN" check-config --config "$config" >&2
@@ -91,6 +93,37 @@ opaque=$("$GATEHOUSE_BIN" token issue --config "$config" --user bench-user --nam
   --scopes "read write" | tail -n1 | tr -d '[:space:]')
 [ -n "$opaque" ] || die "token issue printed no token"
 jwt=$(python3 "$PEERS_DIR/mint-jwt.py" | tr -d '[:space:]')
+
+# Store backends: the same routes with the cache off (SQLite), and on PostgreSQL with the cache
+# on and off, when a database is reachable (GATEHOUSE_BENCH_POSTGRES_URL, else the local one).
+if [ -z "${GATEHOUSE_BENCH_POSTGRES_URL:-}" ] && command -v pg_isready >/dev/null \
+   && pg_isready -q -h 127.0.0.1 -p 5432; then
+  export GATEHOUSE_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test
+fi
+declare -A backend_pid backend_token
+start_backend() { # name config admin_port -> pid and a token of its own store
+  local name=$1 cfg=$2 admin=$3 pid
+  "$GATEHOUSE_BIN" --config "$cfg" >"$db_dir/gatehouse-$name.log" 2>&1 &
+  pid=$!
+  extra_pids+=("$pid")
+  for _ in $(seq 100); do
+    curl -fsS -o /dev/null "127.0.0.1:$admin/healthz" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || { cat "$db_dir/gatehouse-$name.log" >&2; die "$name exited at start"; }
+    sleep 0.1
+  done
+  backend_pid[$name]=$pid
+  backend_token[$name]=$("$GATEHOUSE_BIN" token issue --config "$cfg" --user bench-user --name "Bench User" | tail -n1 | tr -d '[:space:]')
+}
+start_backend sqlite_nocache "$repo/bench/gatehouse-bench-nocache.toml" 19092
+pg_up=0
+if [ -n "${GATEHOUSE_BENCH_POSTGRES_URL:-}" ]; then
+  psql "$GATEHOUSE_BENCH_POSTGRES_URL" -q -c 'DROP SCHEMA IF EXISTS gatehouse_bench CASCADE' >/dev/null 2>&1 || true
+  start_backend pg "$repo/bench/gatehouse-bench-pg.toml" 19093
+  start_backend pg_nocache "$repo/bench/gatehouse-bench-pg-nocache.toml" 19094
+  pg_up=1
+else
+  log "no PostgreSQL: skipping the PostgreSQL rows"
+fi
 
 auth_up=0
 if [ -f /tmp/bench-auth.pid ] && kill -0 "$(cat /tmp/bench-auth.pid)" 2>/dev/null; then auth_up=1; fi
@@ -124,6 +157,7 @@ pidset() { # name -> pids whose CPU is charged to that proxy
   local p
   case $1 in
     gatehouse) echo "$gh_pid" ;;
+    gh_*) echo "${backend_pid[${1#gh_}]}" ;;
     haproxy) cat /tmp/bench-haproxy.pid ;;
     nginx) p=$(cat /tmp/bench-nx.pid); echo "$p"; children_of "$p" ;;
     nginx+auth) p=$(cat /tmp/bench-nx.pid); echo "$p"; children_of "$p"; cat /tmp/bench-auth.pid ;;
@@ -153,13 +187,24 @@ targets=(
   "hap_jwt|HAProxy jwt_verify, Bearer JWT (18081)|http://127.0.0.1:18081/|jwt|2xx|haproxy"
   "nx_pass|nginx passthrough (18083)|http://127.0.0.1:18083/|none|2xx|nginx"
 )
+targets+=("gh_nocache_sqlite|Gatehouse authenticated, cache off, SQLite (18092 /auth/x)|http://127.0.0.1:18092/auth/x|backend:sqlite_nocache|2xx|gh_sqlite_nocache")
+if [ "$pg_up" = 1 ]; then
+  targets+=("gh_pg|Gatehouse authenticated, cached, PostgreSQL (18093 /auth/x)|http://127.0.0.1:18093/auth/x|backend:pg|2xx|gh_pg")
+  targets+=("gh_nocache_pg|Gatehouse authenticated, cache off, PostgreSQL (18094 /auth/x)|http://127.0.0.1:18094/auth/x|backend:pg_nocache|2xx|gh_pg_nocache")
+fi
 if [ "$auth_up" = 1 ]; then
   targets+=("nx_authreq|nginx auth_request + Go auth service, Bearer JWT (18084)|http://127.0.0.1:18084/|jwt|2xx|nginx+auth")
 else
   log "auth service not running: skipping the nginx auth_request target"
 fi
 
-token_for() { case $1 in opaque) echo "$opaque" ;; jwt) echo "$jwt" ;; *) echo "" ;; esac; }
+token_for() {
+  case $1 in
+    opaque) echo "$opaque" ;; jwt) echo "$jwt" ;;
+    backend:*) echo "${backend_token[${1#backend:}]}" ;;
+    *) echo "" ;;
+  esac
+}
 
 raw=$work/raw.tsv   # id round rps requests non2xx socket_errors p50_us p99_us cpu_ticks
 : >"$raw"
@@ -280,6 +325,13 @@ if [ -x "$TOKEN_BENCH" ]; then
 else
   log "token endpoint rows skipped: $TOKEN_BENCH not built (cargo build --release --example token_bench)"
 fi
+replica_rows=$work/replica_rows.md
+: >"$replica_rows"
+REPLICA_BENCH=${REPLICA_BENCH:-$repo/target/release/examples/replica_bench}
+if [ "$pg_up" = 1 ] && [ -x "$REPLICA_BENCH" ]; then
+  log "revocation propagation between two replicas (${REVOCATIONS:-1000} revocations)"
+  "$REPLICA_BENCH" "$GATEHOUSE_BENCH_POSTGRES_URL" "${REVOCATIONS:-1000}" >>"$replica_rows" || log "replica bench failed"
+fi
 
 {
   echo "# Gatehouse benchmark: latest run"
@@ -296,7 +348,7 @@ fi
   while IFS=$'\t' read -r id label expect cpuset; do
     cpu=$(get "$id" 5)
     case $cpuset in
-      gatehouse|haproxy) cpu_txt="$cpu" ;;
+      gatehouse|haproxy|gh_*) cpu_txt="$cpu" ;;
       nginx) cpu_txt="$cpu (nginx)" ;;
       nginx+auth) cpu_txt="$cpu (nginx + auth svc)" ;;
       upstream) cpu_txt="$cpu (upstream)" ;;
@@ -317,6 +369,19 @@ fi
   if [ "$auth_up" = 1 ]; then
     echo "| req/s: Gatehouse auth / nginx auth_request | $r_auth_authreq | (context) |"
     echo "| req/s: nginx auth_request / HAProxy jwt_verify | $r_authreq_hapjwt | (context) |"
+  fi
+  echo "| req/s: Gatehouse cache off / cache on, SQLite | $(ratio gh_nocache_sqlite gh_auth) | (context: what the cache saves) |"
+  if [ "$pg_up" = 1 ]; then
+    echo "| req/s: Gatehouse cached, PostgreSQL / SQLite | $(ratio gh_pg gh_auth) | ≈ 1: the cache absorbs the backend |"
+    echo "| req/s: Gatehouse cache off, PostgreSQL / SQLite | $(ratio gh_nocache_pg gh_nocache_sqlite) | (context) |"
+  fi
+  if [ -s "$replica_rows" ]; then
+    echo
+    echo "Replicas (two Gatehouse processes on one PostgreSQL schema, LISTEN/NOTIFY; bench/replica_bench.rs):"
+    echo
+    echo "| Revocation propagation | p50 | p99 | max |"
+    echo "|---|---:|---:|---:|"
+    cat "$replica_rows"
   fi
   if [ -s "$token_rows" ]; then
     echo

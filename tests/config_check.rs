@@ -47,7 +47,12 @@ fn bundled_config_is_valid() {
     );
     for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/config")).unwrap() {
         let path = entry.unwrap().path();
+        // Example configs take their database URL from the environment, as in production.
         let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .env(
+                "GATEHOUSE_DATABASE_URL",
+                "postgres://gatehouse@127.0.0.1/gatehouse",
+            )
             .arg("check-config")
             .arg("--config")
             .arg(&path)

@@ -77,6 +77,7 @@ macro_rules! store_suite {
             throttle_reset_and_release,
             throttle_concurrent_attempts,
             throttle_window_expiry,
+            purge_expired,
         );
     };
     (@cases $backend:ident, $open:ident; $($case:ident),* $(,)?) => {
@@ -1068,5 +1069,67 @@ mod store_suite_cases {
             );
         }
         assert_eq!(attempt(&store, "acct:w", later).await, locked(later + 900));
+    }
+
+    /// Retention: rows that ended before `now - keep` go, everything else stays.
+    pub async fn purge_expired(store: Arc<dyn Store>) {
+        let now = now_unix();
+        let old = now - 10_000;
+        let mut expired = issued("f-old", "u1", old);
+        expired.access.1.expires_at = old + 10;
+        if let Some((_, r)) = expired.refresh.as_mut() {
+            r.expires_at = old + 10;
+        }
+        let live = issued("f-live", "u2", now);
+        store.insert_tokens(&expired).await.unwrap();
+        store.insert_tokens(&live).await.unwrap();
+        let code_hash = fresh_hash();
+        let code = StoredCode {
+            family_id: "f-code".into(),
+            client_id: "web-app".into(),
+            user_id: "u1".into(),
+            user_name: None,
+            redirect_uri: "https://app.example/cb".into(),
+            scopes: String::new(),
+            code_challenge: None,
+            code_challenge_method: None,
+            created_at: old,
+            expires_at: old + 60,
+            used: false,
+        };
+        store.insert_code(&code_hash, &code).await.unwrap();
+        let policy = ThrottlePolicy {
+            max_attempts: 5,
+            window_secs: 300,
+            ban_secs: 900,
+        };
+        store.throttle_attempt("ip:old", old, policy).await.unwrap();
+        store.throttle_attempt("ip:new", now, policy).await.unwrap();
+
+        // Keeping an hour: the rows that ended ~2.8 h ago go (access, refresh, code, throttle).
+        let removed = store.purge_expired(now, 3600).await.unwrap();
+        assert_eq!(removed, 4);
+        assert_eq!(access(&store, &expired.access.0).await, None);
+        assert_eq!(refresh(&store, &refresh_hash(&expired)).await, None);
+        assert_eq!(store.find_code(&code_hash).await.unwrap(), None);
+        assert_pair(&store, &live, false, false).await;
+        // The fresh throttle still counts: its next attempt is the second.
+        for _ in 0..4 {
+            assert!(
+                store
+                    .throttle_attempt("ip:new", now, policy)
+                    .await
+                    .unwrap()
+                    .allowed
+            );
+        }
+        assert!(
+            !store
+                .throttle_attempt("ip:new", now, policy)
+                .await
+                .unwrap()
+                .allowed
+        );
+        assert_eq!(store.purge_expired(now, 3600).await.unwrap(), 0);
     }
 }
