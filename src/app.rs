@@ -3,6 +3,7 @@
 
 use crate::auth::{CachedValidator, Locations, OpaqueStoreValidator, TokenService};
 use crate::config::Config;
+use crate::facebook::FacebookService;
 use crate::handlers::Handlers;
 use crate::http::CommonHeaders;
 use crate::metrics::{Metrics, RouteMetrics, UNMATCHED_ROUTE};
@@ -47,6 +48,9 @@ impl AppState {
         }
         let opaque = Arc::new(OpaqueStoreValidator::new(store.clone(), metrics.clone()));
         let validator = Arc::new(CachedValidator::new(opaque, &config.cache, metrics.clone()));
+        let facebook =
+            FacebookService::new(&config, store.clone(), validator.clone(), metrics.clone())?
+                .map(Arc::new);
         let oauth = OAuthServer::new(&config, store.clone(), validator.clone(), metrics.clone())?
             .map(Arc::new);
         let state = AppState {
@@ -70,7 +74,7 @@ impl AppState {
                 oauth_header: config.tokens.legacy_oauth_header,
                 query_param: config.tokens.legacy_query_param,
             },
-            handlers: Handlers { oauth },
+            handlers: Handlers { oauth, facebook },
             metrics,
             config,
         };

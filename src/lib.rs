@@ -5,6 +5,7 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod facebook;
 pub mod handlers;
 pub mod http;
 pub mod metrics;

@@ -48,6 +48,7 @@ pub struct Metrics {
     pub login_failures: IntCounter,
     pub password_checks: IntCounter,
     tokens_issued: IntCounterVec,
+    facebook_requests: IntCounterVec,
     decision_handles: Vec<IntCounter>,
 }
 
@@ -112,6 +113,14 @@ impl Metrics {
             "gatehouse_password_checks_total",
             "argon2 verifications run (passwords, hashed client secrets, dummy checks for unknown users)",
         )?;
+        let facebook_requests = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_facebook_requests_total",
+                "Graph API calls, by endpoint and outcome",
+            ),
+            &["endpoint", "outcome"],
+        )?;
+        registry.register(Box::new(facebook_requests.clone()))?;
         registry.register(Box::new(password_checks.clone()))?;
         registry.register(Box::new(login_failures.clone()))?;
         registry.register(Box::new(tokens_issued.clone()))?;
@@ -147,6 +156,7 @@ impl Metrics {
             login_failures,
             password_checks,
             tokens_issued,
+            facebook_requests,
             decision_handles,
         })
     }
@@ -164,6 +174,13 @@ impl Metrics {
 
     pub fn auth_decision(&self, d: AuthDecision) {
         self.decision_handles[d as usize].inc();
+    }
+
+    /// Both labels are fixed names from the Graph client, never request data.
+    pub fn facebook_request(&self, endpoint: &'static str, outcome: &'static str) {
+        self.facebook_requests
+            .with_label_values(&[endpoint, outcome])
+            .inc();
     }
 
     /// `grant` is one of the fixed grant names, never client input.

@@ -4,6 +4,7 @@
 
 mod clients;
 mod duration;
+mod facebook;
 mod raw;
 pub mod secret;
 
@@ -11,6 +12,7 @@ pub use clients::{
     redirect_uri_problem, ClientConfig, ClientSecretConfig, GrantType, LockoutConfig, OAuthConfig,
 };
 pub use duration::parse_duration;
+pub use facebook::{origin_problem, FacebookConfig};
 pub use secret::SecretString;
 
 use raw::RawConfig;
@@ -45,6 +47,8 @@ pub struct Config {
     /// Present when the `[oauth]` section is: Gatehouse is then the authorization server.
     pub oauth: Option<OAuthConfig>,
     pub clients: Vec<ClientConfig>,
+    /// Present when the `[facebook]` section is: the Facebook Login client is mounted.
+    pub facebook: Option<FacebookConfig>,
     pub upstreams: Vec<UpstreamConfig>,
     pub routes: Vec<RouteConfig>,
 }
@@ -185,6 +189,8 @@ pub enum HandlerKind {
     OAuth,
     /// `POST /sign-up` and the admin users API.
     Users,
+    /// Facebook Login: dialog, callback, popup flow, connected-accounts API.
+    Facebook,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,6 +257,28 @@ fn builtin_routes(oauth: &OAuthConfig) -> Vec<RouteConfig> {
         ));
     }
     routes
+}
+
+/// Routes the Facebook Login client mounts when `[facebook]` is present. They authenticate
+/// inside the handler: the callback comes from Facebook, the popup from `window.open`.
+fn facebook_routes() -> Vec<RouteConfig> {
+    ["/facebook", "/social-media-posting/oauth/facebook"]
+        .iter()
+        .enumerate()
+        .map(|(i, prefix)| RouteConfig {
+            name: if i == 0 {
+                "facebook".into()
+            } else {
+                "social-media-posting".into()
+            },
+            host: None,
+            path_prefix: prefix.to_string(),
+            target: RouteTarget::Handler(HandlerKind::Facebook),
+            auth: AuthMode::Public,
+            scopes: vec![],
+            accept_oauth_header: false,
+        })
+        .collect()
 }
 
 impl Config {
@@ -452,6 +480,9 @@ fn validate(raw: RawConfig) -> Result<Config, Vec<String>> {
     let identity_headers = validate_identity_headers(&mut p, raw.identity_headers);
     let oauth = raw.oauth.map(|o| clients::validate_oauth(&mut p, o));
     let clients = clients::validate_clients(&mut p, raw.clients);
+    let facebook = raw
+        .facebook
+        .and_then(|f| facebook::validate_facebook(&mut p, f));
     if oauth.is_none() && !clients.is_empty() {
         p.push("clients: declared without an [oauth] section (add `[oauth]` to enable the authorization server)".into());
     }
@@ -614,14 +645,18 @@ fn validate(raw: RawConfig) -> Result<Config, Vec<String>> {
             });
         }
     }
-    if let Some(o) = &oauth {
-        for b in builtin_routes(o) {
+    let mut builtins = oauth.as_ref().map(builtin_routes).unwrap_or_default();
+    if facebook.is_some() {
+        builtins.extend(facebook_routes());
+    }
+    {
+        for b in builtins {
             if routes
                 .iter()
                 .any(|r| r.host.is_none() && r.path_prefix == b.path_prefix)
             {
                 p.push(format!(
-                    "routes: `{}` is served by the authorization server; remove that route{}",
+                    "routes: `{}` is served by Gatehouse itself; remove that route{}",
                     b.path_prefix,
                     if b.target == RouteTarget::Handler(HandlerKind::Users) {
                         " or set oauth.users_api = false"
@@ -670,6 +705,7 @@ fn validate(raw: RawConfig) -> Result<Config, Vec<String>> {
         identity_headers,
         oauth,
         clients,
+        facebook,
         upstreams,
         routes,
     })

@@ -20,6 +20,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub identity_headers: RawIdentityHeaders,
     pub oauth: Option<RawOAuth>,
+    pub facebook: Option<RawFacebook>,
     #[serde(default)]
     pub clients: Vec<RawClient>,
     #[serde(default)]
@@ -175,4 +176,24 @@ pub struct RawClient {
     pub admin: bool,
     #[serde(default)]
     pub legacy: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFacebook {
+    pub app_id: String,
+    pub app_secret: Option<String>,
+    pub app_secret_file: Option<String>,
+    pub dialog_url: Option<String>,
+    pub graph_url: Option<String>,
+    pub api_version: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    #[serde(default)]
+    pub integrator_origins: Vec<String>,
+    pub return_token_to_integrator: Option<bool>,
+    pub token_encryption_key: Option<String>,
+    pub token_encryption_key_file: Option<String>,
+    pub timeout: Option<String>,
+    pub max_pages: Option<usize>,
+    pub state_ttl: Option<String>,
 }

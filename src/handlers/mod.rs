@@ -5,6 +5,7 @@ mod echo;
 
 use crate::auth::Identity;
 use crate::config::HandlerKind;
+use crate::facebook::FacebookService;
 use crate::http::OwnResponse;
 use crate::oauth::OAuthServer;
 use bytes::Bytes;
@@ -29,12 +30,20 @@ pub struct HandlerRequest<'a> {
 pub struct Handlers {
     /// Present when the config enables the authorization server.
     pub oauth: Option<Arc<OAuthServer>>,
+    /// Present when the config enables Facebook Login.
+    pub facebook: Option<Arc<FacebookService>>,
 }
 
 impl Handlers {
     pub async fn handle(&self, kind: HandlerKind, req: HandlerRequest<'_>) -> OwnResponse {
+        if kind == HandlerKind::Facebook {
+            return match &self.facebook {
+                Some(fb) => fb.handle(&req).await,
+                None => OwnResponse::error(404, "not_found", "Facebook Login is not enabled"),
+            };
+        }
         match (kind, &self.oauth) {
-            (HandlerKind::Echo, _) => echo::handle(&req),
+            (HandlerKind::Echo | HandlerKind::Facebook, _) => echo::handle(&req),
             (HandlerKind::OAuth, Some(server)) => server.handle(&req).await,
             (HandlerKind::Users, Some(server)) => crate::users::api::handle(server, &req).await,
             // Config validation only mounts these routes with [oauth]; never reached.

@@ -43,16 +43,29 @@ impl From<sqlx::Error> for StoreError {
 }
 
 /// Everything the product persists, on either backend.
-pub trait Store:
-    TokenStore + GrantStore + UserStore + ThrottleStore + MaintenanceStore + Send + Sync + 'static
+pub trait Store: StoreParts {}
+impl<T: StoreParts> Store for T {}
+
+/// The traits every backend implements, gathered so `Store` stays one line to extend.
+pub trait StoreParts:
+    TokenStore
+    + GrantStore
+    + UserStore
+    + ThrottleStore
+    + MaintenanceStore
+    + FacebookStore
+    + Send
+    + Sync
+    + 'static
 {
 }
-impl<T> Store for T where
+impl<T> StoreParts for T where
     T: TokenStore
         + GrantStore
         + UserStore
         + ThrottleStore
         + MaintenanceStore
+        + FacebookStore
         + Send
         + Sync
         + 'static
@@ -171,6 +184,38 @@ pub trait MaintenanceStore {
     /// Deletes tokens, codes, pending requests and throttles that ended before
     /// `now - keep_secs`; returns the number of rows removed.
     async fn purge_expired(&self, now: i64, keep_secs: i64) -> Result<u64, StoreError>;
+}
+
+#[async_trait]
+pub trait FacebookStore {
+    async fn insert_fb_state(&self, hash: &TokenHash, state: &FbState) -> Result<(), StoreError>;
+    /// Marks the state used and returns it, only if it is unused and unexpired (atomic).
+    async fn consume_fb_state(
+        &self,
+        hash: &TokenHash,
+        now: i64,
+    ) -> Result<Option<FbState>, StoreError>;
+    /// Links (or refreshes) a Facebook account for `account.user_id` with its pages and ad
+    /// accounts, in one transaction; `Conflict` when that Facebook id belongs to another user.
+    /// Returns the account id (the existing one when refreshing). Pages keep their
+    /// `is_connected` flag across refreshes.
+    async fn link_fb_account(
+        &self,
+        account: &FbAccount,
+        pages: &[FbPage],
+        ads: &[FbAdAccount],
+    ) -> Result<String, StoreError>;
+    async fn find_fb_account(&self, id: &str) -> Result<Option<FbAccount>, StoreError>;
+    async fn fb_pages(&self, account_id: &str) -> Result<Vec<FbPage>, StoreError>;
+    /// Marks a page of the account connected; false when the account has no such page.
+    async fn connect_fb_page(&self, account_id: &str, page_id: &str) -> Result<bool, StoreError>;
+    /// Removes the account of that Facebook user (deauthorization); false when none.
+    async fn unlink_fb_user(&self, fb_user_id: &str) -> Result<bool, StoreError>;
+    /// The Facebook id and ad account ids linked to a local user, for the users API.
+    async fn fb_link_of_user(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<(String, Vec<String>)>, StoreError>;
 }
 
 pub fn now_unix() -> i64 {

@@ -9,7 +9,7 @@ macro_rules! impl_sql_store {
             AuthorizationRequest, GrantStore, IssuedTokens, MaintenanceStore, NewUser,
             Redemption, StoreError, StoredAccessToken, StoredCode, StoredRefreshToken,
             ThrottleOutcome, ThrottlePolicy, ThrottleStore, TokenHash, TokenStore, User,
-            UserCredentials, UserStore,
+            UserCredentials, UserStore, FacebookStore, FbAccount, FbAdAccount, FbPage, FbState,
         };
         use async_trait::async_trait;
         use sqlx::{Row, Transaction};
@@ -502,6 +502,223 @@ macro_rules! impl_sql_store {
             }
         }
 
+        fn fb_account_from_row(r: &DbRow) -> Result<FbAccount, sqlx::Error> {
+            Ok(FbAccount {
+                id: r.try_get("id")?,
+                fb_user_id: r.try_get("fb_user_id")?,
+                user_id: r.try_get("user_id")?,
+                name: r.try_get("name")?,
+                email: r.try_get("email")?,
+                token_ciphertext: r.try_get("token_ciphertext")?,
+                token_expires_at: r.try_get("token_expires_at")?,
+                scopes: r.try_get("scopes")?,
+                declined_scopes: r.try_get("declined_scopes")?,
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        }
+
+        #[async_trait]
+        impl FacebookStore for $store {
+            async fn insert_fb_state(&self, hash: &TokenHash, s: &FbState) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO facebook_states (state_hash, purpose, user_id, integrator_uri, details, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&hash[..])
+                .bind(&s.purpose)
+                .bind(&s.user_id)
+                .bind(&s.integrator_uri)
+                .bind(&s.details)
+                .bind(s.created_at)
+                .bind(s.expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn consume_fb_state(&self, hash: &TokenHash, now: i64) -> Result<Option<FbState>, StoreError> {
+                let row = sqlx::query(
+                    "UPDATE facebook_states SET used_at = $1 WHERE state_hash = $2 AND used_at IS NULL AND expires_at > $1 \
+                     RETURNING purpose, user_id, integrator_uri, details, created_at, expires_at",
+                )
+                .bind(now)
+                .bind(&hash[..])
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(r) = row else { return Ok(None) };
+                Ok(Some(FbState {
+                    purpose: r.try_get("purpose")?,
+                    user_id: r.try_get("user_id")?,
+                    integrator_uri: r.try_get("integrator_uri")?,
+                    details: r.try_get("details")?,
+                    created_at: r.try_get("created_at")?,
+                    expires_at: r.try_get("expires_at")?,
+                }))
+            }
+
+            async fn link_fb_account(&self, a: &FbAccount, pages: &[FbPage], ads: &[FbAdAccount]) -> Result<String, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let existing = sqlx::query("SELECT id, user_id FROM facebook_accounts WHERE fb_user_id = $1")
+                    .bind(&a.fb_user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let id = match existing {
+                    Some(r) => {
+                        let owner: String = r.try_get("user_id")?;
+                        if owner != a.user_id {
+                            return Err(StoreError::Conflict);
+                        }
+                        let id: String = r.try_get("id")?;
+                        sqlx::query(
+                            "UPDATE facebook_accounts SET name = $1, email = $2, token_ciphertext = $3, token_expires_at = $4, \
+                             scopes = $5, declined_scopes = $6, updated_at = $7 WHERE id = $8",
+                        )
+                        .bind(&a.name)
+                        .bind(&a.email)
+                        .bind(&a.token_ciphertext)
+                        .bind(a.token_expires_at)
+                        .bind(&a.scopes)
+                        .bind(&a.declined_scopes)
+                        .bind(a.updated_at)
+                        .bind(&id)
+                        .execute(&mut *tx)
+                        .await?;
+                        id
+                    }
+                    None => {
+                        sqlx::query(
+                            "INSERT INTO facebook_accounts (id, fb_user_id, user_id, name, email, token_ciphertext, \
+                             token_expires_at, scopes, declined_scopes, created_at, updated_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                        )
+                        .bind(&a.id)
+                        .bind(&a.fb_user_id)
+                        .bind(&a.user_id)
+                        .bind(&a.name)
+                        .bind(&a.email)
+                        .bind(&a.token_ciphertext)
+                        .bind(a.token_expires_at)
+                        .bind(&a.scopes)
+                        .bind(&a.declined_scopes)
+                        .bind(a.created_at)
+                        .bind(a.updated_at)
+                        .execute(&mut *tx)
+                        .await?;
+                        a.id.clone()
+                    }
+                };
+                let connected: Vec<String> = sqlx::query("SELECT page_id FROM facebook_pages WHERE account_id = $1 AND is_connected = $2")
+                    .bind(&id)
+                    .bind(true)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get("page_id"))
+                    .collect::<Result<_, _>>()?;
+                sqlx::query("DELETE FROM facebook_pages WHERE account_id = $1").bind(&id).execute(&mut *tx).await?;
+                for p in pages {
+                    sqlx::query(
+                        "INSERT INTO facebook_pages (account_id, page_id, name, avatar, is_owned, is_connected) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(&id)
+                    .bind(&p.page_id)
+                    .bind(&p.name)
+                    .bind(&p.avatar)
+                    .bind(p.is_owned)
+                    .bind(p.is_connected || connected.contains(&p.page_id))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query("DELETE FROM facebook_ad_accounts WHERE account_id = $1").bind(&id).execute(&mut *tx).await?;
+                for ad in ads {
+                    sqlx::query("INSERT INTO facebook_ad_accounts (account_id, ad_account_id, name) VALUES ($1, $2, $3)")
+                        .bind(&id)
+                        .bind(&ad.ad_account_id)
+                        .bind(&ad.name)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(id)
+            }
+
+            async fn find_fb_account(&self, id: &str) -> Result<Option<FbAccount>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, fb_user_id, user_id, name, email, token_ciphertext, token_expires_at, scopes, \
+                     declined_scopes, created_at, updated_at FROM facebook_accounts WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.as_ref().map(fb_account_from_row).transpose()?)
+            }
+
+            async fn fb_pages(&self, account_id: &str) -> Result<Vec<FbPage>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT page_id, name, avatar, is_owned, is_connected FROM facebook_pages WHERE account_id = $1 ORDER BY page_id",
+                )
+                .bind(account_id)
+                .fetch_all(&self.pool)
+                .await?;
+                let pages = rows
+                    .iter()
+                    .map(|r| -> Result<FbPage, sqlx::Error> {
+                        Ok(FbPage {
+                            page_id: r.try_get("page_id")?,
+                            name: r.try_get("name")?,
+                            avatar: r.try_get("avatar")?,
+                            is_owned: r.try_get("is_owned")?,
+                            is_connected: r.try_get("is_connected")?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(pages)
+            }
+
+            async fn connect_fb_page(&self, account_id: &str, page_id: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query("UPDATE facebook_pages SET is_connected = $1 WHERE account_id = $2 AND page_id = $3")
+                    .bind(true)
+                    .bind(account_id)
+                    .bind(page_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn unlink_fb_user(&self, fb_user_id: &str) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let row = sqlx::query("DELETE FROM facebook_accounts WHERE fb_user_id = $1 RETURNING id")
+                    .bind(fb_user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(r) = row else { return Ok(false) };
+                let id: String = r.try_get("id")?;
+                sqlx::query("DELETE FROM facebook_pages WHERE account_id = $1").bind(&id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM facebook_ad_accounts WHERE account_id = $1").bind(&id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn fb_link_of_user(&self, user_id: &str) -> Result<Option<(String, Vec<String>)>, StoreError> {
+                let row = sqlx::query("SELECT id, fb_user_id FROM facebook_accounts WHERE user_id = $1 ORDER BY created_at LIMIT 1")
+                    .bind(user_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some(r) = row else { return Ok(None) };
+                let id: String = r.try_get("id")?;
+                let ads = sqlx::query("SELECT ad_account_id FROM facebook_ad_accounts WHERE account_id = $1 ORDER BY ad_account_id")
+                    .bind(&id)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get("ad_account_id"))
+                    .collect::<Result<Vec<String>, _>>()?;
+                Ok(Some((r.try_get("fb_user_id")?, ads)))
+            }
+        }
+
         #[async_trait]
         impl MaintenanceStore for $store {
             async fn purge_expired(&self, now: i64, keep_secs: i64) -> Result<u64, StoreError> {
@@ -534,7 +751,8 @@ ON CONFLICT (key) DO UPDATE SET \
 RETURNING attempts, locked_until";
 
 /// Rows whose life ended before `$1` (now minus a grace period kept for audits and replays).
-pub(crate) const PURGE: [&str; 5] = [
+pub(crate) const PURGE: [&str; 6] = [
+    "DELETE FROM facebook_states WHERE expires_at < $1",
     "DELETE FROM access_tokens WHERE expires_at < $1",
     "DELETE FROM refresh_tokens WHERE expires_at < $1",
     "DELETE FROM authorization_codes WHERE expires_at < $1",

@@ -116,3 +116,48 @@ pub struct ThrottlePolicy {
     pub window_secs: i64,
     pub ban_secs: i64,
 }
+
+/// A one-time Facebook Login `state`: who started the login and where to send them back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FbState {
+    /// `redirect` (seed 000's dialog), `popup` (seed 003), or `start` (a popup's start token).
+    pub purpose: String,
+    pub user_id: String,
+    /// The integrator URL (redirect) or origin (popup), validated when the flow started.
+    pub integrator_uri: String,
+    /// JSON with flow details (the popup's locationId, page, reconnect…).
+    pub details: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A Facebook account linked to a local user; the Facebook token only ever encrypted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FbAccount {
+    pub id: String,
+    pub fb_user_id: String,
+    pub user_id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub token_ciphertext: Vec<u8>,
+    pub token_expires_at: Option<i64>,
+    pub scopes: String,
+    pub declined_scopes: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FbPage {
+    pub page_id: String,
+    pub name: String,
+    pub avatar: Option<String>,
+    pub is_owned: bool,
+    pub is_connected: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FbAdAccount {
+    pub ad_account_id: String,
+    pub name: Option<String>,
+}
