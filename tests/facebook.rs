@@ -290,6 +290,19 @@ async fn full_login_links_the_account_and_feeds_the_accounts_api() {
         .clone();
     assert_eq!(attached["isConnected"], true);
 
+    // The users API shows the link.
+    let admin = w.gh.admin_token().await;
+    let users: Value = w.gh.get("/users", Some(&admin)).await.json().await.unwrap();
+    let me = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "fbuser")
+        .unwrap()
+        .clone();
+    assert_eq!(me["fb_id"], FakeFacebook::default_user().id.as_str());
+    assert_eq!(me["fb_ad_accounts"], json!(["123"]));
+
     // Logging in again refreshes the link and keeps the attached page.
     let again = w.login_flow().await;
     assert_eq!(param(&again, "account_id").unwrap(), account_id);

@@ -53,8 +53,18 @@ impl UsersError {
     }
 }
 
-fn user_json(u: &User) -> Value {
-    json!({ "id": u.id, "username": u.username, "fb_id": null, "fb_ad_accounts": [] })
+/// The user as the PitchTarget API shows it, with the linked Facebook id and ad accounts.
+async fn user_json(server: &OAuthServer, u: &User) -> Result<Value, UsersError> {
+    let uid = u.id.to_string();
+    let link = server
+        .store
+        .run(move |s| async move { s.fb_link_of_user(&uid).await })
+        .await?;
+    let (fb_id, ads) = match link {
+        Some((fb, ads)) => (Value::String(fb), ads),
+        None => (Value::Null, Vec::new()),
+    };
+    Ok(json!({ "id": u.id, "username": u.username, "fb_id": fb_id, "fb_ad_accounts": ads }))
 }
 
 pub async fn handle(server: &OAuthServer, req: &HandlerRequest<'_>) -> OwnResponse {
@@ -136,7 +146,10 @@ async fn admin(server: &OAuthServer, req: &HandlerRequest<'_>) -> Result<OwnResp
             .store
             .run(move |s| async move { s.list_users((page - 1) * PAGE_SIZE, PAGE_SIZE).await })
             .await?;
-        let list: Vec<Value> = users.iter().map(user_json).collect();
+        let mut list = Vec::with_capacity(users.len());
+        for u in &users {
+            list.push(user_json(server, u).await?);
+        }
         return Ok(OwnResponse::json(
             200,
             &json!({ "users": list, "meta": { "page": page, "total": total } }),
@@ -150,7 +163,10 @@ async fn admin(server: &OAuthServer, req: &HandlerRequest<'_>) -> Result<OwnResp
                 .run(move |s| async move { s.find_user(id).await })
                 .await?
                 .ok_or(UsersError::NotFound)?;
-            Ok(OwnResponse::json(200, &json!({ "user": user_json(&user) })))
+            Ok(OwnResponse::json(
+                200,
+                &json!({ "user": user_json(server, &user).await? }),
+            ))
         }
         Method::DELETE => {
             let now = now_unix();
