@@ -53,6 +53,11 @@ fn bundled_config_is_valid() {
                 "GATEHOUSE_DATABASE_URL",
                 "postgres://gatehouse@127.0.0.1/gatehouse",
             )
+            .env("FACEBOOK_APP_SECRET", "an-app-secret-from-the-environment")
+            .env(
+                "GATEHOUSE_FB_TOKEN_KEY",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            )
             .arg("check-config")
             .arg("--config")
             .arg(&path)
