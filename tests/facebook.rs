@@ -19,6 +19,8 @@ struct World {
     gh: TestGatehouse,
     fb: Arc<FakeFacebook>,
     token: String,
+    /// Cookies Gatehouse set on this "browser" (the login-binding cookies).
+    cookies: std::sync::Mutex<Vec<String>>,
 }
 
 async fn world() -> World {
@@ -40,7 +42,12 @@ async fn world_with(extra_facebook: &str) -> World {
         .as_str()
         .unwrap()
         .to_string();
-    World { gh, fb, token }
+    World {
+        gh,
+        fb,
+        token,
+        cookies: Default::default(),
+    }
 }
 
 fn location(r: &reqwest::Response) -> String {
@@ -59,6 +66,18 @@ fn param(url: &str, name: &str) -> Option<String> {
 }
 
 impl World {
+    /// Keeps the cookies a response sets, as a browser would.
+    fn remember(&self, r: &reqwest::Response) {
+        for v in r.headers().get_all("set-cookie") {
+            let pair = v.to_str().unwrap().split(';').next().unwrap().to_string();
+            self.cookies.lock().unwrap().push(pair);
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.lock().unwrap().join("; ")
+    }
+
     /// Starts the seed-000 flow and returns Gatehouse's redirect to the dialog.
     async fn dialog(&self, integrator: &str) -> reqwest::Response {
         let q = format!(
@@ -66,12 +85,15 @@ impl World {
             url::form_urlencoded::byte_serialize(integrator.as_bytes()).collect::<String>(),
             self.token
         );
-        self.gh
+        let r = self
+            .gh
             .client
             .get(self.gh.url(&format!("/facebook/oauth_dialog?{q}")))
             .send()
             .await
-            .unwrap()
+            .unwrap();
+        self.remember(&r);
+        r
     }
 
     /// Follows a dialog URL through the fake Facebook and back into Gatehouse's callback.
@@ -90,6 +112,7 @@ impl World {
         self.gh
             .client
             .get(self.gh.url(&format!("/{path}")))
+            .header("Cookie", self.cookie_header())
             .send()
             .await
             .unwrap()
@@ -99,7 +122,14 @@ impl World {
         let r = self.dialog(&format!("{INTEGRATOR}/done?x=1")).await;
         assert_eq!(r.status(), 302);
         let r = self.through_facebook(&location(&r)).await;
-        assert_eq!(r.status(), 302);
+        if r.status() != 302 {
+            panic!(
+                "callback: {} cookies={:?} body={}",
+                r.status(),
+                self.cookie_header(),
+                r.text().await.unwrap()
+            );
+        }
         location(&r)
     }
 
@@ -473,10 +503,34 @@ async fn denial_replay_and_conflicts() {
             .send()
             .await
             .unwrap();
+    w.remember(&r);
     let r = w.through_facebook(&location(&r)).await;
     let back = location(&r);
     assert_eq!(param(&back, "status").unwrap(), "error");
     assert_eq!(param(&back, "error").unwrap(), "account_conflict");
+
+    // Login CSRF: a flow started in one browser cannot be finished in another (no cookie),
+    // and the attempt spends the state.
+    let r = w.dialog(INTEGRATOR).await;
+    let fake = w.gh.client.get(location(&r)).send().await.unwrap();
+    let back = location(&fake).split('#').next().unwrap().to_string();
+    let path = back.splitn(4, '/').nth(3).unwrap().to_string();
+    let r =
+        w.gh.client
+            .get(w.gh.url(&format!("/{path}")))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 400, "foreign browser");
+    assert!(r.headers().get("location").is_none());
+    let r =
+        w.gh.client
+            .get(w.gh.url(&format!("/{path}")))
+            .header("Cookie", w.cookie_header())
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 400, "the state was spent");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -664,6 +718,7 @@ async fn popup_flow_posts_to_the_exact_origin() {
         .await
         .unwrap();
     assert_eq!(r.status(), 302);
+    w.remember(&r);
     let dialog = location(&r);
     assert_eq!(param(&dialog, "display").unwrap(), "popup");
     let r = w.through_facebook(&dialog).await;
@@ -701,6 +756,7 @@ async fn popup_flow_posts_to_the_exact_origin() {
             .send()
             .await
             .unwrap();
+    w.remember(&r);
     let r = w.through_facebook(&location(&r)).await;
     let html = r.text().await.unwrap();
     assert!(html.contains("\"error\":\"access_denied\""), "{html}");

@@ -111,25 +111,36 @@ fn redirect(location: &str) -> OwnResponse {
     )
 }
 
+/// The cookie that ties a login to the browser that started it (login CSRF: without it, a
+/// victim's browser could be made to finish a flow an attacker started, linking the victim's
+/// Facebook account to the attacker). One cookie per flow, named after the state.
+fn browser_cookie_name(state: &str) -> String {
+    format!("gatehouse_fb_{}", &hex::encode(hash_token(state))[..16])
+}
+
 impl FacebookService {
-    /// The dialog URL with a fresh state stored for `user` and `integrator`.
+    /// The dialog URL with a fresh state stored for `user` and `integrator`, plus the cookie
+    /// binding the flow to this browser.
     async fn dialog_redirect(
         &self,
         purpose: &str,
         user: &Identity,
         integrator: &str,
-        details: Value,
+        mut details: Value,
         popup: bool,
     ) -> OwnResponse {
         let state = generate_token();
+        let browser = generate_token();
+        details["browser"] = json!(hex::encode(hash_token(&browser)));
         let now = now_unix();
+        let ttl = self.config.state_ttl.as_secs() as i64;
         let record = FbState {
             purpose: purpose.into(),
             user_id: user.user_id.clone().unwrap_or_default(),
             integrator_uri: integrator.into(),
             details: details.to_string(),
             created_at: now,
-            expires_at: now + self.config.state_ttl.as_secs() as i64,
+            expires_at: now + ttl,
         };
         let hash = hash_token(&state);
         if let Err(e) = self
@@ -157,8 +168,43 @@ impl FacebookService {
                 q.append_pair("display", "popup");
             }
         }
-        redirect(url.as_str())
+        let secure = if self.public_url.starts_with("https://") {
+            "; Secure"
+        } else {
+            ""
+        };
+        let cookie = format!(
+            "{}={browser}; Path=/facebook; HttpOnly; SameSite=Lax; Max-Age={ttl}{secure}",
+            browser_cookie_name(&state)
+        );
+        match HeaderValue::from_str(&cookie) {
+            Ok(v) => redirect(url.as_str()).with_header(http::header::SET_COOKIE, v),
+            Err(_) => OwnResponse::error(500, "server_error", "cannot build the login cookie"),
+        }
     }
+}
+
+/// True when the request carries the cookie set when `state` was issued.
+fn same_browser(req: &HandlerRequest<'_>, state_param: &str, stored: &FbState) -> bool {
+    let details: Value = serde_json::from_str(&stored.details).unwrap_or_default();
+    let Some(expected) = details["browser"].as_str() else {
+        return false;
+    };
+    let name = browser_cookie_name(state_param);
+    req.headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .filter(|(k, _)| *k == name)
+        .any(|(_, v)| {
+            let got = hex::encode(hash_token(v));
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                got.as_bytes(),
+                expected.as_bytes(),
+            ))
+        })
 }
 
 /// `GET /facebook/oauth_dialog?redirect_uri=…&oauth_token=…` (seed 000).
@@ -345,6 +391,13 @@ pub async fn callback(fb: &FacebookService, req: &HandlerRequest<'_>) -> OwnResp
             "This Facebook login is no longer valid. Start again from the application.",
         );
     };
+    if !same_browser(req, params.get("state").unwrap_or_default(), &state) {
+        return error_page(
+            400,
+            "Login refused",
+            "This Facebook login was started in another browser. Start again from the application.",
+        );
+    }
     let outcome = if let Some(error) = params.get("error") {
         Outcome::Failed {
             error: error.to_string(),
