@@ -871,3 +871,29 @@ async fn facebook_tokens_are_encrypted_at_rest_and_never_logged() {
         assert!(!bytes.windows(8).any(|win| win == b"EAAshort"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_integrator_url_is_the_one_stored_at_flow_start() {
+    let w = world().await;
+    let r = w.dialog(&format!("{INTEGRATOR}/fixed")).await;
+    let fake = w.gh.client.get(location(&r)).send().await.unwrap();
+    let back = location(&fake).split('#').next().unwrap().to_string();
+    let path = back.splitn(4, '/').nth(3).unwrap().to_string();
+    let tampered = format!(
+        "/{path}&integrator_uri=https%3A%2F%2Fevil.com&redirect_uri=https%3A%2F%2Fevil.com"
+    );
+    let r =
+        w.gh.client
+            .get(w.gh.url(&tampered))
+            .header("Cookie", w.cookie_header())
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 302);
+    let loc = location(&r);
+    assert!(
+        loc.starts_with(&format!("{INTEGRATOR}/fixed?status=success")),
+        "{loc}"
+    );
+    assert!(!loc.contains("evil.com"));
+}
