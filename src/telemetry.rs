@@ -17,21 +17,6 @@ pub fn filter_directives(level: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::filter_directives;
-
-    #[test]
-    fn dependencies_stay_quiet_only_when_the_level_is_verbose() {
-        assert_eq!(filter_directives("warn"), "warn");
-        assert!(filter_directives("debug").contains("pingora_proxy=info"));
-        assert_eq!(
-            filter_directives("debug,pingora_proxy=debug"),
-            "debug,pingora_proxy=debug"
-        );
-    }
-}
-
 pub fn init(config: &LogConfig) {
     // RUST_LOG, when set, overrides the file's level (handy for a one-off debug session).
     let level = std::env::var("RUST_LOG").unwrap_or_else(|_| config.level.clone());
@@ -46,5 +31,20 @@ pub fn init(config: &LogConfig) {
     };
     if let Err(e) = result {
         eprintln!("logging was already initialised: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::filter_directives;
+
+    #[test]
+    fn dependencies_stay_quiet_only_when_the_level_is_verbose() {
+        assert_eq!(filter_directives("warn"), "warn");
+        assert!(filter_directives("debug").contains("pingora_proxy=info"));
+        assert_eq!(
+            filter_directives("debug,pingora_proxy=debug"),
+            "debug,pingora_proxy=debug"
+        );
     }
 }

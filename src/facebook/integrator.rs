@@ -33,7 +33,7 @@ pub fn check(raw: &str, allowed_origins: &[String]) -> Option<Url> {
         return None;
     }
     let origin = url.origin().ascii_serialization();
-    allowed_origins.iter().any(|a| *a == origin).then_some(url)
+    allowed_origins.contains(&origin).then_some(url)
 }
 
 #[cfg(test)]

@@ -210,10 +210,9 @@ pub fn upstream_section(name: &str, up: &EchoUpstream, extra: &str) -> String {
 }
 
 pub fn route(prefix: &str, target: &str, auth: &str, extra: &str) -> String {
-    let target = if target.starts_with("handler:") {
-        format!("handler = \"{}\"", &target[8..])
-    } else {
-        format!("upstream = \"{target}\"")
+    let target = match target.strip_prefix("handler:") {
+        Some(handler) => format!("handler = \"{handler}\""),
+        None => format!("upstream = \"{target}\""),
     };
     format!("[[routes]]\npath_prefix = \"{prefix}\"\n{target}\nauth = \"{auth}\"\n{extra}\n")
 }
