@@ -1,7 +1,10 @@
 //! Everything a request needs, built once from the validated config and shared by the proxy,
 //! the handlers and the admin listener.
 
-use crate::auth::{CachedValidator, Locations, OpaqueStoreValidator, TokenService};
+use crate::auth::{
+    CachedValidator, JwtValidator, Locations, OpaqueStoreValidator, SelectingValidator,
+    TokenService, TokenValidator,
+};
 use crate::config::Config;
 use crate::facebook::FacebookService;
 use crate::handlers::Handlers;
@@ -46,8 +49,11 @@ impl AppState {
             upstreams.push(group);
             health_checks.extend(hc);
         }
-        let opaque = Arc::new(OpaqueStoreValidator::new(store.clone(), metrics.clone()));
-        let validator = Arc::new(CachedValidator::new(opaque, &config.cache, metrics.clone()));
+        let validator = Arc::new(CachedValidator::new(
+            token_validator(&config, store.clone(), metrics.clone()),
+            &config.cache,
+            metrics.clone(),
+        ));
         let facebook =
             FacebookService::new(&config, store.clone(), validator.clone(), metrics.clone())?
                 .map(Arc::new);
@@ -80,4 +86,19 @@ impl AppState {
         };
         Ok((Arc::new(state), health_checks))
     }
+}
+
+/// Opaque tokens from the store, and JWTs from the `[jwt]` issuer when one is configured.
+pub fn token_validator(
+    config: &Config,
+    store: StoreHandle,
+    metrics: Arc<Metrics>,
+) -> Arc<dyn TokenValidator> {
+    Arc::new(SelectingValidator {
+        opaque: Arc::new(OpaqueStoreValidator::new(store, metrics)),
+        jwt: config
+            .jwt
+            .clone()
+            .map(|j| Arc::new(JwtValidator::new(j)) as Arc<dyn TokenValidator>),
+    })
 }

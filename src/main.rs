@@ -293,10 +293,7 @@ where
         let metrics =
             std::sync::Arc::new(gatehouse::metrics::Metrics::new().map_err(|e| e.to_string())?);
         let validator = std::sync::Arc::new(gatehouse::auth::CachedValidator::new(
-            std::sync::Arc::new(gatehouse::auth::OpaqueStoreValidator::new(
-                store.clone(),
-                metrics.clone(),
-            )),
+            gatehouse::app::token_validator(config, store.clone(), metrics.clone()),
             &config.cache,
             metrics,
         ));

@@ -4,6 +4,7 @@
 mod cache;
 mod extract;
 mod identity;
+mod jwt;
 mod service;
 mod token;
 mod validator;
@@ -11,6 +12,7 @@ mod validator;
 pub use cache::CachedValidator;
 pub use extract::{extract_token, strip_query_token, Locations, Malformed, QUERY_PARAM};
 pub use identity::{Identity, IdentityHeaderValues};
+pub use jwt::{looks_like_jwt, JwtValidator, SelectingValidator};
 pub use service::{NewToken, TokenService};
 pub use token::{generate_token, hash_token};
 pub use validator::{OpaqueStoreValidator, TokenValidator};

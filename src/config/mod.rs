@@ -5,6 +5,7 @@
 mod clients;
 mod duration;
 mod facebook;
+mod jwt;
 mod raw;
 pub mod secret;
 
@@ -13,6 +14,7 @@ pub use clients::{
 };
 pub use duration::parse_duration;
 pub use facebook::{origin_problem, FacebookConfig};
+pub use jwt::JwtConfig;
 pub use secret::SecretString;
 
 use raw::RawConfig;
@@ -44,6 +46,8 @@ pub struct Config {
     pub cache: CacheConfig,
     pub http: HttpConfig,
     pub identity_headers: IdentityHeadersConfig,
+    /// JWTs from an external issuer, accepted beside Gatehouse's opaque tokens.
+    pub jwt: Option<JwtConfig>,
     /// Present when the `[oauth]` section is: Gatehouse is then the authorization server.
     pub oauth: Option<OAuthConfig>,
     pub clients: Vec<ClientConfig>,
@@ -483,6 +487,7 @@ fn validate(raw: RawConfig) -> Result<Config, Vec<String>> {
     let facebook = raw
         .facebook
         .and_then(|f| facebook::validate_facebook(&mut p, f));
+    let jwt = raw.jwt.and_then(|j| jwt::validate_jwt(&mut p, j));
     if oauth.is_none() && !clients.is_empty() {
         p.push("clients: declared without an [oauth] section (add `[oauth]` to enable the authorization server)".into());
     }
@@ -703,6 +708,7 @@ fn validate(raw: RawConfig) -> Result<Config, Vec<String>> {
         cache,
         http,
         identity_headers,
+        jwt,
         oauth,
         clients,
         facebook,

@@ -19,6 +19,7 @@ pub struct RawConfig {
     pub http: RawHttp,
     #[serde(default)]
     pub identity_headers: RawIdentityHeaders,
+    pub jwt: Option<RawJwt>,
     pub oauth: Option<RawOAuth>,
     pub facebook: Option<RawFacebook>,
     #[serde(default)]
@@ -196,4 +197,16 @@ pub struct RawFacebook {
     pub timeout: Option<String>,
     pub max_pages: Option<usize>,
     pub state_ttl: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJwt {
+    pub algorithm: String,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub secret: Option<String>,
+    pub secret_file: Option<String>,
+    pub public_key_file: Option<String>,
+    pub leeway: Option<String>,
 }
