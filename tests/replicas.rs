@@ -144,30 +144,7 @@ async fn one_time_credentials_and_usernames_hold_across_replicas() {
         .as_str()
         .unwrap()
         .to_string();
-    let mut tasks = Vec::new();
-    for i in 0..10 {
-        let gh = if i % 2 == 0 { a.clone() } else { b.clone() };
-        let r = refresh.clone();
-        tasks.push(tokio::spawn(async move {
-            gh.post_form(
-                "/oauth/token",
-                &[
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", &r),
-                    ("client_id", LEGACY),
-                ],
-            )
-            .await
-            .status()
-            .as_u16()
-        }));
-    }
-    let mut wins = 0;
-    for t in tasks {
-        if t.await.unwrap() == 200 {
-            wins += 1;
-        }
-    }
+    let wins = concurrent_refreshes(&[a.clone(), b.clone()], &refresh, 10).await;
     assert_eq!(wins, 1);
 
     // An authorization code from A redeemed on A and B at once: exactly one wins.

@@ -46,6 +46,8 @@ pub struct RequestCtx {
     /// Set when the path was normalized or `oauth_token` removed from the query.
     upstream_uri: Option<http::Uri>,
     body_consumed: bool,
+    /// The normalized path, kept for in-process handlers (proxied requests never need it).
+    handler_path: String,
 }
 
 enum Next {
@@ -144,7 +146,10 @@ impl GatehouseProxy {
                 ctx.upstream = Some(i);
                 Ok(Next::Proxy)
             }
-            RouteTarget::Handler(kind) => Ok(Next::Handler(kind)),
+            RouteTarget::Handler(kind) => {
+                ctx.handler_path = path.into_owned();
+                Ok(Next::Handler(kind))
+            }
         }
     }
 
@@ -192,7 +197,6 @@ impl GatehouseProxy {
             .route
             .and_then(|i| s.config.routes.get(i))
             .ok_or(Rejection::Internal)?;
-        let path = normalize_path(req.uri.path()).map_err(Rejection::BadPath)?;
         let forwarded = ctx
             .identity
             .as_deref()
@@ -200,7 +204,7 @@ impl GatehouseProxy {
             .unwrap_or_default();
         let request = HandlerRequest {
             method: &req.method,
-            path: &path,
+            path: &ctx.handler_path,
             query: req.uri.query(),
             headers: &req.headers,
             body,
@@ -256,6 +260,7 @@ impl ProxyHttp for GatehouseProxy {
             identity: None,
             upstream_uri: None,
             body_consumed: false,
+            handler_path: String::new(),
         }
     }
 

@@ -2,6 +2,7 @@
 
 use super::TestGatehouse;
 use serde_json::Value;
+use std::sync::Arc;
 
 pub const LEGACY: &str = "1bv9sh664cowghktxwn307wpeghj8e1";
 pub const ADMIN: &str = "admin-app";
@@ -143,4 +144,31 @@ impl TestGatehouse {
         .await
         .expect("introspection")
     }
+}
+
+/// Redeems `refresh` `n` times at once, round-robin over `replicas`; returns how many got 200.
+pub async fn concurrent_refreshes(
+    replicas: &[Arc<TestGatehouse>],
+    refresh: &str,
+    n: usize,
+) -> usize {
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let (gh, r) = (replicas[i % replicas.len()].clone(), refresh.to_string());
+        tasks.push(tokio::spawn(async move {
+            let form = [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", r.as_str()),
+                ("client_id", LEGACY),
+            ];
+            gh.post_form("/oauth/token", &form).await.status().as_u16()
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        if t.await.expect("task") == 200 {
+            ok += 1;
+        }
+    }
+    ok
 }
