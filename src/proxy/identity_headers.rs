@@ -2,6 +2,7 @@
 //! every duplicate, `_` spellings too, since some servers fold `_` into `-`), then set from the
 //! validated token. Client-sent forwarding headers are dropped unless the peer is trusted.
 
+use super::client_address::TrustedProxies;
 use crate::auth::Identity;
 use crate::config::IdentityHeadersConfig;
 use http::header::{HeaderName, HeaderValue};
@@ -26,7 +27,7 @@ pub struct IdentityHeaders {
     pub client_id: HeaderName,
     /// Lowercase, `-` spelling: everything stripped from clients.
     strip: Vec<String>,
-    trusted_proxies: Vec<IpNet>,
+    trusted_proxies: TrustedProxies,
 }
 
 impl IdentityHeaders {
@@ -52,14 +53,14 @@ impl IdentityHeaders {
             scopes: name(&config.scopes)?,
             client_id: name(&config.client_id)?,
             strip,
-            trusted_proxies: trusted_proxies.to_vec(),
+            trusted_proxies: TrustedProxies::new(trusted_proxies),
         })
     }
 
     /// Removes identity headers, and forwarding headers from untrusted peers; then records the
     /// peer in `X-Forwarded-For`.
     pub fn sanitize(&self, req: &mut RequestHeader, peer: Option<IpAddr>) {
-        let trusted = peer.is_some_and(|ip| self.trusted_proxies.iter().any(|n| n.contains(&ip)));
+        let trusted = peer.is_some_and(|ip| self.trusted_proxies.contains(ip));
         let doomed: Vec<HeaderName> = req
             .headers
             .keys()
@@ -86,6 +87,11 @@ impl IdentityHeaders {
         if !req.headers.contains_key(&XFP) {
             let _ = req.insert_header(XFP, "http");
         }
+    }
+
+    /// The client's address for throttles and logs (see `client_address`).
+    pub fn client_ip(&self, peer: Option<IpAddr>, headers: &http::HeaderMap) -> Option<IpAddr> {
+        self.trusted_proxies.client_ip(peer, headers)
     }
 
     pub fn inject(&self, req: &mut RequestHeader, identity: &Identity) {

@@ -1,6 +1,7 @@
 //! The pingora `ProxyHttp` service: a thin layer that calls routing, auth and the handlers,
 //! keeps per-request state in `RequestCtx`, and writes responses through `respond`.
 
+mod client_address;
 mod identity_headers;
 mod rejection;
 mod respond;
@@ -14,10 +15,11 @@ use crate::config::{AuthMode, HandlerKind, RouteTarget};
 use crate::handlers::HandlerRequest;
 use crate::http::{request_id, OwnResponse};
 use crate::metrics::AuthDecision;
-use crate::routing::{host_without_port, normalize_path};
+use crate::routing::{normalize_host, normalize_path};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::protocols::http::authority::raw_target_authority;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType};
@@ -74,13 +76,11 @@ impl GatehouseProxy {
             return Ok(Next::Respond(OwnResponse::empty(204)));
         }
 
-        let host = req
-            .headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or(uri.host())
-            .map(host_without_port);
-        let route = s.routes.find(host, &path).ok_or(Rejection::NoRoute)?;
+        let host = request_host(req)?;
+        let route = s
+            .routes
+            .find(host.as_deref(), &path)
+            .ok_or(Rejection::NoRoute)?;
         ctx.route = Some(route.index);
 
         let stripped_query = uri.query().and_then(strip_query_token);
@@ -211,10 +211,13 @@ impl GatehouseProxy {
             route_name: &route.name,
             identity: ctx.identity.as_ref(),
             forwarded,
-            client_ip: session
-                .client_addr()
-                .and_then(|a| a.as_inet())
-                .map(|a| a.ip()),
+            client_ip: s.identity_headers.client_ip(
+                session
+                    .client_addr()
+                    .and_then(|a| a.as_inet())
+                    .map(|a| a.ip()),
+                &req.headers,
+            ),
         };
         Ok(s.handlers.handle(kind, request).await)
     }
@@ -229,6 +232,24 @@ impl GatehouseProxy {
         respond::write_own(&self.state, session, ctx, resp).await?;
         Ok(true)
     }
+}
+
+/// The host to route on: exactly the authority the upstream will act on, normalized. HTTP/1.1
+/// requires `Host` (RFC 9112 §3.2), and pingora has already refused a `Host` that differs from an
+/// absolute-form target's authority, so for HTTP/1.x `Host` is that authority. An HTTP/1.0
+/// absolute-form target goes upstream as it came, authority included; HTTP/2 carries
+/// `:authority` in the URI.
+fn request_host(req: &RequestHeader) -> Result<Option<Cow<'_, str>>, Rejection> {
+    let authority = match req.headers.get(http::header::HOST) {
+        Some(h) => Some(h.as_bytes()),
+        None if req.version == http::Version::HTTP_11 => return Err(Rejection::MissingHost),
+        None => raw_target_authority(req.raw_path())
+            .authority()
+            .or_else(|| req.uri.authority().map(|a| a.as_str().as_bytes())),
+    };
+    authority
+        .map(|a| normalize_host(a).map_err(Rejection::BadHost))
+        .transpose()
 }
 
 /// Refuses header sections larger than we accept (RFC 6585 §5). Framing conflicts
@@ -342,6 +363,22 @@ impl ProxyHttp for GatehouseProxy {
             }
         }
         Ok(())
+    }
+
+    /// What pingora's own error lines ("Fail to proxy: …") say about the request. Its default
+    /// prints the raw request target, so an `?oauth_token=` would reach the error log.
+    fn request_summary(&self, session: &Session, ctx: &RequestCtx) -> String {
+        let req = session.req_header();
+        let path = normalize_path(req.uri.path());
+        let route = ctx
+            .route
+            .and_then(|i| self.state.config.routes.get(i))
+            .map_or("unmatched", |r| r.name.as_str());
+        format!(
+            "{} {}, route: {route}",
+            req.method,
+            path.as_deref().unwrap_or("(unreadable path)")
+        )
     }
 
     /// A client that hangs up mid-request is not an error of ours (load generators do it at

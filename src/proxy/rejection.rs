@@ -3,12 +3,14 @@
 
 use crate::auth::Malformed;
 use crate::http::OwnResponse;
-use crate::routing::PathError;
+use crate::routing::{HostError, PathError};
 use http::header::{HeaderValue, WWW_AUTHENTICATE};
 
 #[derive(Debug)]
 pub enum Rejection {
     BadPath(PathError),
+    BadHost(HostError),
+    MissingHost,
     NoRoute,
     Malformed(Malformed),
     MissingToken,
@@ -35,6 +37,12 @@ impl Rejection {
         };
         match self {
             Rejection::BadPath(e) => OwnResponse::error(400, "invalid_request", &e.to_string()),
+            Rejection::BadHost(e) => OwnResponse::error(400, "invalid_request", &e.to_string()),
+            Rejection::MissingHost => OwnResponse::error(
+                400,
+                "invalid_request",
+                "an HTTP/1.1 request needs a Host header",
+            ),
             Rejection::NoRoute => {
                 OwnResponse::error(404, "not_found", "no route matches this request")
             }
