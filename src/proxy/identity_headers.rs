@@ -10,12 +10,26 @@ use ipnet::IpNet;
 use pingora::http::RequestHeader;
 use std::net::IpAddr;
 
-const FORWARDING: [&str; 5] = [
+/// Headers through which a client could claim an address, scheme, host or path the proxy did
+/// not see. Rack trusts `X-Forwarded-Ssl: on`; IIS and Symfony take the path from
+/// `X-Original-URL`/`X-Rewrite-URL`, around our canonicalisation. Kept only from trusted peers.
+const FORWARDING: [&str; 16] = [
     "x-forwarded-for",
     "x-forwarded-host",
     "x-forwarded-proto",
+    "x-forwarded-ssl",
+    "x-forwarded-scheme",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-server",
+    "x-forwarded-uri",
     "forwarded",
     "x-real-ip",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-client-ip",
+    "client-ip",
+    "true-client-ip",
 ];
 const XFF: HeaderName = HeaderName::from_static("x-forwarded-for");
 const XFP: HeaderName = HeaderName::from_static("x-forwarded-proto");

@@ -252,9 +252,22 @@ fn request_host(req: &RequestHeader) -> Result<Option<Cow<'_, str>>, Rejection> 
         .transpose()
 }
 
-/// Refuses header sections larger than we accept (RFC 6585 §5). Framing conflicts
-/// (`Content-Length` with `Transfer-Encoding`) never get here: pingora drops the length and
-/// closes the connection after the response (RFC 9112 §6.3), and refuses duplicate lengths.
+/// RFC 9112 §6.3: `Content-Length` beside `Transfer-Encoding` "ought to be handled as an
+/// error"; pingora instead drops the length (and closes after the response), so the header map
+/// no longer shows it: look at the raw header section, only when `Transfer-Encoding` is there.
+fn has_framing_conflict(session: &Session) -> bool {
+    const NAME: &[u8] = b"content-length:";
+    let req = session.req_header();
+    req.version < http::Version::HTTP_2
+        && req.headers.contains_key(http::header::TRANSFER_ENCODING)
+        && session
+            .to_h1_raw()
+            .split(|b| *b == b'\n')
+            .skip(1)
+            .any(|line| line.len() >= NAME.len() && line[..NAME.len()].eq_ignore_ascii_case(NAME))
+}
+
+/// Refuses header sections larger than we accept (RFC 6585 §5).
 fn check_header_size(req: &RequestHeader, max_header_bytes: usize) -> Result<(), Rejection> {
     let size: usize = req
         .headers
@@ -293,6 +306,10 @@ impl ProxyHttp for GatehouseProxy {
         let req = session.req_header();
         ctx.request_id = Some(request_id::request_id(req.headers.get(request_id::HEADER)));
         ctx.origin = req.headers.get(http::header::ORIGIN).cloned();
+        if has_framing_conflict(session) {
+            return self.reject(session, ctx, Rejection::FramingConflict).await;
+        }
+        let req = session.req_header();
         let next = self.decide(req, ctx).await;
         match next {
             Ok(Next::Proxy) => Ok(false),

@@ -22,6 +22,7 @@ pub enum Rejection {
     UpstreamTimeout,
     BadRequest,
     HeadersTooLarge,
+    FramingConflict,
     Internal,
 }
 
@@ -99,6 +100,11 @@ impl Rejection {
             Rejection::HeadersTooLarge => {
                 OwnResponse::error(431, "invalid_request", "the request headers are too large")
             }
+            Rejection::FramingConflict => OwnResponse::error(
+                400,
+                "invalid_request",
+                "Content-Length and Transfer-Encoding together are refused",
+            ),
             Rejection::Internal => {
                 OwnResponse::error(500, "server_error", "an internal error occurred")
             }
