@@ -1,6 +1,6 @@
 //! Facebook Login: one-time states, and linked accounts with their pages and ad accounts.
 
-use super::{Column, Dialect, SqlStore};
+use super::{ColumnValue, Dialect, SqlStore};
 use crate::store::{FacebookStore, FbAccount, FbAdAccount, FbPage, FbState, StoreError, TokenHash};
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
@@ -15,12 +15,12 @@ where
     usize: ColumnIndex<DB::Row>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    i64: Column<DB>,
-    bool: Column<DB>,
-    String: Column<DB>,
-    Vec<u8>: Column<DB>,
-    Option<i64>: Column<DB>,
-    Option<String>: Column<DB>,
+    i64: ColumnValue<DB>,
+    bool: ColumnValue<DB>,
+    String: ColumnValue<DB>,
+    Vec<u8>: ColumnValue<DB>,
+    Option<i64>: ColumnValue<DB>,
+    Option<String>: ColumnValue<DB>,
 {
     async fn insert_fb_state(&self, hash: &TokenHash, s: &FbState) -> Result<(), StoreError> {
         sqlx::query::<DB>(

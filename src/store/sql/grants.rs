@@ -2,7 +2,7 @@
 //! redemption, sign-in requests awaiting consent, and saved consents.
 
 use super::rows::CodeRow;
-use super::{Column, Dialect, SqlStore};
+use super::{ColumnValue, Dialect, SqlStore};
 use crate::store::{
     AuthorizationRequest, GrantStore, IssuedTokens, Redemption, StoreError, StoredCode, TokenHash,
 };
@@ -19,12 +19,12 @@ where
     usize: ColumnIndex<DB::Row>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    i64: Column<DB>,
-    bool: Column<DB>,
-    String: Column<DB>,
-    Vec<u8>: Column<DB>,
-    Option<i64>: Column<DB>,
-    Option<String>: Column<DB>,
+    i64: ColumnValue<DB>,
+    bool: ColumnValue<DB>,
+    String: ColumnValue<DB>,
+    Vec<u8>: ColumnValue<DB>,
+    Option<i64>: ColumnValue<DB>,
+    Option<String>: ColumnValue<DB>,
 {
     async fn insert_code(&self, hash: &TokenHash, c: &StoredCode) -> Result<(), StoreError> {
         sqlx::query::<DB>(

@@ -19,10 +19,10 @@ use std::future::Future;
 /// A store on one SQL backend; `SqliteStore` and `PostgresStore` name its two instances.
 ///
 /// Every impl on it repeats the same `where` clause: Rust implies only a trait's supertraits,
-/// never its other bounds, so the sqlx requirements cannot be gathered into one trait. Those
-/// bounds say that the backend's connections run queries, its rows are read by column name
-/// or position, and the column types below are read and bound (`&str` and `&[u8]` bound
-/// borrowed, as sqlx encodes them without a copy).
+/// never its other bounds, so the sqlx requirements cannot be gathered into one trait. They
+/// say that the backend's connections run queries, its rows are read by column name or
+/// position, and the `ColumnValue` types are bound and read. `&str` and `&[u8]` are listed
+/// apart because sqlx encodes them per backend, not through its generic impl for references.
 pub struct SqlStore<DB: Database> {
     pub(super) pool: Pool<DB>,
 }
@@ -42,12 +42,12 @@ pub trait Dialect: Database {
 }
 
 /// A Rust type stored in a column: bound as a parameter and read back from a row.
-pub trait Column<DB: Database>:
+pub trait ColumnValue<DB: Database>:
     Type<DB> + for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Send
 {
 }
 
-impl<DB: Database, T> Column<DB> for T where
+impl<DB: Database, T> ColumnValue<DB> for T where
     T: Type<DB> + for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Send
 {
 }

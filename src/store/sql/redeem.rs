@@ -1,7 +1,7 @@
 //! The transactions several store traits share: writing what a grant issues, revoking a token
 //! family, and redeeming a one-time credential (authorization code, refresh token).
 
-use super::{to_hashes, Column, Dialect, SqlStore};
+use super::{to_hashes, ColumnValue, Dialect, SqlStore};
 use crate::store::{IssuedTokens, Redemption, StoreError, StoredAccessToken, TokenHash};
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
@@ -14,12 +14,12 @@ where
     usize: ColumnIndex<DB::Row>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    i64: Column<DB>,
-    bool: Column<DB>,
-    String: Column<DB>,
-    Vec<u8>: Column<DB>,
-    Option<i64>: Column<DB>,
-    Option<String>: Column<DB>,
+    i64: ColumnValue<DB>,
+    bool: ColumnValue<DB>,
+    String: ColumnValue<DB>,
+    Vec<u8>: ColumnValue<DB>,
+    Option<i64>: ColumnValue<DB>,
+    Option<String>: ColumnValue<DB>,
 {
     pub(super) async fn insert_access(
         conn: &mut DB::Connection,

@@ -1,6 +1,6 @@
 //! Credential-guessing throttles: one atomic upsert counts an attempt and decides on a ban.
 
-use super::{Column, Dialect, SqlStore};
+use super::{ColumnValue, Dialect, SqlStore};
 use crate::store::{StoreError, ThrottleOutcome, ThrottlePolicy, ThrottleStore};
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
@@ -30,12 +30,12 @@ where
     usize: ColumnIndex<DB::Row>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    i64: Column<DB>,
-    bool: Column<DB>,
-    String: Column<DB>,
-    Vec<u8>: Column<DB>,
-    Option<i64>: Column<DB>,
-    Option<String>: Column<DB>,
+    i64: ColumnValue<DB>,
+    bool: ColumnValue<DB>,
+    String: ColumnValue<DB>,
+    Vec<u8>: ColumnValue<DB>,
+    Option<i64>: ColumnValue<DB>,
+    Option<String>: ColumnValue<DB>,
 {
     async fn throttle_attempt(
         &self,

@@ -2,7 +2,7 @@
 //! refresh tokens.
 
 use super::rows::{AccessRow, RefreshRow};
-use super::{Column, Dialect, SqlStore};
+use super::{ColumnValue, Dialect, SqlStore};
 use crate::store::{
     IssuedTokens, Redemption, StoreError, StoredAccessToken, StoredRefreshToken, TokenHash,
     TokenStore,
@@ -20,12 +20,12 @@ where
     usize: ColumnIndex<DB::Row>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    i64: Column<DB>,
-    bool: Column<DB>,
-    String: Column<DB>,
-    Vec<u8>: Column<DB>,
-    Option<i64>: Column<DB>,
-    Option<String>: Column<DB>,
+    i64: ColumnValue<DB>,
+    bool: ColumnValue<DB>,
+    String: ColumnValue<DB>,
+    Vec<u8>: ColumnValue<DB>,
+    Option<i64>: ColumnValue<DB>,
+    Option<String>: ColumnValue<DB>,
 {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query::<DB>("SELECT 1").execute(&self.pool).await?;

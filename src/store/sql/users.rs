@@ -1,6 +1,6 @@
 //! Local user accounts; deleting one revokes every token it holds in the same transaction.
 
-use super::{to_hashes, Column, Dialect, SqlStore};
+use super::{to_hashes, ColumnValue, Dialect, SqlStore};
 use crate::store::{NewUser, StoreError, TokenHash, User, UserCredentials, UserStore};
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
@@ -15,12 +15,12 @@ where
     usize: ColumnIndex<DB::Row>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    i64: Column<DB>,
-    bool: Column<DB>,
-    String: Column<DB>,
-    Vec<u8>: Column<DB>,
-    Option<i64>: Column<DB>,
-    Option<String>: Column<DB>,
+    i64: ColumnValue<DB>,
+    bool: ColumnValue<DB>,
+    String: ColumnValue<DB>,
+    Vec<u8>: ColumnValue<DB>,
+    Option<i64>: ColumnValue<DB>,
+    Option<String>: ColumnValue<DB>,
 {
     async fn create_user(&self, u: &NewUser, now: i64) -> Result<User, StoreError> {
         let user = sqlx::query_as::<DB, User>(
