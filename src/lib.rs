@@ -1,11 +1,8 @@
 //! Gatehouse: a reverse-proxy authentication sidecar. `server::Gatehouse` builds the whole
 //! process from a validated `config::Config`; tests start it in-process the same way.
 
-// Nothing on the request path may abort the process; tests may.
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
+// Nothing on the request path may abort the process; tests may (clippy.toml).
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod admin;
 pub mod app;

@@ -1,9 +1,6 @@
 //! The `gatehouse` command: run the proxy, check a config, and operator tasks on the store.
 
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use clap::{Parser, Subcommand};
 use gatehouse::auth::NewToken;
