@@ -553,7 +553,7 @@ fn validate(raw: RawConfig) -> Result<Config, Vec<String>> {
     let mut route_names = HashSet::new();
     for (i, r) in raw.routes.into_iter().enumerate() {
         let key = format!("routes[{i}]");
-        let prefix = match crate::routing::normalize_path(&r.path_prefix) {
+        let prefix = match crate::path::normalize_path(&r.path_prefix) {
             Ok(n) if n == r.path_prefix => r.path_prefix.clone(),
             _ => {
                 p.push(format!(

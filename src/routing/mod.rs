@@ -2,9 +2,9 @@
 //! Host-specific routes win over host-less ones; among those, the longest path prefix wins,
 //! matched on whole segments (`/api` matches `/api` and `/api/x`, not `/apix`).
 
-mod normalize;
-
-pub use normalize::{normalize_path, PathError};
+// The normaliser lives in the leaf module `path` so that `config` (route prefixes) can use it
+// without importing routing; re-exported here because the proxy normalizes and routes together.
+pub use crate::path::{normalize_path, PathError};
 
 use crate::config::{AuthMode, RouteConfig, RouteTarget};
 
