@@ -24,6 +24,7 @@ mod store;
 mod tokens;
 mod upstreams;
 
+// `self::` because the `http` crate has the same name.
 pub use self::http::{CorsConfig, CorsOrigins, HttpConfig, IdentityHeadersConfig};
 pub use clients::{
     redirect_uri_problem, ClientConfig, ClientSecretConfig, GrantType, LockoutConfig, OAuthConfig,
@@ -98,8 +99,9 @@ impl Config {
     }
 }
 
-/// Checks every section, in file order, into one problem list: a section with problems still
-/// yields what it can, so later sections (routes naming upstreams) are checked against it.
+/// Checks every section, always in the same order, into one problem list: a section with
+/// problems still yields what it can, so later sections (routes naming upstreams) are checked
+/// against it.
 fn validate(raw: RawConfig) -> Result<Config, Vec<String>> {
     let mut p = Problems::new();
     let server = server::validate_server(&mut p, raw.server);
@@ -149,13 +151,6 @@ fn validate(raw: RawConfig) -> Result<Config, Vec<String>> {
         upstreams,
         routes,
     })
-}
-
-fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`.

@@ -2,7 +2,7 @@
 //! checks.
 
 use super::raw::RawUpstream;
-use super::{is_name, Problems};
+use super::Problems;
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -41,6 +41,14 @@ pub(super) fn validate_upstreams(p: &mut Problems, raw: Vec<RawUpstream>) -> Vec
             validate_upstream(p, &key, u)
         })
         .collect()
+}
+
+/// Upstream names appear in routes and metric labels.
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// One group; its name was checked by the caller, which sees the whole list.
