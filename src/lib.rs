@@ -13,6 +13,7 @@ pub mod handlers;
 pub mod http;
 pub mod metrics;
 pub mod oauth;
+pub mod path;
 pub mod proxy;
 pub mod routing;
 pub mod server;
