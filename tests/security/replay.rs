@@ -3,6 +3,7 @@
 //! family) and B10 (refresh only narrows): the replay minimum, one scenario per corpus kind.
 
 use crate::support::oauth::*;
+use crate::support::postgres;
 use crate::support::*;
 use base64::Engine;
 use serde_json::Value;
@@ -413,17 +414,35 @@ async fn scenario(gh: &Arc<TestGatehouse>, kind: &str) -> Result<(u16, Value), S
     }
 }
 
+fn sections(up: &EchoUpstream) -> String {
+    [
+        oauth_sections(""),
+        upstream_section("app", up, ""),
+        route("/api", "app", "required", ""),
+    ]
+    .concat()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_corpus_is_refused() {
     let up = EchoUpstream::start("app").await;
-    let gh = Arc::new(TestGatehouse::start(
-        &[
-            oauth_sections(""),
-            upstream_section("app", &up, ""),
-            route("/api", "app", "required", ""),
-        ]
-        .concat(),
-    ));
+    run_corpus(Arc::new(TestGatehouse::start(&sections(&up)))).await;
+}
+
+/// SECURITY.md: "Tests run on SQLite and PostgreSQL"; single use and family revocation are
+/// store transactions, so the replay corpus runs on both backends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_corpus_is_refused_on_postgres() {
+    let Some(url) = postgres::url("security::replay::replay_corpus_is_refused_on_postgres") else {
+        return;
+    };
+    let up = EchoUpstream::start("app").await;
+    let store = postgres::store_section(&url, &postgres::fresh_schema(), "");
+    let gh = TestGatehouse::start_with_store(tempfile::tempdir().unwrap(), &store, &sections(&up));
+    run_corpus(Arc::new(gh)).await;
+}
+
+async fn run_corpus(gh: Arc<TestGatehouse>) {
     gh.sign_up("replay", "password123").await;
     let cases = crate::corpus(CORPUS, 15);
     let mut failures = Vec::new();
