@@ -96,3 +96,41 @@ async fn framing_corpus_is_refused_and_never_forwarded() {
     // Still serving well-formed requests afterwards.
     assert_eq!(raw_get(gh.addr, "/after", &[]).status, 200);
 }
+
+/// SECURITY F5: `Expect: 100-continue` gets its interim 100 only after the auth and size
+/// checks, so a refused client is never invited to send a 10 MiB body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expect_continue_is_answered_only_after_auth_and_size_checks() {
+    let up = EchoUpstream::start("app").await;
+    let gh = TestGatehouse::start(
+        &[
+            crate::support::oauth::oauth_sections(""),
+            upstream_section("app", &up, ""),
+            route("/api", "app", "required", ""),
+        ]
+        .concat(),
+    );
+    let ten_mib = 10 * 1024 * 1024;
+    for (what, request, status) in [
+        (
+            "own endpoint, body too large",
+            format!("POST /oauth/token HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\nExpect: 100-continue\r\nContent-Length: {ten_mib}\r\n\r\n"),
+            413,
+        ),
+        (
+            "protected route, no token",
+            format!("POST /api/x HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: {ten_mib}\r\n\r\n"),
+            401,
+        ),
+    ] {
+        let got = exchange(gh.addr, &request);
+        assert_eq!(
+            got.statuses.first().copied(),
+            Some(status),
+            "{what}: {:?}",
+            got.statuses
+        );
+        assert!(!got.statuses.contains(&100), "{what}: {:?}", got.statuses);
+    }
+    assert_eq!(up.count(), 0);
+}
