@@ -27,7 +27,7 @@ async fn host_corpus_never_reaches_a_stricter_route_under_a_laxer_rule() {
     );
     let read = gh.issue("7", &["read"]).await;
     let admin = gh.issue("8", &["admin"]).await;
-    let cases = crate::corpus(CORPUS, 40);
+    let cases = crate::corpus(CORPUS, 48);
     let mut failures = Vec::new();
     for case in &cases {
         let (line, host, who, expected) =

@@ -95,7 +95,7 @@ async fn jwt_tampering_corpus_is_refused() {
         upstream_section("app", &up, ""),
         route("/", "app", "required", "")
     ));
-    let cases = crate::corpus(CORPUS, 45);
+    let cases = crate::corpus(CORPUS, 48);
     let mut failures = Vec::new();
     for case in &cases {
         let (instance, kind, expected) = (case.field(0), case.field(1), case.field(5));

@@ -104,7 +104,7 @@ async fn open_redirect_corpus_is_refused_on_every_endpoint() {
         assert_eq!(r.status, status, "control {endpoint}: {r:?}");
     }
 
-    let cases = crate::corpus(CORPUS, 240);
+    let cases = crate::corpus(CORPUS, 248);
     let mut failures = Vec::new();
     for case in &cases {
         let (endpoint, encoding, value) = (case.field(0), case.field(1), case.field(2));

@@ -20,7 +20,7 @@ async fn path_corpus_never_reaches_a_protected_route_unauthenticated() {
         ]
         .concat(),
     );
-    let cases = crate::corpus(CORPUS, 45);
+    let cases = crate::corpus(CORPUS, 46);
     let mut failures = Vec::new();
     for case in &cases {
         let (path, expected) = (case.field(0), case.field(1));
