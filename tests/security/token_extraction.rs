@@ -31,7 +31,7 @@ async fn token_extraction_corpus() {
         ("strict", strict.issue("u1", &["read"]).await),
         ("legacy", legacy.issue("u1", &["read"]).await),
     ];
-    let cases = crate::corpus(CORPUS, 35);
+    let cases = crate::corpus(CORPUS, 36);
     let mut failures = Vec::new();
     for case in &cases {
         let which = case.field(0);
