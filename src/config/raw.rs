@@ -196,6 +196,7 @@ pub struct RawRoute {
     pub auth: Option<OneOf<AuthMode>>,
     #[serde(default)]
     pub scopes: Vec<String>,
+    pub forward_authorization: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -54,6 +54,9 @@ pub struct RouteConfig {
     /// Accept `Authorization: OAuth` here even when `tokens.legacy_locations` does not (the
     /// seed clients use it on the users API).
     pub accept_oauth_header: bool,
+    /// Send the client's `Authorization` header upstream. Off by default: the identity
+    /// headers are the upstream's contract, and an upstream that logs headers would log tokens.
+    pub forward_authorization: bool,
 }
 
 /// What the routes seen so far already claim: a route must not repeat another's place or name.
@@ -174,6 +177,7 @@ fn validate_route(
         auth,
         scopes: r.scopes,
         accept_oauth_header: false,
+        forward_authorization: r.forward_authorization.unwrap_or(false),
     })
 }
 /// Exactly one of `upstream` (by name) or `handler`.
@@ -222,6 +226,7 @@ fn oauth_routes(oauth: &OAuthConfig) -> Vec<RouteConfig> {
         auth,
         scopes: vec![],
         accept_oauth_header: legacy,
+        forward_authorization: false,
     };
     let mut routes = vec![
         r(
@@ -277,6 +282,7 @@ fn facebook_routes() -> Vec<RouteConfig> {
         auth: AuthMode::Public,
         scopes: vec![],
         accept_oauth_header: false,
+        forward_authorization: false,
     })
     .collect()
 }

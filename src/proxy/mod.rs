@@ -356,6 +356,13 @@ impl ProxyHttp for GatehouseProxy {
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
         s.identity_headers.sanitize(upstream_request, peer_ip);
+        let forward_authorization = ctx
+            .route
+            .and_then(|i| s.config.routes.get(i))
+            .is_some_and(|r| r.forward_authorization);
+        if !forward_authorization {
+            upstream_request.remove_header(&http::header::AUTHORIZATION);
+        }
         if let Some(identity) = &ctx.identity {
             s.identity_headers.inject(upstream_request, identity);
         }

@@ -101,6 +101,7 @@ mod tests {
             auth: AuthMode::Public,
             scopes: vec![],
             accept_oauth_header: false,
+            forward_authorization: false,
         }
     }
 

@@ -53,7 +53,7 @@ async fn spoofed_headers_never_reach_the_upstream() {
     );
     let token = gh.issue("42", &["read", "write"]).await;
     let auth = format!("Authorization: Bearer {token}");
-    let cases = crate::corpus(CORPUS, 35);
+    let cases = crate::corpus(CORPUS, 36);
     let mut failures = Vec::new();
     for case in &cases {
         let line = case.field(0);
