@@ -2,6 +2,7 @@
 //! keeps per-request state in `RequestCtx`, and writes responses through `respond`.
 
 mod client_address;
+mod framing;
 mod identity_headers;
 mod rejection;
 mod respond;
@@ -18,6 +19,7 @@ use crate::metrics::AuthDecision;
 use crate::routing::{normalize_host, normalize_path};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
+use framing::has_framing_conflict;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::protocols::http::authority::raw_target_authority;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
@@ -252,21 +254,6 @@ fn request_host(req: &RequestHeader) -> Result<Option<Cow<'_, str>>, Rejection> 
         .transpose()
 }
 
-/// RFC 9112 §6.3: `Content-Length` beside `Transfer-Encoding` "ought to be handled as an
-/// error"; pingora instead drops the length (and closes after the response), so the header map
-/// no longer shows it: look at the raw header section, only when `Transfer-Encoding` is there.
-fn has_framing_conflict(session: &Session) -> bool {
-    const NAME: &[u8] = b"content-length:";
-    let req = session.req_header();
-    req.version < http::Version::HTTP_2
-        && req.headers.contains_key(http::header::TRANSFER_ENCODING)
-        && session
-            .to_h1_raw()
-            .split(|b| *b == b'\n')
-            .skip(1)
-            .any(|line| line.len() >= NAME.len() && line[..NAME.len()].eq_ignore_ascii_case(NAME))
-}
-
 /// Refuses header sections larger than we accept (RFC 6585 §5).
 fn check_header_size(req: &RequestHeader, max_header_bytes: usize) -> Result<(), Rejection> {
     let size: usize = req
@@ -307,6 +294,8 @@ impl ProxyHttp for GatehouseProxy {
         ctx.request_id = Some(request_id::request_id(req.headers.get(request_id::HEADER)));
         ctx.origin = req.headers.get(http::header::ORIGIN).cloned();
         if has_framing_conflict(session) {
+            // Whatever follows the head cannot be trusted to be the next request.
+            session.set_keepalive(None);
             return self.reject(session, ctx, Rejection::FramingConflict).await;
         }
         let req = session.req_header();

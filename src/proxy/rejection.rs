@@ -103,7 +103,7 @@ impl Rejection {
             Rejection::FramingConflict => OwnResponse::error(
                 400,
                 "invalid_request",
-                "Content-Length and Transfer-Encoding together are refused",
+                "ambiguous framing (Content-Length / Transfer-Encoding) is refused",
             ),
             Rejection::Internal => {
                 OwnResponse::error(500, "server_error", "an internal error occurred")

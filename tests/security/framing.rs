@@ -52,7 +52,7 @@ async fn framing_corpus_is_refused_and_never_forwarded() {
         ]
         .concat(),
     );
-    let cases = crate::corpus(CORPUS, 54);
+    let cases = crate::corpus(CORPUS, 59);
     let mut failures = Vec::new();
     for case in &cases {
         let (expected, request) = (case.field(0), case.field(1));
