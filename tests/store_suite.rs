@@ -77,6 +77,7 @@ macro_rules! store_suite {
             throttle_reset_and_release,
             throttle_concurrent_attempts,
             throttle_window_expiry,
+            throttle_status_counts_nothing,
             purge_expired,
         );
     };
@@ -982,6 +983,38 @@ mod store_suite_cases {
         }
         assert_eq!(attempt(&store, "acct:a", later).await, locked(later + 900));
         assert_eq!(attempt(&store, "acct:b", later).await, ALLOWED);
+    }
+
+    // 11 (status): reading a ban neither counts an attempt nor extends the ban.
+    pub async fn throttle_status_counts_nothing(store: Arc<dyn Store>) {
+        let now = now_unix();
+        assert_eq!(store.throttle_locked_until("acct:s", now).await.unwrap(), 0);
+        for _ in 1..=4 {
+            assert_eq!(attempt(&store, "acct:s", now).await, ALLOWED);
+        }
+        for _ in 0..10 {
+            assert_eq!(store.throttle_locked_until("acct:s", now).await.unwrap(), 0);
+        }
+        assert_eq!(
+            attempt(&store, "acct:s", now).await,
+            ALLOWED,
+            "still the fifth"
+        );
+        assert_eq!(attempt(&store, "acct:s", now).await, locked(now + 900));
+        assert_eq!(
+            store
+                .throttle_locked_until("acct:s", now + 10)
+                .await
+                .unwrap(),
+            now + 900
+        );
+        assert_eq!(
+            store
+                .throttle_locked_until("acct:s", now + 900)
+                .await
+                .unwrap(),
+            0
+        );
     }
 
     // 11 (reset, release).

@@ -178,6 +178,10 @@ pub trait ThrottleStore {
     async fn throttle_reset(&self, key: &str) -> Result<(), StoreError>;
     /// Gives one attempt back (after a success from an address).
     async fn throttle_release(&self, key: &str) -> Result<(), StoreError>;
+    /// When `key`'s ban ends, or 0 when it is not banned at `now`; counts nothing. For
+    /// credentials checked before they are counted (client secrets), so that successes never
+    /// count toward a ban.
+    async fn throttle_locked_until(&self, key: &str, now: i64) -> Result<i64, StoreError>;
 }
 
 #[async_trait]

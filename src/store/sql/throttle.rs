@@ -65,6 +65,17 @@ where
         Ok(())
     }
 
+    async fn throttle_locked_until(&self, key: &str, now: i64) -> Result<i64, StoreError> {
+        let until = sqlx::query_scalar::<DB, i64>(
+            "SELECT locked_until FROM throttles WHERE key = $1 AND locked_until > $2",
+        )
+        .bind(key)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(until.unwrap_or(0))
+    }
+
     async fn throttle_release(&self, key: &str) -> Result<(), StoreError> {
         sqlx::query::<DB>(
             "UPDATE throttles SET attempts = attempts - 1 WHERE key = $1 AND attempts > 0",
