@@ -8,6 +8,7 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod connection;
 pub mod facebook;
 pub mod handlers;
 pub mod http;

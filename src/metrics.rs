@@ -88,6 +88,8 @@ pub struct Metrics {
     pub cache_negative_hit: IntCounter,
     pub token_store_lookups: IntCounter,
     pub login_failures: IntCounter,
+    /// Client connections closed at once because `server.max_connections` were open.
+    pub connections_refused: IntCounter,
     pub password_checks: IntCounter,
     tokens_issued: IntCounterVec,
     facebook_requests: IntCounterVec,
@@ -141,6 +143,11 @@ impl Metrics {
             "gatehouse_token_store_lookups_total",
             "Token validations that went to the store (cache misses that did the work)",
         )?;
+        let connections_refused = IntCounter::new(
+            "gatehouse_connections_refused_total",
+            "Client connections closed on accept because server.max_connections were open",
+        )?;
+        registry.register(Box::new(connections_refused.clone()))?;
         let login_failures = IntCounter::new(
             "gatehouse_login_failures_total",
             "Failed or throttled credential checks (passwords, client secrets)",
@@ -186,6 +193,7 @@ impl Metrics {
             upstream_errors,
             token_store_lookups,
             login_failures,
+            connections_refused,
             password_checks,
             tokens_issued,
             facebook_requests,

@@ -4,6 +4,7 @@
 use crate::admin::AdminApp;
 use crate::app::AppState;
 use crate::config::{Config, StoreBackend};
+use crate::connection::{ConnectionLimits, Guarded};
 use crate::proxy::GatehouseProxy;
 use crate::store::{
     now_unix, PostgresStore, RevocationFeed, SqliteStore, Store, StoreError, StoreHandle,
@@ -143,10 +144,21 @@ impl Gatehouse {
             feed.spawn(store_runtime.handle(), state.validator.clone());
         }
 
-        let mut proxy = pingora::proxy::http_proxy_service_with_name(
-            &server.configuration,
-            GatehouseProxy::new(state.clone()),
-            "gatehouse proxy",
+        let limits = ConnectionLimits {
+            max_connections: state.config.server.max_connections,
+            header_timeout: state.config.http.header_timeout,
+            idle_timeout: state.config.http.keepalive_timeout,
+        };
+        let mut proxy = Service::new(
+            "gatehouse proxy".to_string(),
+            Guarded::new(
+                pingora::proxy::http_proxy(
+                    &server.configuration,
+                    GatehouseProxy::new(state.clone()),
+                ),
+                limits,
+                state.metrics.clone(),
+            ),
         );
         proxy.add_tcp(&listen);
         server.add_service(proxy);

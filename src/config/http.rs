@@ -3,6 +3,7 @@
 
 use super::raw::{RawHttp, RawIdentityHeaders};
 use super::Problems;
+use std::time::Duration;
 use url::Url;
 
 #[derive(Debug, Clone)]
@@ -26,6 +27,10 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Total size of the request's header section (names + values).
     pub max_header_bytes: usize,
+    /// From a request's first byte to the end of its header section, however it trickles in.
+    pub header_timeout: Duration,
+    /// How long a connection may sit idle before (and between) requests.
+    pub keepalive_timeout: Duration,
     pub cors: CorsConfig,
 }
 
@@ -78,9 +83,29 @@ pub(super) fn validate_http(p: &mut Problems, raw: RawHttp) -> HttpConfig {
     if max_header_bytes < 1024 {
         p.push("http.max_header_bytes: must be at least 1024".into());
     }
+    let header_timeout = p.duration(
+        "http.header_timeout",
+        raw.header_timeout.as_deref(),
+        Duration::from_secs(10),
+    );
+    if header_timeout < Duration::from_secs(1) {
+        p.push("http.header_timeout: must be at least 1s".into());
+    }
+    let keepalive_timeout = p.duration(
+        "http.keepalive_timeout",
+        raw.keepalive_timeout.as_deref(),
+        Duration::from_secs(60),
+    );
+    // pingora itself closes a keep-alive connection after 60 s idle: longer would be a promise
+    // we do not keep.
+    if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&keepalive_timeout) {
+        p.push("http.keepalive_timeout: must be between 1s and 60s".into());
+    }
     HttpConfig {
         max_body_bytes,
         max_header_bytes,
+        header_timeout,
+        keepalive_timeout,
         cors: CorsConfig {
             origins,
             allow_methods: raw

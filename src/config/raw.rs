@@ -96,6 +96,7 @@ pub struct RawServer {
     pub shutdown_grace: Option<String>,
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    pub max_connections: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -141,6 +142,8 @@ pub struct RawCache {
 pub struct RawHttp {
     pub max_body_bytes: Option<usize>,
     pub max_header_bytes: Option<usize>,
+    pub header_timeout: Option<String>,
+    pub keepalive_timeout: Option<String>,
     #[serde(default)]
     pub cors: RawCors,
 }

@@ -15,6 +15,8 @@ pub struct ServerConfig {
     pub threads: usize,
     pub shutdown_grace: Duration,
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Open client connections on the proxy listener; past it, new ones are closed at once.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -63,6 +65,11 @@ pub(super) fn validate_server(p: &mut Problems, raw: RawServer) -> Option<Server
         raw.shutdown_grace.as_deref(),
         Duration::from_secs(10),
     );
+    // Each idle connection costs 50–90 KB; the default bounds that near 1 GiB.
+    let max_connections = raw.max_connections.unwrap_or(10_000);
+    if max_connections == 0 {
+        p.push("server.max_connections: must be at least 1".into());
+    }
     let mut trusted_proxies = Vec::new();
     for (i, t) in raw.trusted_proxies.iter().enumerate() {
         let parsed = t
@@ -82,6 +89,7 @@ pub(super) fn validate_server(p: &mut Problems, raw: RawServer) -> Option<Server
         threads,
         shutdown_grace,
         trusted_proxies,
+        max_connections,
     })
 }
 pub(super) fn validate_log(p: &mut Problems, raw: RawLog) -> LogConfig {

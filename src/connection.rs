@@ -1,0 +1,298 @@
+//! Per-connection limits pingora does not enforce on its own: a cap on open client
+//! connections, a deadline for a whole request head however slowly it trickles in (pingora's
+//! timeouts are per read, so one byte every few seconds never trips them), and an idle timeout
+//! before and between requests.
+//!
+//! `Guarded` wraps the proxy's `ServerApp`: it counts the connection and hands the app a
+//! `DeadlineStream` in place of the socket. The stream tells a request head from the rest by
+//! HTTP/1's alternation: after our response (a write) the next byte read starts a head, and the
+//! head ends at the first blank line.
+
+use crate::metrics::Metrics;
+use async_trait::async_trait;
+use pingora::apps::ServerApp;
+use pingora::protocols::{
+    GetProxyDigest, GetSocketDigest, GetTimingDigest, Peek, Shutdown, Ssl, Stream, UniqueID,
+    UniqueIDType, ALPN,
+};
+use pingora::server::ShutdownWatch;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+pub struct Guarded<A> {
+    inner: Arc<A>,
+    limits: ConnectionLimits,
+    open: AtomicUsize,
+    metrics: Arc<Metrics>,
+}
+
+impl<A> Guarded<A> {
+    pub fn new(inner: A, limits: ConnectionLimits, metrics: Arc<Metrics>) -> Self {
+        Guarded {
+            inner: Arc::new(inner),
+            limits,
+            open: AtomicUsize::new(0),
+            metrics,
+        }
+    }
+}
+
+/// Gives the connection's place back however `process_new` ends.
+struct OpenSlot<'a>(&'a AtomicUsize);
+
+impl Drop for OpenSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[async_trait]
+impl<A: ServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
+    async fn process_new(
+        self: &Arc<Self>,
+        stream: Stream,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        let slot = OpenSlot(&self.open);
+        if self.open.fetch_add(1, Ordering::Relaxed) >= self.limits.max_connections {
+            // Closed before a byte is read: the cheapest refusal, and the client sees a reset
+            // it can retry elsewhere, not a hung connection.
+            self.metrics.connections_refused.inc();
+            drop(slot);
+            return None;
+        }
+        let stream: Stream = Box::new(DeadlineStream::new(stream, self.limits));
+        let reused = self.inner.process_new(stream, shutdown).await;
+        drop(slot);
+        reused
+    }
+
+    async fn cleanup(&self) {
+        self.inner.cleanup().await
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Before a request: waiting for its first byte (the idle timeout runs).
+    Idle,
+    /// Inside a request head (the head deadline runs).
+    Head { at: LineState },
+    /// Head complete: body and response; pingora's own read timeouts apply.
+    Rest,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LineState {
+    InLine,
+    /// Just after a `\n`.
+    LineEnd,
+    /// A `\r` right after a line end: the empty line's CR.
+    EmptyLineCr,
+}
+
+#[derive(Debug)]
+pub struct DeadlineStream {
+    inner: Stream,
+    limits: ConnectionLimits,
+    phase: Phase,
+    timer: Pin<Box<Sleep>>,
+}
+
+impl DeadlineStream {
+    fn new(inner: Stream, limits: ConnectionLimits) -> Self {
+        DeadlineStream {
+            inner,
+            limits,
+            phase: Phase::Idle,
+            timer: Box::pin(tokio::time::sleep(limits.idle_timeout)),
+        }
+    }
+
+    /// Advances the head scan over freshly read bytes: the head ends at a line end followed by
+    /// an empty line, `\r\n\r\n` or a bare `\n\n` (httparse accepts bare LF).
+    fn scan(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            let at = match self.phase {
+                Phase::Idle => {
+                    self.timer
+                        .as_mut()
+                        .reset(Instant::now() + self.limits.header_timeout);
+                    LineState::InLine
+                }
+                Phase::Head { at } => at,
+                Phase::Rest => return,
+            };
+            self.phase = match (at, b) {
+                (LineState::LineEnd | LineState::EmptyLineCr, b'\n') => Phase::Rest,
+                (_, b'\n') => Phase::Head {
+                    at: LineState::LineEnd,
+                },
+                (LineState::LineEnd, b'\r') => Phase::Head {
+                    at: LineState::EmptyLineCr,
+                },
+                _ => Phase::Head {
+                    at: LineState::InLine,
+                },
+            };
+        }
+    }
+}
+
+impl AsyncRead for DeadlineStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if this.phase != Phase::Rest {
+                    this.scan(&buf.filled()[before..]);
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                if this.phase != Phase::Rest && this.timer.as_mut().poll(cx).is_ready() {
+                    let what = if this.phase == Phase::Idle {
+                        "idle connection timed out"
+                    } else {
+                        "request head not received in time"
+                    };
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, what)));
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl AsyncWrite for DeadlineStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if this.phase == Phase::Rest && matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            // A response is going out: the next byte read begins the next request.
+            this.phase = Phase::Idle;
+            let idle = this.limits.idle_timeout;
+            this.timer.as_mut().reset(Instant::now() + idle);
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if this.phase == Phase::Rest && matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            this.phase = Phase::Idle;
+            let idle = this.limits.idle_timeout;
+            this.timer.as_mut().reset(Instant::now() + idle);
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[async_trait]
+impl Shutdown for DeadlineStream {
+    async fn shutdown(&mut self) {
+        self.inner.shutdown().await
+    }
+}
+
+impl UniqueID for DeadlineStream {
+    fn id(&self) -> UniqueIDType {
+        self.inner.id()
+    }
+}
+
+impl Ssl for DeadlineStream {
+    fn get_ssl(&self) -> Option<&pingora::protocols::tls::TlsRef> {
+        self.inner.get_ssl()
+    }
+
+    fn get_ssl_digest(&self) -> Option<Arc<pingora::protocols::tls::SslDigest>> {
+        self.inner.get_ssl_digest()
+    }
+
+    fn selected_alpn_proto(&self) -> Option<ALPN> {
+        self.inner.selected_alpn_proto()
+    }
+}
+
+impl GetTimingDigest for DeadlineStream {
+    fn get_timing_digest(&self) -> Vec<Option<pingora::protocols::TimingDigest>> {
+        self.inner.get_timing_digest()
+    }
+
+    fn get_read_pending_time(&self) -> Duration {
+        self.inner.get_read_pending_time()
+    }
+
+    fn get_write_pending_time(&self) -> Duration {
+        self.inner.get_write_pending_time()
+    }
+}
+
+impl GetProxyDigest for DeadlineStream {
+    fn get_proxy_digest(&self) -> Option<Arc<pingora::protocols::raw_connect::ProxyDigest>> {
+        self.inner.get_proxy_digest()
+    }
+
+    fn set_proxy_digest(&mut self, digest: pingora::protocols::raw_connect::ProxyDigest) {
+        self.inner.set_proxy_digest(digest)
+    }
+}
+
+impl GetSocketDigest for DeadlineStream {
+    fn get_socket_digest(&self) -> Option<Arc<pingora::protocols::SocketDigest>> {
+        self.inner.get_socket_digest()
+    }
+
+    fn set_socket_digest(&mut self, digest: pingora::protocols::SocketDigest) {
+        self.inner.set_socket_digest(digest)
+    }
+}
+
+#[async_trait]
+impl Peek for DeadlineStream {
+    async fn try_peek(&mut self, buf: &mut [u8]) -> io::Result<bool> {
+        self.inner.try_peek(buf).await
+    }
+}
