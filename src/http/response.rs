@@ -34,6 +34,19 @@ impl OwnResponse {
         self
     }
 
+    /// RFC 6749 §5.1: a response that may carry credentials is never cached.
+    pub fn no_store(mut self) -> OwnResponse {
+        self.headers.extend(super::no_store());
+        self
+    }
+
+    /// A redirect to an address built by us (never an unchecked client value).
+    pub fn redirect(status: u16, location: &str) -> Result<OwnResponse, super::ApiError> {
+        let value = HeaderValue::from_str(location)
+            .map_err(|_| super::ApiError::Internal("cannot build the redirect".into()))?;
+        Ok(OwnResponse::empty(status).with_header(http::header::LOCATION, value))
+    }
+
     pub fn empty(status: u16) -> OwnResponse {
         OwnResponse {
             status,

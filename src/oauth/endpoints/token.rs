@@ -1,16 +1,14 @@
 //! `POST /oauth/token`: client authentication, then the grant named by `grant_type`.
 
 use super::super::issuer::token_response;
-use super::super::{grants, OAuthError, OAuthServer};
+use super::super::{grants, OAuthServer};
 use super::{body_params, client_auth};
-use crate::handlers::HandlerRequest;
+use crate::http::ApiError;
 use crate::http::OwnResponse;
+use crate::http::Request;
 
-pub async fn handle(
-    server: &OAuthServer,
-    req: &HandlerRequest<'_>,
-) -> Result<OwnResponse, OAuthError> {
-    let params = body_params(server, req)?;
+pub async fn handle(server: &OAuthServer, req: &Request) -> Result<OwnResponse, ApiError> {
+    let params = body_params(req)?;
     let grant_type = params.require("grant_type")?.to_string();
     let client = client_auth(server, req, &params).await?;
     let minted = match grant_type.as_str() {
@@ -19,13 +17,13 @@ pub async fn handle(
         "client_credentials" => grants::client_credentials::grant(server, client, &params).await?,
         "password" => {
             if client.is_public() {
-                return Err(OAuthError::UnauthorizedClient(
+                return Err(ApiError::UnauthorizedClient(
                     "public clients may only use authorization_code with PKCE".into(),
                 ));
             }
             grants::password::grant(server, client, &params, req.client_ip).await?
         }
-        _ => return Err(OAuthError::UnsupportedGrantType),
+        _ => return Err(ApiError::UnsupportedGrantType),
     };
     Ok(token_response(&minted))
 }

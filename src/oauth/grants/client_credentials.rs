@@ -3,18 +3,19 @@
 
 use super::super::clients::Client;
 use super::super::issuer::{self, Grant, Minted};
-use super::super::request::Params;
-use super::super::{OAuthError, OAuthServer};
+use super::super::OAuthServer;
 use super::password::requested_scopes;
 use crate::config::GrantType;
+use crate::http::ApiError;
+use crate::http::Params;
 
 pub async fn grant(
     server: &OAuthServer,
     client: &Client,
     params: &Params,
-) -> Result<Minted, OAuthError> {
+) -> Result<Minted, ApiError> {
     if !client.allows(GrantType::ClientCredentials) || client.is_public() {
-        return Err(OAuthError::UnauthorizedClient(
+        return Err(ApiError::UnauthorizedClient(
             "this client may not use client_credentials".into(),
         ));
     }
