@@ -232,9 +232,11 @@ impl EndpointTable {
 
     pub fn resolve(&self, mount: HandlerKind, method: &Method, path: &str) -> Resolved<'_> {
         let mut allowed: Vec<&'static str> = Vec::new();
-        let mut contract = None;
+        // A 404 speaks the service's first contract; a 405 that of the path's first endpoint.
+        let mut service_contract = None;
+        let mut path_contract = None;
         for e in self.endpoints.iter().filter(|e| e.mount == mount) {
-            contract.get_or_insert(e.contract);
+            service_contract.get_or_insert(e.contract);
             let Some(captures) = match_path(&e.segments, path) else {
                 continue;
             };
@@ -247,9 +249,11 @@ impl EndpointTable {
             if !allowed.contains(&e.verb.as_str()) {
                 allowed.push(e.verb.as_str());
             }
-            contract = Some(e.contract);
+            path_contract.get_or_insert(e.contract);
         }
-        let contract = contract.unwrap_or(Contract::Rfc6750);
+        let contract = path_contract
+            .or(service_contract)
+            .unwrap_or(Contract::Rfc6750);
         let error = if allowed.is_empty() {
             ApiError::NotFound("no such endpoint".into())
         } else {
