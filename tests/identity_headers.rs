@@ -153,3 +153,35 @@ async fn trusted_proxy_keeps_forwarding_chain() {
         "identity headers are stripped even from trusted peers"
     );
 }
+
+/// Hardening finding 8: every header through which a client could claim a scheme, port, path
+/// or address is dropped from untrusted peers, like `X-Forwarded-For`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheme_port_path_and_address_claims_are_dropped_from_untrusted_peers() {
+    let up = EchoUpstream::start("app").await;
+    let gh = TestGatehouse::start(&config(&up));
+    let claims = [
+        "X-Forwarded-Ssl: on",
+        "X-Forwarded-Scheme: https",
+        "X-Forwarded-Port: 443",
+        "X-Forwarded-Prefix: /admin",
+        "X-Forwarded-Server: internal",
+        "X-Forwarded-Uri: /admin",
+        "X-Original-URL: /admin/delete",
+        "X-Rewrite-URL: /admin/delete",
+        "Client-IP: 10.0.0.1",
+        "True-Client-IP: 10.0.0.1",
+        "X-Client-IP: 10.0.0.1",
+        "x_original_url: /admin",
+    ];
+    let r = raw_get(gh.addr, "/pub/x", &claims);
+    assert_eq!(r.status, 200);
+    let seen = up.last();
+    for claim in claims {
+        let name = claim.split_once(':').unwrap().0;
+        assert!(
+            seen.header(name).is_none() && seen.header(&name.replace('_', "-")).is_none(),
+            "{name} reached the upstream: {seen:?}"
+        );
+    }
+}

@@ -181,3 +181,54 @@ async fn ambiguous_framing_and_huge_headers_never_reach_upstream() {
     // A normal request still goes through.
     assert_eq!(raw_get(gh.addr, "/x", &[]).status, 200);
 }
+
+/// SECURITY F3, hardening finding 14: both lengths at once is an error (RFC 9112 §6.3), not a
+/// request to reinterpret: 400, nothing forwarded, and the connection closed so that whatever
+/// the client meant as body is never read as the next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_length_beside_transfer_encoding_is_refused_and_closed() {
+    use std::io::{Read, Write};
+    let up = EchoUpstream::start("a").await;
+    let gh = TestGatehouse::start(
+        &[
+            upstream_section("a", &up, ""),
+            route("/", "a", "public", ""),
+        ]
+        .concat(),
+    );
+    for (te, cl) in [
+        ("Transfer-Encoding: chunked", "Content-Length: 4"),
+        ("transfer-encoding: chunked", "content-LENGTH: 0"),
+        ("Transfer-Encoding: chunked", "Content-Length: 99"),
+    ] {
+        // No `Connection: close`: the server must close by itself.
+        let mut s = std::net::TcpStream::connect(gh.addr).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let smuggled = "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
+        write!(
+            s,
+            "POST /x HTTP/1.1\r\nHost: a\r\n{te}\r\n{cl}\r\n\r\n0\r\n\r\n{smuggled}"
+        )
+        .unwrap();
+        let mut buf = Vec::new();
+        let read = s.read_to_end(&mut buf);
+        assert!(read.is_ok(), "{te} + {cl}: connection left open ({read:?})");
+        let text = String::from_utf8_lossy(&buf);
+        assert!(text.starts_with("HTTP/1.1 400"), "{te} + {cl}: {text}");
+        assert_eq!(
+            text.matches("HTTP/1.1").count(),
+            1,
+            "one response only: {text}"
+        );
+        assert!(text.contains("Transfer-Encoding"), "{text}");
+    }
+    assert_eq!(up.count(), 0);
+    // Chunked alone is fine.
+    let r = raw_request(
+        gh.addr,
+        "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\nabcd\r\n0\r\n\r\n",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(up.count(), 1);
+}

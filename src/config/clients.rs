@@ -20,7 +20,11 @@ pub struct OAuthConfig {
 
 #[derive(Debug, Clone)]
 pub struct LockoutConfig {
+    /// Per account or client.
     pub max_failures: u32,
+    /// Per client address. Much larger than per account: behind a NAT or an ingress many
+    /// users share one address, and one of them must not lock out the rest.
+    pub max_failures_per_address: u32,
     pub window: Duration,
     pub ban: Duration,
 }
@@ -88,6 +92,16 @@ pub(super) fn validate_oauth(p: &mut Problems, raw: RawOAuth) -> OAuthConfig {
     if max_failures == 0 {
         p.push("oauth.lockout.max_failures: must be at least 1".into());
     }
+    let max_failures_per_address = raw
+        .lockout
+        .max_failures_per_address
+        .unwrap_or_else(|| max_failures.saturating_mul(10));
+    if max_failures_per_address < max_failures {
+        p.push(
+            "oauth.lockout.max_failures_per_address: must be at least oauth.lockout.max_failures"
+                .into(),
+        );
+    }
     let max_concurrent_hashes = raw.max_concurrent_hashes.unwrap_or(4);
     if max_concurrent_hashes == 0 {
         p.push("oauth.max_concurrent_hashes: must be at least 1".into());
@@ -103,6 +117,7 @@ pub(super) fn validate_oauth(p: &mut Problems, raw: RawOAuth) -> OAuthConfig {
         max_concurrent_hashes,
         lockout: LockoutConfig {
             max_failures,
+            max_failures_per_address,
             window: p.duration(
                 "oauth.lockout.window",
                 raw.lockout.window.as_deref(),

@@ -157,6 +157,7 @@ pub struct RawOAuth {
 #[serde(deny_unknown_fields)]
 pub struct RawLockout {
     pub max_failures: Option<u32>,
+    pub max_failures_per_address: Option<u32>,
     pub window: Option<String>,
     pub ban: Option<String>,
 }

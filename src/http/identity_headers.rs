@@ -2,6 +2,7 @@
 //! every duplicate, `_` spellings too, since some servers fold `_` into `-`), then set from the
 //! validated token. Client-sent forwarding headers are dropped unless the peer is trusted.
 
+use super::client_address::TrustedProxies;
 use crate::auth::Identity;
 use crate::config::IdentityHeadersConfig;
 use http::header::{HeaderName, HeaderValue};
@@ -9,12 +10,26 @@ use ipnet::IpNet;
 use pingora::http::RequestHeader;
 use std::net::IpAddr;
 
-const FORWARDING: [&str; 5] = [
+/// Headers through which a client could claim an address, scheme, host or path the proxy did
+/// not see. Rack trusts `X-Forwarded-Ssl: on`; IIS and Symfony take the path from
+/// `X-Original-URL`/`X-Rewrite-URL`, around our canonicalisation. Kept only from trusted peers.
+const FORWARDING: [&str; 16] = [
     "x-forwarded-for",
     "x-forwarded-host",
     "x-forwarded-proto",
+    "x-forwarded-ssl",
+    "x-forwarded-scheme",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-server",
+    "x-forwarded-uri",
     "forwarded",
     "x-real-ip",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-client-ip",
+    "client-ip",
+    "true-client-ip",
 ];
 const XFF: HeaderName = HeaderName::from_static("x-forwarded-for");
 const XFP: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -26,7 +41,7 @@ pub struct IdentityHeaders {
     pub client_id: HeaderName,
     /// Lowercase, `-` spelling: everything stripped from clients.
     strip: Vec<String>,
-    trusted_proxies: Vec<IpNet>,
+    trusted_proxies: TrustedProxies,
 }
 
 impl IdentityHeaders {
@@ -52,14 +67,14 @@ impl IdentityHeaders {
             scopes: name(&config.scopes)?,
             client_id: name(&config.client_id)?,
             strip,
-            trusted_proxies: trusted_proxies.to_vec(),
+            trusted_proxies: TrustedProxies::new(trusted_proxies),
         })
     }
 
     /// Removes identity headers, and forwarding headers from untrusted peers; then records the
     /// peer in `X-Forwarded-For`.
     pub fn sanitize(&self, req: &mut RequestHeader, peer: Option<IpAddr>) {
-        let trusted = peer.is_some_and(|ip| self.trusted_proxies.iter().any(|n| n.contains(&ip)));
+        let trusted = peer.is_some_and(|ip| self.trusted_proxies.contains(ip));
         let doomed: Vec<HeaderName> = req
             .headers
             .keys()
@@ -86,6 +101,11 @@ impl IdentityHeaders {
         if !req.headers.contains_key(&XFP) {
             let _ = req.insert_header(XFP, "http");
         }
+    }
+
+    /// The client's address for throttles and logs (see `client_address`).
+    pub fn client_ip(&self, peer: Option<IpAddr>, headers: &http::HeaderMap) -> Option<IpAddr> {
+        self.trusted_proxies.client_ip(peer, headers)
     }
 
     pub fn inject(&self, req: &mut RequestHeader, identity: &Identity) {

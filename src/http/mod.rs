@@ -2,6 +2,7 @@
 //! the `Request`/`Reply` a handler works with, `ApiError` and its one renderer, the HTML page
 //! shell, typed request parameters, cookies, the common and identity header sets, request ids.
 
+pub mod client_address;
 mod common_headers;
 pub mod cookies;
 pub mod endpoint;

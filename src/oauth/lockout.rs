@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 pub struct Lockout {
     store: StoreHandle,
-    policy: ThrottlePolicy,
+    account_policy: ThrottlePolicy,
+    address_policy: ThrottlePolicy,
     metrics: Arc<Metrics>,
 }
 
@@ -23,24 +24,28 @@ pub struct Attempt {
 
 impl Lockout {
     pub fn new(store: StoreHandle, config: &LockoutConfig, metrics: Arc<Metrics>) -> Self {
+        let policy = |max_attempts| ThrottlePolicy {
+            max_attempts,
+            window_secs: config.window.as_secs() as i64,
+            ban_secs: config.ban.as_secs() as i64,
+        };
         Lockout {
             store,
-            policy: ThrottlePolicy {
-                max_attempts: config.max_failures,
-                window_secs: config.window.as_secs() as i64,
-                ban_secs: config.ban.as_secs() as i64,
-            },
+            account_policy: policy(config.max_failures),
+            address_policy: policy(config.max_failures_per_address),
             metrics,
         }
     }
 
-    /// Counts one attempt on `account` (already prefixed, e.g. `user:alice`) and on `ip`.
+    /// Counts one attempt on `account` (already prefixed, e.g. `user:alice`) and on `ip`, the
+    /// client's address as the proxy resolved it (a trusted ingress's `X-Forwarded-For`).
     pub async fn begin(&self, account: &str, ip: Option<IpAddr>) -> Result<Attempt, ApiError> {
         let now = now_unix();
         let address = ip.map(|ip| format!("ip:{ip}"));
         let mut locked_until = 0;
-        for key in std::iter::once(account.to_string()).chain(address.clone()) {
-            let policy = self.policy;
+        let keys = std::iter::once((account.to_string(), self.account_policy))
+            .chain(address.clone().map(|a| (a, self.address_policy)));
+        for (key, policy) in keys {
             let outcome = self
                 .store
                 .run(move |s| async move { s.throttle_attempt(&key, now, policy).await })

@@ -11,10 +11,11 @@ use crate::auth::{strip_query_token, Identity};
 use crate::config::RouteTarget;
 use crate::http::endpoint::Mounted;
 use crate::http::{request_id, ApiError, Auth, Contract, OwnResponse, Request, Resolved};
-use crate::routing::{host_without_port, normalize_path};
+use crate::routing::{normalize_host, normalize_path};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::protocols::http::authority::raw_target_authority;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType};
@@ -86,15 +87,10 @@ impl GatehouseProxy {
             return Ok(Next::Respond(OwnResponse::empty(204)));
         }
 
-        let host = req
-            .headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or(uri.host())
-            .map(host_without_port);
+        let host = request_host(req).map_err(refused)?;
         let route = s
             .routes
-            .find(host, &path)
+            .find(host.as_deref(), &path)
             .ok_or_else(|| refused(ApiError::NotFound("no route matches this request".into())))?;
         ctx.route = Some(route.index);
 
@@ -201,10 +197,13 @@ impl GatehouseProxy {
             route_name: route.name.clone(),
             identity: ctx.identity.clone(),
             forwarded,
-            client_ip: session
-                .client_addr()
-                .and_then(|a| a.as_inet())
-                .map(|a| a.ip()),
+            client_ip: s.identity_headers.client_ip(
+                session
+                    .client_addr()
+                    .and_then(|a| a.as_inet())
+                    .map(|a| a.ip()),
+                &req.headers,
+            ),
             captures: std::mem::take(&mut ctx.captures),
         };
         endpoint.call(request).await
@@ -222,9 +221,44 @@ impl GatehouseProxy {
     }
 }
 
-/// Refuses header sections larger than we accept (RFC 6585 §5). Framing conflicts
-/// (`Content-Length` with `Transfer-Encoding`) never get here: pingora drops the length and
-/// closes the connection after the response (RFC 9112 §6.3), and refuses duplicate lengths.
+/// The host to route on: exactly the authority the upstream will act on, normalized. HTTP/1.1
+/// requires `Host` (RFC 9112 §3.2), and pingora has already refused a `Host` that differs from an
+/// absolute-form target's authority, so for HTTP/1.x `Host` is that authority. An HTTP/1.0
+/// absolute-form target goes upstream as it came, authority included; HTTP/2 carries
+/// `:authority` in the URI.
+fn request_host(req: &RequestHeader) -> Result<Option<Cow<'_, str>>, ApiError> {
+    let authority = match req.headers.get(http::header::HOST) {
+        Some(h) => Some(h.as_bytes()),
+        None if req.version == http::Version::HTTP_11 => {
+            return Err(ApiError::InvalidRequest(
+                "an HTTP/1.1 request needs a Host header".into(),
+            ))
+        }
+        None => raw_target_authority(req.raw_path())
+            .authority()
+            .or_else(|| req.uri.authority().map(|a| a.as_str().as_bytes())),
+    };
+    authority
+        .map(|a| normalize_host(a).map_err(|e| ApiError::InvalidRequest(e.to_string())))
+        .transpose()
+}
+
+/// RFC 9112 §6.3: `Content-Length` beside `Transfer-Encoding` "ought to be handled as an
+/// error"; pingora instead drops the length (and closes after the response), so the header map
+/// no longer shows it: look at the raw header section, only when `Transfer-Encoding` is there.
+fn has_framing_conflict(session: &Session) -> bool {
+    const NAME: &[u8] = b"content-length:";
+    let req = session.req_header();
+    req.version < http::Version::HTTP_2
+        && req.headers.contains_key(http::header::TRANSFER_ENCODING)
+        && session
+            .to_h1_raw()
+            .split(|b| *b == b'\n')
+            .skip(1)
+            .any(|line| line.len() >= NAME.len() && line[..NAME.len()].eq_ignore_ascii_case(NAME))
+}
+
+/// Refuses header sections larger than we accept (RFC 6585 §5).
 fn check_header_size(req: &RequestHeader, max_header_bytes: usize) -> Result<(), ApiError> {
     let size: usize = req
         .headers
@@ -264,6 +298,13 @@ impl ProxyHttp for GatehouseProxy {
         let req = session.req_header();
         ctx.request_id = Some(request_id::request_id(req.headers.get(request_id::HEADER)));
         ctx.origin = req.headers.get(http::header::ORIGIN).cloned();
+        if has_framing_conflict(session) {
+            let conflict = ApiError::InvalidRequest(
+                "Content-Length and Transfer-Encoding together are refused".into(),
+            );
+            return self.reject(session, ctx, refused(conflict)).await;
+        }
+        let req = session.req_header();
         let next = self.decide(req, ctx).await;
         match next {
             Ok(Next::Proxy) => Ok(false),
@@ -335,6 +376,22 @@ impl ProxyHttp for GatehouseProxy {
             }
         }
         Ok(())
+    }
+
+    /// What pingora's own error lines ("Fail to proxy: …") say about the request. Its default
+    /// prints the raw request target, so an `?oauth_token=` would reach the error log.
+    fn request_summary(&self, session: &Session, ctx: &RequestCtx) -> String {
+        let req = session.req_header();
+        let path = normalize_path(req.uri.path());
+        let route = ctx
+            .route
+            .and_then(|i| self.state.config.routes.get(i))
+            .map_or("unmatched", |r| r.name.as_str());
+        format!(
+            "{} {}, route: {route}",
+            req.method,
+            path.as_deref().unwrap_or("(unreadable path)")
+        )
     }
 
     /// A client that hangs up mid-request is not an error of ours (load generators do it at

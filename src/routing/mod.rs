@@ -2,8 +2,10 @@
 //! Host-specific routes win over host-less ones; among those, the longest path prefix wins,
 //! matched on whole segments (`/api` matches `/api` and `/api/x`, not `/apix`).
 
+mod host;
 mod normalize;
 
+pub use host::{normalize_host, HostError};
 pub use normalize::{normalize_path, PathError};
 
 use crate::config::{AuthMode, RouteConfig, RouteTarget};
@@ -34,7 +36,12 @@ impl RouteTable {
             .map(|(index, c)| Route {
                 index,
                 name: c.name.clone(),
-                host: c.host.clone(),
+                // Compared with the request's normalized host, so spelled the same way.
+                host: c.host.as_deref().map(|h| {
+                    normalize_host(h.as_bytes())
+                        .map(|h| h.into_owned())
+                        .unwrap_or_else(|_| h.to_ascii_lowercase())
+                }),
                 path_prefix: c.path_prefix.clone(),
                 target: c.target.clone(),
                 auth: c.auth,
@@ -51,12 +58,12 @@ impl RouteTable {
         RouteTable { routes }
     }
 
-    /// `host` is the request's host without port, any case; `path` is already normalized.
+    /// `host` comes from `normalize_host`; `path` is already normalized.
     pub fn find(&self, host: Option<&str>, path: &str) -> Option<&Route> {
         self.routes.iter().find(|r| {
             let host_ok = match (&r.host, host) {
                 (None, _) => true,
-                (Some(want), Some(got)) => want.eq_ignore_ascii_case(got),
+                (Some(want), Some(got)) => want == got,
                 (Some(_), None) => false,
             };
             host_ok && prefix_matches(&r.path_prefix, path)
@@ -77,20 +84,6 @@ fn prefix_matches(prefix: &str, path: &str) -> bool {
     match path.strip_prefix(prefix) {
         Some(rest) => rest.is_empty() || rest.starts_with('/'),
         None => false,
-    }
-}
-
-/// The host part of a Host header value (`example.com:8080` → `example.com`, `[::1]:80` → `[::1]`).
-pub fn host_without_port(value: &str) -> &str {
-    if value.starts_with('[') {
-        return match value.find(']') {
-            Some(end) => &value[..=end],
-            None => value,
-        };
-    }
-    match value.rfind(':') {
-        Some(i) => &value[..i],
-        None => value,
     }
 }
 
@@ -118,19 +111,15 @@ mod tests {
             route("api-v2", None, "/api/v2"),
             route("admin-host", Some("admin.example.com"), "/"),
         ]);
-        let name = |h: Option<&str>, p: &str| t.find(h, p).map(|r| r.name.as_str());
+        let name = |h: Option<&str>, p: &str| {
+            let h = h.map(|h| normalize_host(h.as_bytes()).unwrap());
+            t.find(h.as_deref(), p).map(|r| r.name.as_str())
+        };
         assert_eq!(name(None, "/api/v2/x"), Some("api-v2"));
         assert_eq!(name(None, "/api/v1"), Some("api"));
         assert_eq!(name(None, "/api"), Some("api"));
         assert_eq!(name(None, "/apix"), Some("root"));
         assert_eq!(name(Some("ADMIN.example.com"), "/api"), Some("admin-host"));
         assert_eq!(name(Some("other"), "/api/v2"), Some("api-v2"));
-    }
-
-    #[test]
-    fn host_ports_are_dropped() {
-        assert_eq!(host_without_port("a.example:8080"), "a.example");
-        assert_eq!(host_without_port("[::1]:80"), "[::1]");
-        assert_eq!(host_without_port("a"), "a");
     }
 }

@@ -1,0 +1,105 @@
+//! The per-address login throttle counts the real client (hardening finding 2): behind a trusted
+//! ingress every user arrives from the ingress's address, so one guesser must not lock out the
+//! rest; the client address comes from the ingress's `X-Forwarded-For`, and only then.
+
+mod support;
+
+use serde_json::json;
+use support::oauth::*;
+use support::*;
+
+fn start(trusted: bool) -> TestGatehouse {
+    let sections = oauth_sections("[oauth.lockout]\nmax_failures_per_address = 8\n");
+    if !trusted {
+        return TestGatehouse::start(&sections);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.db");
+    // trusted_proxies lives in [server], which the harness owns.
+    let text = TestGatehouse::config_text(
+        free_port(),
+        free_port(),
+        &db.display().to_string(),
+        &sections,
+    )
+    .replace(
+        "shutdown_grace = \"1s\"",
+        "shutdown_grace = \"1s\"\ntrusted_proxies = [\"127.0.0.0/8\"]",
+    );
+    let config = gatehouse::Config::from_toml(&text, "test").unwrap();
+    let (addr, admin) = (config.server.listen, config.server.admin_listen);
+    TestGatehouse {
+        running: start_outside_runtime(config),
+        addr,
+        admin,
+        dir,
+        client: reqwest::Client::new(),
+    }
+}
+
+/// Seed 001's login from `xff`; returns (status, locked out?).
+async fn login(gh: &TestGatehouse, xff: &str, user: &str, password: &str) -> (u16, bool) {
+    let r = gh
+        .client
+        .post(gh.url("/oauth/authorize"))
+        .header("X-Forwarded-For", xff)
+        .json(&json!({"username": user, "password": password, "grant_type": "password", "client_id": LEGACY}))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.headers().contains_key("retry-after"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_guesser_behind_the_ingress_locks_out_only_itself() {
+    let gh = start(true);
+    gh.sign_up("alice", "alice's password").await;
+    gh.sign_up("bob", "bob's password").await;
+
+    // The guesser sprays wrong passwords over many accounts (one each, so no account locks).
+    // What it writes left of the ingress's entry changes every time and must not help it.
+    for i in 0..8 {
+        let xff = format!("198.51.100.{i}, 203.0.113.66");
+        let (status, locked) = login(&gh, &xff, &format!("nobody{i}"), "guess").await;
+        assert_eq!((status, locked), (400, false), "attempt {i}");
+    }
+    let (status, locked) = login(&gh, "192.0.2.1, 203.0.113.66", "alice", "alice's password").await;
+    assert_eq!(
+        (status, locked),
+        (400, true),
+        "the guesser's own address is locked"
+    );
+
+    // Everyone else behind the same ingress signs in as usual.
+    let (status, _) = login(&gh, "203.0.113.7", "alice", "alice's password").await;
+    assert_eq!(status, 200);
+    let (status, _) = login(&gh, "203.0.113.8", "bob", "bob's password").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
+    let gh = start(false);
+    gh.sign_up("alice", "alice's password").await;
+    for i in 0..8 {
+        let xff = format!("203.0.113.{i}");
+        let (status, locked) = login(&gh, &xff, &format!("nobody{i}"), "guess").await;
+        assert_eq!((status, locked), (400, false), "attempt {i}");
+    }
+    // A fresh X-Forwarded-For does not make a fresh client: the peer address is locked.
+    let (status, locked) = login(&gh, "203.0.113.200", "alice", "alice's password").await;
+    assert_eq!((status, locked), (400, true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_few_failures_from_a_shared_address_lock_no_one() {
+    // The default per-address limit is ten times the per-account one.
+    let gh = TestGatehouse::start(&oauth_sections(""));
+    gh.sign_up("carol", "carol's password").await;
+    for i in 0..20 {
+        let (status, locked) = login(&gh, "", &format!("nobody{i}"), "guess").await;
+        assert_eq!((status, locked), (400, false), "attempt {i}");
+    }
+    let (status, _) = login(&gh, "", "carol", "carol's password").await;
+    assert_eq!(status, 200);
+}
