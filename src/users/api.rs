@@ -8,11 +8,32 @@ use crate::auth::CachedValidator;
 use crate::config::Config;
 use crate::http::{ApiError, Auth, Contract, Endpoint, OwnResponse, Request, Verb};
 use crate::store::{now_unix, NewUser, StoreError, StoreHandle, User};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::sync::Arc;
 
 pub const PAGE_SIZE: i64 = 10;
+
+/// `POST /sign-up`, form or JSON (the seed clients send JSON).
+#[derive(Debug, Deserialize)]
+struct SignUp {
+    client_id: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+/// `GET /users?page=N`; the page is checked by hand for the API's own message.
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    page: Option<String>,
+}
+
+fn present<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, ApiError> {
+    value
+        .as_deref()
+        .ok_or_else(|| ApiError::InvalidRequest(format!("missing `{name}`")))
+}
 
 /// The users API as a service of its own: it shares the password hasher and the token cache
 /// with the authorization server but knows nothing of OAuth beyond the registered client ids.
@@ -99,19 +120,15 @@ async fn user_json(server: &UsersService, u: &User) -> Result<Value, ApiError> {
 }
 
 async fn sign_up(server: &UsersService, req: &Request) -> Result<OwnResponse, ApiError> {
-    let params = req.body_params()?;
-    let client_id = params
-        .get("client_id")
-        .ok_or_else(|| ApiError::InvalidRequest("missing `client_id`".into()))?;
-    if !server.client_ids.contains(client_id) {
+    let params: SignUp = req.body_params()?.parse()?;
+    if !server
+        .client_ids
+        .contains(present(&params.client_id, "client_id")?)
+    {
         return Err(ApiError::InvalidClient);
     }
-    let username = params
-        .get("username")
-        .ok_or_else(|| ApiError::InvalidRequest("missing `username`".into()))?;
-    let password = params
-        .get("password")
-        .ok_or_else(|| ApiError::InvalidRequest("missing `password`".into()))?;
+    let username = present(&params.username, "username")?;
+    let password = present(&params.password, "password")?;
     if let Some(p) = username_problem(username) {
         return Err(ApiError::Unprocessable(p.into()));
     }
@@ -137,8 +154,8 @@ async fn sign_up(server: &UsersService, req: &Request) -> Result<OwnResponse, Ap
 }
 
 async fn list(server: &UsersService, req: &Request) -> Result<OwnResponse, ApiError> {
-    let query = req.query_params()?;
-    let page: i64 = match query.get("page") {
+    let query: ListQuery = req.query_params()?.parse()?;
+    let page: i64 = match query.page.as_deref() {
         None => 1,
         Some(p) => p
             .parse()

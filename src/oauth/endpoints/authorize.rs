@@ -10,14 +10,56 @@ use super::super::{issuer, pages, pkce, scope, OAuthServer};
 use crate::auth::{generate_token, hash_token};
 use crate::config::GrantType;
 use crate::http::ApiError;
-use crate::http::Params;
 use crate::http::Request;
 use crate::http::{cookies, page, OwnResponse};
 use crate::store::{now_unix, AuthorizationRequest, StoredCode, TokenHash};
 use http::header::HeaderValue;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 const MAX_STATE_LEN: usize = 2048;
+
+/// `GET /oauth/authorize`. `state` is not here: it goes back byte for byte, so it is read raw.
+#[derive(Debug, Deserialize)]
+struct AuthorizeQuery {
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    response_type: Option<String>,
+    scope: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+}
+
+/// A form posted back to a pending request, bound to it by its CSRF token.
+trait PendingForm: DeserializeOwned {
+    fn csrf_token(&self) -> Option<&str>;
+}
+
+#[derive(Debug, Deserialize)]
+struct SignInForm {
+    csrf_token: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ConsentForm {
+    csrf_token: Option<String>,
+    decision: Option<String>,
+}
+
+impl PendingForm for SignInForm {
+    fn csrf_token(&self) -> Option<&str> {
+        self.csrf_token.as_deref()
+    }
+}
+
+impl PendingForm for ConsentForm {
+    fn csrf_token(&self) -> Option<&str> {
+        self.csrf_token.as_deref()
+    }
+}
 
 /// Cookie holding the pending request's id; `__Host-` whenever the public URL is https.
 fn cookie_name(server: &OAuthServer) -> &'static str {
@@ -114,7 +156,7 @@ fn error_redirect(
 }
 
 pub async fn start(server: &OAuthServer, req: &Request) -> Result<OwnResponse, ApiError> {
-    let params = match Params::from_query(req.query()) {
+    let params = match req.query_params().and_then(|p| p.parse::<AuthorizeQuery>()) {
         Ok(p) => p,
         Err(_) => {
             return Err(error_page(
@@ -126,7 +168,8 @@ pub async fn start(server: &OAuthServer, req: &Request) -> Result<OwnResponse, A
     };
     // Until client and redirect_uri are known good, nothing may redirect (RFC 6749 §4.1.2.1).
     let Some(client) = params
-        .get("client_id")
+        .client_id
+        .as_deref()
         .and_then(|id| server.clients.get(id))
     else {
         return Err(error_page(
@@ -135,7 +178,7 @@ pub async fn start(server: &OAuthServer, req: &Request) -> Result<OwnResponse, A
             "The application asking for access is not registered.",
         ));
     };
-    let redirect_uri = match params.get("redirect_uri") {
+    let redirect_uri = match params.redirect_uri.as_deref() {
         Some(uri) if client.has_redirect_uri(uri) => uri.to_string(),
         Some(_) => {
             return Err(error_page(
@@ -161,7 +204,7 @@ pub async fn start(server: &OAuthServer, req: &Request) -> Result<OwnResponse, A
     if state.is_some_and(|s| s.len() > MAX_STATE_LEN) {
         return fail("invalid_request", "state is too long");
     }
-    if params.get("response_type") != Some("code") {
+    if params.response_type.as_deref() != Some("code") {
         return fail(
             "unsupported_response_type",
             "only response_type=code is supported",
@@ -173,7 +216,7 @@ pub async fn start(server: &OAuthServer, req: &Request) -> Result<OwnResponse, A
             "this client may not use the authorization code flow",
         );
     }
-    let scopes = match requested_scopes(client, params.get("scope")) {
+    let scopes = match requested_scopes(client, params.scope.as_deref()) {
         Ok(s) => s,
         Err(_) => {
             return fail(
@@ -182,8 +225,8 @@ pub async fn start(server: &OAuthServer, req: &Request) -> Result<OwnResponse, A
             )
         }
     };
-    let challenge = params.get("code_challenge");
-    let method = match pkce::Method::parse(params.get("code_challenge_method")) {
+    let challenge = params.code_challenge.as_deref();
+    let method = match pkce::Method::parse(params.code_challenge_method.as_deref()) {
         Some(m) => m,
         None => return fail("invalid_request", "code_challenge_method must be S256"),
     };
@@ -194,7 +237,7 @@ pub async fn start(server: &OAuthServer, req: &Request) -> Result<OwnResponse, A
                 "PKCE (code_challenge with S256) is required",
             )
         }
-        None if params.get("code_challenge_method").is_some() => {
+        None if params.code_challenge_method.is_some() => {
             return fail(
                 "invalid_request",
                 "code_challenge_method without code_challenge",
@@ -270,15 +313,15 @@ fn csrf_matches(given: Option<&str>, expected: &str) -> bool {
 
 /// A form posted to the pending request named by the cookie, with its CSRF token checked;
 /// a page error when it expired or the form could not be verified.
-async fn posted_form(
+async fn posted_form<F: PendingForm>(
     server: &OAuthServer,
     req: &Request,
-) -> Result<(TokenHash, AuthorizationRequest, Params), ApiError> {
+) -> Result<(TokenHash, AuthorizationRequest, F), ApiError> {
     let Some((id_hash, pending)) = pending(server, req).await? else {
         return Err(expired_page());
     };
-    let form = super::body_params(req).map_err(|_| forbidden_page())?;
-    if !csrf_matches(form.get("csrf_token"), &pending.csrf_token) {
+    let form: F = super::body_params(req).map_err(|_| forbidden_page())?;
+    if !csrf_matches(form.csrf_token(), &pending.csrf_token) {
         return Err(forbidden_page());
     }
     Ok((id_hash, pending, form))
@@ -301,12 +344,12 @@ fn forbidden_page() -> ApiError {
 }
 
 pub async fn sign_in(server: &OAuthServer, req: &Request) -> Result<OwnResponse, ApiError> {
-    let (id_hash, pending, form) = posted_form(server, req).await?;
+    let (id_hash, pending, form) = posted_form::<SignInForm>(server, req).await?;
     let Some(client) = server.clients.get(&pending.client_id) else {
         return Err(expired_page());
     };
-    let username = form.get("username").unwrap_or("");
-    let password = form.get("password").unwrap_or("");
+    let username = form.username.as_deref().unwrap_or("");
+    let password = form.password.as_deref().unwrap_or("");
     let user = match verify_user(server, username, password, req.client_ip).await {
         Ok(u) => u,
         Err(e @ (ApiError::InvalidGrant(_) | ApiError::LockedOut { .. })) => {
@@ -391,14 +434,14 @@ pub async fn consent_page(server: &OAuthServer, req: &Request) -> Result<OwnResp
 }
 
 pub async fn consent(server: &OAuthServer, req: &Request) -> Result<OwnResponse, ApiError> {
-    let (id_hash, pending, form) = posted_form(server, req).await?;
+    let (id_hash, pending, form) = posted_form::<ConsentForm>(server, req).await?;
     let (Some(client), Some(user_id)) = (
         server.clients.get(&pending.client_id),
         pending.user_id.clone(),
     ) else {
         return Err(expired_page());
     };
-    let approved = match form.get("decision") {
+    let approved = match form.decision.as_deref() {
         Some("approve") => true,
         Some("deny") => false,
         _ => return Err(forbidden_page()),

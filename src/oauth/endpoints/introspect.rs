@@ -1,6 +1,7 @@
 //! `POST /oauth/introspect` (RFC 7662): confidential clients only; anything not currently
 //! valid is just `{"active": false}`.
 
+use super::super::request::{required, TokenReference};
 use super::super::OAuthServer;
 use super::{body_params, client_auth};
 use crate::auth::hash_token;
@@ -11,12 +12,12 @@ use crate::store::now_unix;
 use serde_json::json;
 
 pub async fn handle(server: &OAuthServer, req: &Request) -> Result<OwnResponse, ApiError> {
-    let params = body_params(req)?;
-    let client = client_auth(server, req, &params).await?;
+    let params: TokenReference = body_params(req)?;
+    let client = client_auth(server, req, &params.client).await?;
     if client.is_public() {
         return Err(ApiError::InvalidClient);
     }
-    let hash = hash_token(params.require("token")?);
+    let hash = hash_token(required(&params.token, "token")?);
     let now = now_unix();
     let found = server
         .store

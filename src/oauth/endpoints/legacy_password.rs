@@ -3,6 +3,7 @@
 //! clients marked legacy accept it.
 
 use super::super::issuer::token_response;
+use super::super::request::{required, LegacyPasswordRequest};
 use super::super::{grants, OAuthServer};
 use super::body_params;
 use crate::http::ApiError;
@@ -10,12 +11,12 @@ use crate::http::OwnResponse;
 use crate::http::Request;
 
 pub async fn handle(server: &OAuthServer, req: &Request) -> Result<OwnResponse, ApiError> {
-    let params = body_params(req)?;
-    match params.require("grant_type")? {
+    let params: LegacyPasswordRequest = body_params(req)?;
+    match required(&params.grant_type, "grant_type")? {
         "password" => {}
         _ => return Err(ApiError::UnsupportedGrantType),
     }
-    let client_id = params.require("client_id")?;
+    let client_id = required(&params.client_id, "client_id")?;
     let client = server
         .clients
         .get(client_id)
@@ -25,6 +26,6 @@ pub async fn handle(server: &OAuthServer, req: &Request) -> Result<OwnResponse, 
             "this client must use /oauth/token".into(),
         ));
     }
-    let minted = grants::password::grant(server, client, &params, req.client_ip).await?;
+    let minted = grants::password::grant(server, client, &params.owner, req.client_ip).await?;
     Ok(token_response(&minted))
 }

@@ -9,9 +9,9 @@ pub mod revoke;
 pub mod token;
 
 use super::clients::Client;
-use super::request::basic_credentials;
+use super::request::{basic_credentials, ClientCredentials};
 use super::{OAuthServer, METADATA_PATH};
-use crate::http::{ApiError, Auth, Contract, Endpoint, Params, Request, Verb};
+use crate::http::{ApiError, Auth, Contract, Endpoint, Request, Verb};
 
 const fn endpoint(
     verb: Verb,
@@ -102,10 +102,10 @@ pub const ENDPOINTS: &[Endpoint<OAuthServer>] = &[
 pub(crate) async fn client_auth<'s>(
     server: &'s OAuthServer,
     req: &Request,
-    params: &Params,
+    body: &ClientCredentials,
 ) -> Result<&'s Client, ApiError> {
     let basic = basic_credentials(&req.headers)?;
-    let body_secret = params.get("client_secret");
+    let body_secret = body.client_secret.as_deref();
     let (id, secret) = match (basic, body_secret) {
         (Some(_), Some(_)) => {
             return Err(ApiError::InvalidRequest(
@@ -113,14 +113,14 @@ pub(crate) async fn client_auth<'s>(
             ))
         }
         (Some((id, secret)), None) => {
-            if params.get("client_id").is_some_and(|b| b != id) {
+            if body.client_id.as_deref().is_some_and(|b| b != id) {
                 return Err(ApiError::InvalidClient);
             }
             (id, Some(secret))
         }
         (None, secret) => (
-            params
-                .get("client_id")
+            body.client_id
+                .as_deref()
                 .ok_or(ApiError::InvalidClient)?
                 .to_string(),
             secret.map(str::to_string),
@@ -146,7 +146,8 @@ pub(crate) async fn client_auth<'s>(
     }
 }
 
-/// The proxy already refused bodies over `http.max_body_bytes`.
-pub(crate) fn body_params(req: &Request) -> Result<Params, ApiError> {
-    req.body_params()
+/// The endpoint's typed request from its body; the proxy already refused bodies over
+/// `http.max_body_bytes`.
+pub(crate) fn body_params<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    req.body_params()?.parse()
 }

@@ -1,6 +1,7 @@
 //! `POST /oauth/revoke` (RFC 7009). Unknown tokens and tokens of other clients get 200 too, so
 //! the endpoint tells nothing; a refresh token takes its whole family with it.
 
+use super::super::request::{required, TokenReference};
 use super::super::OAuthServer;
 use super::{body_params, client_auth};
 use crate::auth::hash_token;
@@ -10,9 +11,9 @@ use crate::http::Request;
 use crate::store::now_unix;
 
 pub async fn handle(server: &OAuthServer, req: &Request) -> Result<OwnResponse, ApiError> {
-    let params = body_params(req)?;
-    let client = client_auth(server, req, &params).await?;
-    let hash = hash_token(params.require("token")?);
+    let params: TokenReference = body_params(req)?;
+    let client = client_auth(server, req, &params.client).await?;
+    let hash = hash_token(required(&params.token, "token")?);
     let client_id = client.id().to_string();
     let now = now_unix();
     let revoked = server

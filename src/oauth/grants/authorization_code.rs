@@ -4,26 +4,26 @@
 
 use super::super::clients::Client;
 use super::super::issuer::{self, Grant, Minted};
+use super::super::request::{required, TokenRequest};
 use super::super::{pkce, scope, OAuthServer};
 use crate::auth::hash_token;
 use crate::config::GrantType;
 use crate::http::ApiError;
-use crate::http::Params;
 use crate::store::now_unix;
 
 pub async fn grant(
     server: &OAuthServer,
     client: &Client,
-    params: &Params,
+    params: &TokenRequest,
 ) -> Result<Minted, ApiError> {
     if !client.allows(GrantType::AuthorizationCode) {
         return Err(ApiError::UnauthorizedClient(
             "this client may not use authorization_code".into(),
         ));
     }
-    let code_hash = hash_token(params.require("code")?);
-    let redirect_uri = params.require("redirect_uri")?;
-    let verifier = params.get("code_verifier");
+    let code_hash = hash_token(required(&params.code, "code")?);
+    let redirect_uri = required(&params.redirect_uri, "redirect_uri")?;
+    let verifier = params.code_verifier.as_deref();
     if let Some(v) = verifier {
         if !pkce::is_valid_verifier(v) {
             return Err(ApiError::InvalidRequest(

@@ -7,12 +7,11 @@ use super::super::OAuthServer;
 use super::password::requested_scopes;
 use crate::config::GrantType;
 use crate::http::ApiError;
-use crate::http::Params;
 
 pub async fn grant(
     server: &OAuthServer,
     client: &Client,
-    params: &Params,
+    scope: Option<&str>,
 ) -> Result<Minted, ApiError> {
     if !client.allows(GrantType::ClientCredentials) || client.is_public() {
         return Err(ApiError::UnauthorizedClient(
@@ -23,7 +22,7 @@ pub async fn grant(
         user_id: None,
         user_name: None,
         client_id: client.id().to_string(),
-        scopes: requested_scopes(client, params.get("scope"))?,
+        scopes: requested_scopes(client, scope)?,
         admin: false,
         family_id: issuer::new_family_id(),
         with_refresh: false,

@@ -3,10 +3,10 @@
 
 use super::super::clients::Client;
 use super::super::issuer::{self, Grant, Minted};
+use super::super::request::{required, PasswordCredentials};
 use super::super::{scope, OAuthServer};
 use crate::config::GrantType;
 use crate::http::ApiError;
-use crate::http::Params;
 use crate::http::BAD_CREDENTIALS;
 use crate::store::User;
 use crate::users::username_key;
@@ -15,7 +15,7 @@ use std::net::IpAddr;
 pub async fn grant(
     server: &OAuthServer,
     client: &Client,
-    params: &Params,
+    params: &PasswordCredentials,
     ip: Option<IpAddr>,
 ) -> Result<Minted, ApiError> {
     if !client.allows(GrantType::Password) {
@@ -23,9 +23,9 @@ pub async fn grant(
             "this client may not use the password grant".into(),
         ));
     }
-    let username = params.require("username")?;
-    let password = params.require("password")?;
-    let scopes = requested_scopes(client, params.get("scope"))?;
+    let username = required(&params.username, "username")?;
+    let password = required(&params.password, "password")?;
+    let scopes = requested_scopes(client, params.scope.as_deref())?;
 
     if username == client.id() && client.config.admin {
         // Admin login: the client's own secret, throttled like any credential.

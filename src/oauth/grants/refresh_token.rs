@@ -4,24 +4,24 @@
 
 use super::super::clients::Client;
 use super::super::issuer::{self, Grant, Minted};
+use super::super::request::{required, TokenRequest};
 use super::super::{scope, OAuthServer};
 use crate::auth::hash_token;
 use crate::config::GrantType;
 use crate::http::ApiError;
-use crate::http::Params;
 use crate::store::now_unix;
 
 pub async fn grant(
     server: &OAuthServer,
     client: &Client,
-    params: &Params,
+    params: &TokenRequest,
 ) -> Result<Minted, ApiError> {
     if !client.allows(GrantType::RefreshToken) {
         return Err(ApiError::UnauthorizedClient(
             "this client may not use refresh tokens".into(),
         ));
     }
-    let old = hash_token(params.require("refresh_token")?);
+    let old = hash_token(required(&params.refresh_token, "refresh_token")?);
     let stored = server
         .store
         .run(move |s| async move { s.find_refresh_token(&old).await })
@@ -33,7 +33,7 @@ pub async fn grant(
         ));
     }
     let granted = scope::parse(&stored.scopes).unwrap_or_default();
-    let scopes = match params.get("scope") {
+    let scopes = match params.owner.scope.as_deref() {
         None => granted,
         Some(text) => {
             let requested = scope::parse(text)
