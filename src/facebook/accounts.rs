@@ -5,9 +5,19 @@
 use super::FacebookService;
 use crate::http::{ApiError, OwnResponse, Request};
 use crate::store::FbAccount;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 pub const API_VERSION: &str = "2021-07-28";
+
+/// Seed 003's attach body; `name`, `avatar` and `companyId` are accepted and not needed.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AttachPage {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    origin_id: Option<String>,
+}
 
 fn page_json(p: &crate::store::FbPage) -> Value {
     json!({ "id": p.page_id, "name": p.name, "avatar": p.avatar, "isOwned": p.is_owned, "isConnected": p.is_connected })
@@ -76,17 +86,16 @@ pub async fn show(fb: &FacebookService, req: &Request) -> Result<OwnResponse, Ap
 /// `POST /facebook/accounts/:account_id`: attaches one of the account's pages.
 pub async fn attach(fb: &FacebookService, req: &Request) -> Result<OwnResponse, ApiError> {
     let account = own_account(fb, req).await?;
-    let body = req.body_params().map_err(|_| {
+    let body: AttachPage = req.body_params().and_then(|p| p.parse()).map_err(|_| {
         ApiError::InvalidRequest(
             "The body must be JSON: {type, originId, name, avatar, companyId}".into(),
         )
     })?;
-    if body.get("type") != Some("page") {
+    if body.kind.as_deref() != Some("page") {
         return Err(ApiError::InvalidRequest("type must be \"page\"".into()));
     }
     let origin_id = body
-        .get("originId")
-        .map(str::to_string)
+        .origin_id
         .ok_or_else(|| ApiError::InvalidRequest("originId is required".into()))?;
     let account_id = account.id.clone();
     let attached = fb

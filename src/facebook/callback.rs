@@ -8,6 +8,7 @@ use crate::auth::hash_token;
 use crate::http::{ApiError, OwnResponse, Request};
 use crate::store::{now_unix, FbAccount, FbAdAccount, FbPage, FbState, StoreError};
 use http::header::HeaderValue;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use url::Url;
 
@@ -26,19 +27,30 @@ enum Outcome {
     },
 }
 
+/// What Facebook sends back: a code, or an error (RFC 6749 §4.1.2), with our state.
+#[derive(Debug, Deserialize)]
+struct CallbackQuery {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+    error_reason: Option<String>,
+    error_description: Option<String>,
+}
+
 /// `GET /facebook/oauth_code`: Facebook's redirect back.
 pub async fn callback(fb: &FacebookService, req: &Request) -> Result<OwnResponse, ApiError> {
-    let params = req
+    let params: CallbackQuery = req
         .query_params()
+        .and_then(|p| p.parse())
         .map_err(|_| ApiError::page(400, "Invalid request", "The callback is malformed."))?;
-    let Some(state) = params.get("state") else {
+    let Some(state_param) = params.state.as_deref() else {
         return Err(ApiError::page(
             400,
             "Invalid request",
             "The login state is missing. Start again from the application.",
         ));
     };
-    let hash = hash_token(state);
+    let hash = hash_token(state_param);
     let now = now_unix();
     let consumed = fb
         .store
@@ -52,26 +64,22 @@ pub async fn callback(fb: &FacebookService, req: &Request) -> Result<OwnResponse
             "This Facebook login is no longer valid. Start again from the application.",
         ));
     };
-    if !login::same_browser(req, params.get("state").unwrap_or_default(), &state) {
+    if !login::same_browser(req, state_param, &state) {
         return Err(ApiError::page(
             400,
             "Login refused",
             "This Facebook login was started in another browser. Start again from the application.",
         ));
     }
-    let outcome = if let Some(error) = params.get("error") {
+    let outcome = if let Some(error) = params.error {
         Outcome::Failed {
-            error: error.to_string(),
-            reason: params
-                .get("error_reason")
-                .unwrap_or("user_denied")
-                .to_string(),
+            error,
+            reason: params.error_reason.unwrap_or_else(|| "user_denied".into()),
             description: params
-                .get("error_description")
-                .unwrap_or("The user denied the request")
-                .to_string(),
+                .error_description
+                .unwrap_or_else(|| "The user denied the request".into()),
         }
-    } else if let Some(code) = params.get("code") {
+    } else if let Some(code) = params.code.as_deref() {
         match link(fb, code, &state).await {
             Ok(o) => o,
             Err((error, description)) => Outcome::Failed {

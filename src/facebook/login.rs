@@ -9,6 +9,7 @@ use crate::http::{cookies, ApiError, OwnResponse, Request};
 use crate::store::{now_unix, FbState};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -134,14 +135,39 @@ pub(super) fn same_browser(req: &Request, state_param: &str, stored: &FbState) -
     })
 }
 
+#[derive(Debug, Deserialize)]
+struct DialogQuery {
+    redirect_uri: Option<String>,
+}
+
+/// Seed 003's popup start: the caller's context is echoed back to the integrator.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StartQuery {
+    #[serde(rename = "start_token")]
+    start_token: Option<String>,
+    origin: Option<String>,
+    location_id: Option<String>,
+    user_id: Option<String>,
+    page: Option<String>,
+    reconnect: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct StartTokenRequest {
+    origin: Option<String>,
+}
+
 /// `GET /facebook/oauth_dialog?redirect_uri=…&oauth_token=…` (seed 000).
 pub async fn dialog(fb: &FacebookService, req: &Request) -> Result<OwnResponse, ApiError> {
     let user = req.identity()?;
-    let params = req
+    let params: DialogQuery = req
         .query_params()
+        .and_then(|p| p.parse())
         .map_err(|_| ApiError::InvalidRequest("the query string is malformed".into()))?;
     let Some(target) = params
-        .get("redirect_uri")
+        .redirect_uri
+        .as_deref()
         .and_then(|u| integrator::check(u, &fb.config.integrator_origins))
     else {
         return Err(ApiError::InvalidRequest(
@@ -155,11 +181,16 @@ pub async fn dialog(fb: &FacebookService, req: &Request) -> Result<OwnResponse, 
 /// `POST /facebook/start-token` (Bearer): a one-time token a page can put in the popup's URL.
 pub async fn start_token(fb: &FacebookService, req: &Request) -> Result<OwnResponse, ApiError> {
     let user = req.identity()?;
-    let params = req.body_params().unwrap_or_default();
-    let query = req.query_params().ok();
-    let asked = params
-        .get("origin")
-        .or(query.as_ref().and_then(|q| q.get("origin")));
+    let body: StartTokenRequest = req
+        .body_params()
+        .and_then(|p| p.parse())
+        .unwrap_or_default();
+    let query: StartTokenRequest = req
+        .query_params()
+        .and_then(|p| p.parse())
+        .unwrap_or_default();
+    let asked = body.origin.or(query.origin);
+    let asked = asked.as_deref();
     let Some(origin) = popup_origin(fb, asked) else {
         return Err(ApiError::InvalidRequest(
             "origin is missing or not an allowed integrator origin".into(),
@@ -208,10 +239,11 @@ fn popup_origin(fb: &FacebookService, asked: Option<&str>) -> Option<String> {
 /// `GET /facebook/start` and `/social-media-posting/oauth/facebook/start` (seed 003): opens the
 /// dialog in popup mode for the caller (Bearer, or a start token from `window.open`).
 pub async fn start_popup(fb: &FacebookService, req: &Request) -> Result<OwnResponse, ApiError> {
-    let params = req
+    let params: StartQuery = req
         .query_params()
+        .and_then(|p| p.parse())
         .map_err(|_| ApiError::page(400, "Invalid request", "The query string is malformed."))?;
-    let (user, origin) = match params.get("start_token") {
+    let (user, origin) = match params.start_token.as_deref() {
         Some(t) => {
             let hash = hash_token(t);
             let now = now_unix();
@@ -235,7 +267,7 @@ pub async fn start_popup(fb: &FacebookService, req: &Request) -> Result<OwnRespo
         None => {
             // Without a ticket the proxy required a user token (`Auth::UserOrTicket`).
             let user = req.identity()?.clone();
-            let Some(origin) = popup_origin(fb, params.get("origin")) else {
+            let Some(origin) = popup_origin(fb, params.origin.as_deref()) else {
                 return Err(ApiError::page(
                     400,
                     "Invalid request",
@@ -246,10 +278,10 @@ pub async fn start_popup(fb: &FacebookService, req: &Request) -> Result<OwnRespo
         }
     };
     let details = json!({
-        "locationId": params.get("locationId"),
-        "userId": params.get("userId"),
-        "page": params.get("page"),
-        "reconnect": params.get("reconnect") == Some("true"),
+        "locationId": params.location_id,
+        "userId": params.user_id,
+        "page": params.page,
+        "reconnect": params.reconnect.as_deref() == Some("true"),
     });
     fb.dialog_redirect("popup", &user, &origin, details, true)
         .await
