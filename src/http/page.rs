@@ -1,8 +1,10 @@
 //! The HTML page shell of every page Gatehouse writes itself: the one stylesheet, the CSP
-//! that allows exactly that stylesheet by its hash, escaping, the error page, and the
-//! response headers a page goes out with (framing, referrer, caching).
+//! that allows exactly that stylesheet by its hash, the escaper of the askama templates
+//! (`templates/`, compiled in, every value escaped), the error page, and the response
+//! headers a page goes out with (framing, referrer, caching).
 
 use crate::http::OwnResponse;
+use askama::Template;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use bytes::Bytes;
@@ -13,7 +15,7 @@ use std::sync::OnceLock;
 /// The one stylesheet shared by every page. It is inserted verbatim between `<style>` and
 /// `</style>`, and its sha256 is what [`content_security_policy`] allows, so any change here
 /// is picked up by the policy automatically.
-const STYLE: &str = "\
+pub const STYLE: &str = "\
 :root{color-scheme:light dark;--bg:#f3f4f6;--card:#fff;--text:#111827;--muted:#4b5563;\
 --border:#d1d5db;--accent:#2563eb;--accent-text:#fff;--focus:#2563eb;\
 --error-bg:#fef2f2;--error-border:#fca5a5;--error-text:#991b1b}\
@@ -67,17 +69,43 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// askama's escaper for every page: the characters of [`escape`], `/` included, so that no
+/// interpolated value can form a URL on a page that must never link anywhere.
+pub struct PageEscaper;
+
+impl askama_escape::Escaper for PageEscaper {
+    fn write_escaped<W: std::fmt::Write>(&self, mut fmt: W, string: &str) -> std::fmt::Result {
+        fmt.write_str(&escape(string))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    style: &'static str,
+    title: &'a str,
+    message: &'a str,
+}
+
+/// What a page shows if its template ever failed to render (it has no fallible parts).
+const UNRENDERED: &str = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Error</title></head><body></body></html>\n";
+
+/// Renders a page template; every page embeds [`STYLE`] through the shared shell.
+pub fn render(page: &impl Template) -> String {
+    page.render().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a page template failed to render");
+        UNRENDERED.to_string()
+    })
+}
+
 /// An error page (invalid client, `redirect_uri` mismatch, expired sign-in session…).
 /// Never links anywhere, in particular not to the untrusted `redirect_uri`.
 pub fn error(title: &str, message: &str) -> String {
-    let title = escape(title);
-    let body = format!(
-        "<h1>{title}</h1>\n\
-         <p class=\"alert\" role=\"alert\">{message}</p>\n\
-         <p class=\"muted\">You can close this window and start again from the application.</p>\n",
-        message = escape(message),
-    );
-    document(&title, &body)
+    render(&ErrorPage {
+        style: STYLE,
+        title,
+        message,
+    })
 }
 
 /// The Content-Security-Policy value the caller must send with every page above: no script,
@@ -92,28 +120,6 @@ pub fn content_security_policy() -> &'static str {
              form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
         )
     })
-}
-
-/// Wraps an already-escaped title and body into the shared document shell.
-pub fn document(title: &str, body: &str) -> String {
-    let mut html = String::with_capacity(STYLE.len() + title.len() + body.len() + 512);
-    html.push_str(
-        "<!DOCTYPE html>\n\
-         <html lang=\"en\">\n\
-         <head>\n\
-         <meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"referrer\" content=\"no-referrer\">\n\
-         <meta name=\"robots\" content=\"noindex, nofollow\">\n\
-         <title>",
-    );
-    html.push_str(title);
-    html.push_str("</title>\n<style>");
-    html.push_str(STYLE);
-    html.push_str("</style>\n</head>\n<body>\n<main>\n");
-    html.push_str(body);
-    html.push_str("</main>\n</body>\n</html>\n");
-    html
 }
 
 /// A page response with the framing, CSP and referrer protections of RFC 9700 §4.16.

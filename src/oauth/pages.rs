@@ -1,14 +1,14 @@
-//! HTML pages of the authorization code flow (sign-in, consent), inside the shared shell of
-//! `http::page`, which owns the one stylesheet, its CSP hash and the error page.
+//! HTML pages of the authorization code flow (sign-in, consent): askama templates in
+//! `templates/`, extending the shared shell of `http::page`, which owns the one stylesheet,
+//! its CSP hash, the escaper and the error page.
 //!
 //! Pure functions returning complete HTML documents; `http::page::response` adds the HTTP
 //! plumbing. No script, no external asset, no inline `style` attribute, so the one CSP hash
-//! covers every page. Every interpolated value goes through [`escape`].
+//! covers every page. Every interpolated value is escaped by the templates.
 
-use std::fmt::Write as _;
-
-use crate::http::page::document;
 pub use crate::http::page::{content_security_policy, error, escape};
+use crate::http::page::{render, STYLE};
+use askama::Template;
 #[cfg(test)]
 use base64::{engine::general_purpose::STANDARD, Engine};
 #[cfg(test)]
@@ -28,44 +28,17 @@ pub struct SignInPage<'a> {
     pub error: Option<&'a str>,
 }
 
-/// Renders the sign-in page: a form posting `username`, `password` and `csrf_token`.
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInTemplate<'a> {
+    style: &'static str,
+    page: &'a SignInPage<'a>,
+}
+
+/// Renders the sign-in page: a form posting `username`, `password` and `csrf_token`, the
+/// first field still to fill in focused.
 pub fn sign_in(page: &SignInPage<'_>) -> String {
-    let client = escape(page.client_name);
-    let title = format!("Sign in to continue to {client}");
-    let mut body = String::with_capacity(1024);
-    let _ = writeln!(body, "<h1>{title}</h1>");
-    if let Some(message) = page.error {
-        let _ = writeln!(
-            body,
-            "<p class=\"alert\" role=\"alert\">{}</p>",
-            escape(message)
-        );
-    }
-    // Focus the first field the user still has to fill in.
-    let (user_focus, password_focus) = if page.username.is_empty() {
-        (" autofocus", "")
-    } else {
-        ("", " autofocus")
-    };
-    let _ = write!(
-        body,
-        "<form method=\"post\" action=\"{action}\">\n\
-         <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\n\
-         <label for=\"username\">Username</label>\n\
-         <input id=\"username\" name=\"username\" type=\"text\" value=\"{username}\" \
-         autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required{user_focus}>\n\
-         <label for=\"password\">Password</label>\n\
-         <input id=\"password\" name=\"password\" type=\"password\" \
-         autocomplete=\"current-password\" required{password_focus}>\n\
-         <div class=\"actions\">\n\
-         <button type=\"submit\" class=\"primary\">Sign in</button>\n\
-         </div>\n\
-         </form>\n",
-        action = escape(page.action),
-        csrf = escape(page.csrf_token),
-        username = escape(page.username),
-    );
-    document(&title, &body)
+    render(&SignInTemplate { style: STYLE, page })
 }
 
 /// The consent screen shown to a signed-in user.
@@ -82,41 +55,17 @@ pub struct ConsentPage<'a> {
     pub csrf_token: &'a str,
 }
 
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentTemplate<'a> {
+    style: &'static str,
+    page: &'a ConsentPage<'a>,
+}
+
 /// Renders the consent page: two submit buttons in ONE form,
 /// `name="decision" value="approve"` and `name="decision" value="deny"`.
 pub fn consent(page: &ConsentPage<'_>) -> String {
-    let client = escape(page.client_name);
-    let title = format!("{client} wants to access your account");
-    let mut body = String::with_capacity(1024);
-    let _ = write!(
-        body,
-        "<h1>{title}</h1>\n\
-         <p class=\"muted\">Signed in as <strong>{user}</strong></p>\n\
-         <p>{client} is asking for:</p>\n\
-         <ul>\n",
-        user = escape(page.user_name),
-    );
-    if page.scopes.is_empty() {
-        body.push_str("<li>basic access to your account</li>\n");
-    } else {
-        for scope in page.scopes {
-            let _ = writeln!(body, "<li>{}</li>", escape(scope));
-        }
-    }
-    let _ = write!(
-        body,
-        "</ul>\n\
-         <form method=\"post\" action=\"{action}\">\n\
-         <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\n\
-         <div class=\"actions\">\n\
-         <button type=\"submit\" name=\"decision\" value=\"approve\" class=\"primary\">Allow</button>\n\
-         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\n\
-         </div>\n\
-         </form>\n",
-        action = escape(page.action),
-        csrf = escape(page.csrf_token),
-    );
-    document(&title, &body)
+    render(&ConsentTemplate { style: STYLE, page })
 }
 
 #[cfg(test)]
