@@ -1,6 +1,9 @@
 //! Gatehouse: a reverse-proxy authentication sidecar. `server::Gatehouse` builds the whole
 //! process from a validated `config::Config`; tests start it in-process the same way.
 
+// Nothing on the request path may abort the process; tests may (clippy.toml).
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 pub mod admin;
 pub mod app;
 pub mod auth;
@@ -10,6 +13,7 @@ pub mod facebook;
 pub mod http;
 pub mod metrics;
 pub mod oauth;
+pub mod path;
 pub mod proxy;
 pub mod routing;
 pub mod server;

@@ -1,5 +1,7 @@
 //! The `gatehouse` command: run the proxy, check a config, and operator tasks on the store.
 
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use clap::{Parser, Subcommand};
 use gatehouse::auth::NewToken;
 use gatehouse::config::{is_scope_token, parse_duration};
@@ -86,8 +88,16 @@ enum TokenCommand {
         #[arg(long)]
         admin: bool,
     },
-    /// Revoke a token (read from the argument or, with `-`, from stdin).
-    Revoke { token: String },
+    /// Revoke a token read from stdin (`-`) or from `--token-file`: never from the command
+    /// line, where every user of the machine can read it in the process list.
+    Revoke {
+        /// `-`: read the token from stdin.
+        #[arg(value_name = "-", required_unless_present = "token_file")]
+        source: Option<String>,
+        /// A file whose first line is the token.
+        #[arg(long, conflicts_with = "source")]
+        token_file: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -264,17 +274,29 @@ fn token_command(config: &Config, command: TokenCommand) -> ExitCode {
                 tokens.issue(new, ttl).await.map_err(|e| e.to_string())
             })
         }
-        TokenCommand::Revoke { token } => {
-            let token = if token == "-" {
-                match read_stdin_line() {
-                    Ok(t) => t.trim().to_string(),
-                    Err(e) => {
-                        eprintln!("gatehouse: {e}");
-                        return ExitCode::FAILURE;
-                    }
+        TokenCommand::Revoke { source, token_file } => {
+            let read = match (source.as_deref(), token_file) {
+                (_, Some(path)) => std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))
+                    .map(|text| text.lines().next().unwrap_or("").trim().to_string()),
+                (Some("-"), None) => read_stdin_line().map(|t| t.trim().to_string()),
+                // Whatever was typed is already in the process list: say so, and do not use it.
+                (_, None) => Err(
+                    "the token is not taken from the command line (it would show in \
+                     the process list): pass `-` and write it to stdin, or use --token-file"
+                        .to_string(),
+                ),
+            };
+            let token = match read {
+                Ok(t) if !t.is_empty() => t,
+                Ok(_) => {
+                    eprintln!("gatehouse: the token is empty");
+                    return ExitCode::FAILURE;
                 }
-            } else {
-                token
+                Err(e) => {
+                    eprintln!("gatehouse: {e}");
+                    return ExitCode::FAILURE;
+                }
             };
             with_store(config, move |tokens, _| async move {
                 match tokens.revoke(&token).await {

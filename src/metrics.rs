@@ -35,6 +35,48 @@ pub enum AuthDecision {
     Unavailable,
 }
 
+impl AuthDecision {
+    pub const ALL: [AuthDecision; 8] = [
+        AuthDecision::Ok,
+        AuthDecision::Anonymous,
+        AuthDecision::Missing,
+        AuthDecision::Malformed,
+        AuthDecision::Invalid,
+        AuthDecision::Expired,
+        AuthDecision::InsufficientScope,
+        AuthDecision::Unavailable,
+    ];
+
+    /// The `result` label: a closed set, never request data.
+    pub fn label(self) -> &'static str {
+        match self {
+            AuthDecision::Ok => "ok",
+            AuthDecision::Anonymous => "anonymous",
+            AuthDecision::Missing => "missing",
+            AuthDecision::Malformed => "malformed",
+            AuthDecision::Invalid => "invalid",
+            AuthDecision::Expired => "expired",
+            AuthDecision::InsufficientScope => "insufficient_scope",
+            AuthDecision::Unavailable => "unavailable",
+        }
+    }
+
+    /// Position in `ALL`; a match rather than `as usize`, so a new variant cannot index past
+    /// the handles without the compiler noticing the missing arm.
+    fn index(self) -> usize {
+        match self {
+            AuthDecision::Ok => 0,
+            AuthDecision::Anonymous => 1,
+            AuthDecision::Missing => 2,
+            AuthDecision::Malformed => 3,
+            AuthDecision::Invalid => 4,
+            AuthDecision::Expired => 5,
+            AuthDecision::InsufficientScope => 6,
+            AuthDecision::Unavailable => 7,
+        }
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
@@ -49,7 +91,8 @@ pub struct Metrics {
     pub password_checks: IntCounter,
     tokens_issued: IntCounterVec,
     facebook_requests: IntCounterVec,
-    decision_handles: Vec<IntCounter>,
+    /// Indexed by `AuthDecision::index`, which covers every variant.
+    decision_handles: [IntCounter; AuthDecision::ALL.len()],
 }
 
 impl Metrics {
@@ -130,19 +173,8 @@ impl Metrics {
         registry.register(Box::new(cache.clone()))?;
         registry.register(Box::new(upstream_errors.clone()))?;
         registry.register(Box::new(token_store_lookups.clone()))?;
-        let decision_handles = [
-            "ok",
-            "anonymous",
-            "missing",
-            "malformed",
-            "invalid",
-            "expired",
-            "insufficient_scope",
-            "unavailable",
-        ]
-        .iter()
-        .map(|r| auth_decisions.with_label_values(&[r]))
-        .collect();
+        let decision_handles =
+            AuthDecision::ALL.map(|d| auth_decisions.with_label_values(&[d.label()]));
         Ok(Metrics {
             cache_hit: cache.with_label_values(&["hit"]),
             cache_miss: cache.with_label_values(&["miss"]),
@@ -173,7 +205,9 @@ impl Metrics {
     }
 
     pub fn auth_decision(&self, d: AuthDecision) {
-        self.decision_handles[d as usize].inc();
+        if let Some(h) = self.decision_handles.get(d.index()) {
+            h.inc();
+        }
     }
 
     /// Both labels are fixed names from the Graph client, never request data.
@@ -196,5 +230,29 @@ impl Metrics {
             tracing::error!(error = %e, "metrics encoding failed");
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod decision_tests {
+    use super::*;
+
+    #[test]
+    fn every_decision_has_its_own_counter() {
+        for (i, d) in AuthDecision::ALL.into_iter().enumerate() {
+            assert_eq!(d.index(), i, "{d:?}");
+        }
+        let m = Metrics::new().unwrap();
+        for d in AuthDecision::ALL {
+            m.auth_decision(d);
+        }
+        let text = String::from_utf8(m.render()).unwrap();
+        for d in AuthDecision::ALL {
+            let series = format!(
+                "gatehouse_auth_decisions_total{{result=\"{}\"}} 1",
+                d.label()
+            );
+            assert!(text.contains(&series), "{series} missing:\n{text}");
+        }
     }
 }

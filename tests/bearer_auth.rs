@@ -9,9 +9,20 @@ use support::*;
 fn config(up: &EchoUpstream, tokens: &str) -> String {
     [
         upstream_section("app", up, ""),
-        route("/", "app", "required", ""),
-        route("/write", "app", "required", "scopes = [\"write\"]"),
-        route("/both", "app", "required", "scopes = [\"read\", \"write\"]"),
+        // These upstreams read the token themselves (Authorization is not forwarded by default).
+        route("/", "app", "required", "forward_authorization = true"),
+        route(
+            "/write",
+            "app",
+            "required",
+            "scopes = [\"write\"]\nforward_authorization = true",
+        ),
+        route(
+            "/both",
+            "app",
+            "required",
+            "scopes = [\"read\", \"write\"]\nforward_authorization = true",
+        ),
         tokens.to_string(),
     ]
     .concat()

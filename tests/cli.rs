@@ -111,3 +111,58 @@ async fn users_and_hashed_client_secrets_from_the_command_line() {
     let (ok, _) = run(&["user", "delete", "1"], &config, "");
     assert!(!ok);
 }
+
+/// Hardening finding 13: a token to revoke never comes from the command line (the process
+/// list shows it to every user); stdin and a file do, and the revocation holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_revoke_reads_stdin_or_a_file_never_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.db").display().to_string();
+    let config = dir.path().join("g.toml");
+    std::fs::write(
+        &config,
+        TestGatehouse::config_text(free_port(), free_port(), &db, ""),
+    )
+    .unwrap();
+    let issue = || {
+        let (ok, out) = run(
+            &["token", "issue", "--user", "9", "--scopes", "read"],
+            &config,
+            "",
+        );
+        assert!(ok, "{out}");
+        out.trim().to_string()
+    };
+
+    let token = issue();
+    let (ok, out) = run(&["token", "revoke", &token], &config, "");
+    assert!(!ok, "a token on the command line is refused");
+    assert!(out.contains("process list"), "{out}");
+    let (ok, out) = run(&["token", "revoke", "-"], &config, &format!("{token}\n"));
+    assert!(ok, "{out}");
+    let (ok, out) = run(&["token", "revoke", "-"], &config, "no-such-token\n");
+    assert!(!ok, "unknown token: {out}");
+
+    let token = issue();
+    let file = dir.path().join("token.txt");
+    std::fs::write(&file, format!("{token}\n")).unwrap();
+    let (ok, out) = run(
+        &[
+            "token",
+            "revoke",
+            "--token-file",
+            &file.display().to_string(),
+        ],
+        &config,
+        "",
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = run(&["token", "revoke", "-"], &config, "");
+    assert!(!ok, "empty stdin: {out}");
+    let (ok, _) = run(
+        &["token", "revoke", "--token-file", "/nonexistent/token"],
+        &config,
+        "",
+    );
+    assert!(!ok);
+}

@@ -185,3 +185,50 @@ async fn scheme_port_path_and_address_claims_are_dropped_from_untrusted_peers() 
         );
     }
 }
+
+/// Hardening finding 9 (SECURITY M5): the client's `Authorization` stays at the proxy unless
+/// the route asks for it; the identity headers are what the upstream gets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_is_forwarded_only_where_the_route_asks() {
+    let up = EchoUpstream::start("app").await;
+    let gh = TestGatehouse::start(
+        &[
+            "[tokens]\nlegacy_locations = [\"oauth_header\"]\n".to_string(),
+            upstream_section("app", &up, ""),
+            route("/kept", "app", "required", "forward_authorization = true"),
+            route("/req", "app", "required", ""),
+            route("/pub", "app", "public", ""),
+        ]
+        .concat(),
+    );
+    let token = gh.issue("5", &["read"]).await;
+    for (path, scheme) in [
+        ("/req/x", "Bearer"),
+        ("/req/y", "OAuth"),
+        ("/pub/x", "Bearer"),
+    ] {
+        let r = gh
+            .client
+            .get(gh.url(path))
+            .header("Authorization", format!("{scheme} {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let seen = up.last();
+        assert!(seen.header("authorization").is_none(), "{path}: {seen:?}");
+    }
+    assert_eq!(
+        up.last().header("x-auth-user-id"),
+        None,
+        "public: no identity"
+    );
+    let r = gh.get("/req/z", Some(&token)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(up.last().header("x-auth-user-id"), Some("5"));
+
+    let r = gh.get("/kept/x", Some(&token)).await;
+    assert_eq!(r.status(), 200);
+    let expected = format!("Bearer {token}");
+    assert_eq!(up.last().header("authorization"), Some(expected.as_str()));
+}

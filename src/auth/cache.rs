@@ -8,7 +8,8 @@ use super::{AuthError, Identity, TokenValidator};
 use crate::config::CacheConfig;
 use crate::metrics::Metrics;
 use crate::store::now_unix;
-use crate::store::TokenHash;
+use crate::store::{RevocationSink, TokenHash};
+use async_trait::async_trait;
 use moka::future::Cache;
 use moka::Expiry;
 use std::sync::Arc;
@@ -147,5 +148,19 @@ impl CachedValidator {
         self.positive.run_pending_tasks().await;
         self.negative.run_pending_tasks().await;
         (self.positive.entry_count(), self.negative.entry_count())
+    }
+}
+
+/// Other replicas' revocations, heard by the store's `RevocationFeed`, leave this cache.
+#[async_trait]
+impl RevocationSink for CachedValidator {
+    async fn evict(&self, hashes: &[TokenHash]) {
+        for hash in hashes {
+            self.invalidate_hash(*hash).await;
+        }
+    }
+
+    fn evict_all(&self) {
+        self.invalidate_all();
     }
 }

@@ -100,14 +100,19 @@ fn check_token(t: &str) -> Result<&str, Malformed> {
     }
 }
 
-/// The query string without any `oauth_token` parameter (other parameters kept byte for byte),
-/// or `None` when there was nothing to remove.
+/// Query parameters that carry a token somewhere: ours (`oauth_token`, the seeds' form) and
+/// RFC 6750 §2.3's `access_token`, which we never accept but a client may still send. Neither
+/// goes upstream, where URLs are logged.
+const TOKEN_PARAMS: [&str; 2] = [QUERY_PARAM, "access_token"];
+
+/// The query string without any token parameter (other parameters kept byte for byte), or
+/// `None` when there was nothing to remove.
 pub fn strip_query_token(query: &str) -> Option<String> {
     let is_token = |pair: &str| {
         let key = pair.split('=').next().unwrap_or("");
         url::form_urlencoded::parse(key.as_bytes())
             .next()
-            .is_some_and(|(k, _)| k == QUERY_PARAM)
+            .is_some_and(|(k, _)| TOKEN_PARAMS.contains(&k.as_ref()))
     };
     if !query.split('&').any(is_token) {
         return None;

@@ -1,7 +1,9 @@
 //! Validation of the `[oauth]` section and the `[[clients]]` registry.
 
-use super::raw::{RawClient, RawOAuth};
-use super::{secret, Problems, SecretString};
+use super::raw::{OneOf, RawClient, RawOAuth};
+use super::{is_scope_token, secret, Problems, SecretString};
+use serde::de::{value::StrDeserializer, IntoDeserializer};
+use serde::Deserialize;
 use std::collections::HashSet;
 use std::time::Duration;
 use url::Url;
@@ -29,7 +31,8 @@ pub struct LockoutConfig {
     pub ban: Duration,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum GrantType {
     Password,
     AuthorizationCode,
@@ -38,14 +41,10 @@ pub enum GrantType {
 }
 
 impl GrantType {
+    /// The grant a `grant_type` value names, spelled as in the config file (serde's names).
     pub fn parse(s: &str) -> Option<GrantType> {
-        Some(match s {
-            "password" => GrantType::Password,
-            "authorization_code" => GrantType::AuthorizationCode,
-            "refresh_token" => GrantType::RefreshToken,
-            "client_credentials" => GrantType::ClientCredentials,
-            _ => return None,
-        })
+        let text: StrDeserializer<'_, serde::de::value::Error> = s.into_deserializer();
+        GrantType::deserialize(text).ok()
     }
     pub fn as_str(self) -> &'static str {
         match self {
@@ -202,17 +201,17 @@ pub(super) fn validate_clients(p: &mut Problems, raw: Vec<RawClient>) -> Vec<Cli
             }
             (None, Ok(None)) => ClientSecretConfig::Public,
         };
-        let grant_types: Vec<GrantType> = match &c.grant_types {
+        let grant_types: Vec<GrantType> = match c.grant_types {
             None => vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             Some(list) => list
-                .iter()
+                .into_iter()
                 .enumerate()
-                .filter_map(|(j, g)| {
-                    let parsed = GrantType::parse(g);
-                    if parsed.is_none() {
+                .filter_map(|(j, g)| match g {
+                    OneOf::Known(g) => Some(g),
+                    OneOf::Unknown(g) => {
                         p.push(format!("{key}.grant_types[{j}]: unknown grant `{g}`"));
+                        None
                     }
-                    parsed
                 })
                 .collect(),
         };
@@ -244,7 +243,7 @@ pub(super) fn validate_clients(p: &mut Problems, raw: Vec<RawClient>) -> Vec<Cli
         }
         if let Some(scopes) = &c.scopes {
             for (j, s) in scopes.iter().enumerate() {
-                if !super::is_scope_token(s) {
+                if !is_scope_token(s) {
                     p.push(format!("{key}.scopes[{j}]: `{s}` is not a valid scope"));
                 }
             }

@@ -107,7 +107,7 @@ pub(super) fn validate_facebook(p: &mut Problems, raw: RawFacebook) -> Option<Fa
             _ => None,
         }
         .or_else(|| {
-            p.0.push(format!("facebook.{key}: `{text}` is not an http(s) URL"));
+            p.push(format!("facebook.{key}: `{text}` is not an http(s) URL"));
             None
         })
     };

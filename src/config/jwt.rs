@@ -1,6 +1,6 @@
 //! Validation of the `[jwt]` section: JWTs from an external issuer, checked locally.
 
-use super::raw::RawJwt;
+use super::raw::{JwtAlgorithm, OneOf, RawJwt};
 use super::{secret, Problems};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use std::time::Duration;
@@ -28,17 +28,26 @@ impl std::fmt::Debug for JwtConfig {
     }
 }
 
+impl From<JwtAlgorithm> for Algorithm {
+    fn from(algorithm: JwtAlgorithm) -> Self {
+        match algorithm {
+            JwtAlgorithm::Hs256 => Algorithm::HS256,
+            JwtAlgorithm::Hs384 => Algorithm::HS384,
+            JwtAlgorithm::Hs512 => Algorithm::HS512,
+            JwtAlgorithm::Rs256 => Algorithm::RS256,
+            JwtAlgorithm::Rs384 => Algorithm::RS384,
+            JwtAlgorithm::Rs512 => Algorithm::RS512,
+            JwtAlgorithm::Es256 => Algorithm::ES256,
+            JwtAlgorithm::Es384 => Algorithm::ES384,
+        }
+    }
+}
+
+/// `None` when the algorithm or key is unusable (a problem is pushed).
 pub(super) fn validate_jwt(p: &mut Problems, raw: RawJwt) -> Option<JwtConfig> {
-    let algorithm = match raw.algorithm.as_str() {
-        "HS256" => Algorithm::HS256,
-        "HS384" => Algorithm::HS384,
-        "HS512" => Algorithm::HS512,
-        "RS256" => Algorithm::RS256,
-        "RS384" => Algorithm::RS384,
-        "RS512" => Algorithm::RS512,
-        "ES256" => Algorithm::ES256,
-        "ES384" => Algorithm::ES384,
-        other => {
+    let algorithm: Algorithm = match raw.algorithm {
+        OneOf::Known(a) => a.into(),
+        OneOf::Unknown(other) => {
             p.push(format!(
                 "jwt.algorithm: `{other}` (use HS256/384/512, RS256/384/512, ES256/384)"
             ));

@@ -1,7 +1,63 @@
-//! The config file as written: serde types that mirror the TOML, unknown keys rejected.
-//! Nothing outside `config/` sees these; `validate` turns them into `Config`.
+//! The config file as written: serde types that mirror the TOML, unknown keys rejected, and
+//! the spellings of its enum values. Nothing outside `config/` sees these; each section's
+//! `validate_*` function turns them into the checked types of `Config`.
 
-use serde::Deserialize;
+use super::{AuthMode, GrantType, LogFormat, TokenFormat};
+use serde::de::{DeserializeOwned, IntoDeserializer};
+use serde::{Deserialize, Deserializer};
+
+/// A value the file must spell as one of `T`'s variants, `T` being parsed by serde. An unknown
+/// spelling is kept as written rather than failing the whole parse: the section check then
+/// reports it under its key, beside every other problem of the file, in its own words.
+#[derive(Debug)]
+pub enum OneOf<T> {
+    Known(T),
+    Unknown(String),
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for OneOf<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // A non-string still fails here, with toml's own line and column.
+        let text = String::deserialize(deserializer)?;
+        let parsed: Result<T, serde::de::value::Error> =
+            T::deserialize(text.as_str().into_deserializer());
+        Ok(match parsed {
+            Ok(v) => OneOf::Known(v),
+            Err(_) => OneOf::Unknown(text),
+        })
+    }
+}
+
+/// `tokens.legacy_locations` entries: where, beside `Authorization: Bearer`, a token is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum LegacyLocation {
+    #[serde(rename = "oauth_header")]
+    OAuthHeader,
+    #[serde(rename = "query:oauth_token")]
+    QueryParam,
+}
+
+/// `routes.handler`: the in-process handlers a config route may name. The OAuth, users and
+/// Facebook handlers are mounted by their own sections, never by a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteHandler {
+    Echo,
+}
+
+/// `jwt.algorithm`: the algorithms Gatehouse verifies (never `none`, no PS*/EdDSA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum JwtAlgorithm {
+    Hs256,
+    Hs384,
+    Hs512,
+    Rs256,
+    Rs384,
+    Rs512,
+    Es256,
+    Es384,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,7 +102,7 @@ pub struct RawServer {
 #[serde(deny_unknown_fields)]
 pub struct RawLog {
     pub level: Option<String>,
-    pub format: Option<String>,
+    pub format: Option<OneOf<LogFormat>>,
     pub access_log: Option<bool>,
 }
 
@@ -65,10 +121,10 @@ pub struct RawStore {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTokens {
-    pub format: Option<String>,
+    pub format: Option<OneOf<TokenFormat>>,
     pub access_ttl: Option<String>,
     pub refresh_ttl: Option<String>,
-    pub legacy_locations: Option<Vec<String>>,
+    pub legacy_locations: Option<Vec<OneOf<LegacyLocation>>>,
     pub realm: Option<String>,
 }
 
@@ -136,10 +192,11 @@ pub struct RawRoute {
     pub host: Option<String>,
     pub path_prefix: String,
     pub upstream: Option<String>,
-    pub handler: Option<String>,
-    pub auth: Option<String>,
+    pub handler: Option<OneOf<RouteHandler>>,
+    pub auth: Option<OneOf<AuthMode>>,
     #[serde(default)]
     pub scopes: Vec<String>,
+    pub forward_authorization: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -172,7 +229,7 @@ pub struct RawClient {
     pub secret_hash: Option<String>,
     #[serde(default)]
     pub redirect_uris: Vec<String>,
-    pub grant_types: Option<Vec<String>>,
+    pub grant_types: Option<Vec<OneOf<GrantType>>>,
     pub scopes: Option<Vec<String>>,
     #[serde(default)]
     pub admin: bool,
@@ -203,11 +260,53 @@ pub struct RawFacebook {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawJwt {
-    pub algorithm: String,
+    pub algorithm: OneOf<JwtAlgorithm>,
     pub issuer: Option<String>,
     pub audience: Option<String>,
     pub secret: Option<String>,
     pub secret_file: Option<String>,
     pub public_key_file: Option<String>,
     pub leeway: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Doc {
+        grant: OneOf<GrantType>,
+    }
+
+    #[test]
+    fn one_of_keeps_unknown_spellings_and_refuses_other_types() {
+        let known: Doc = toml::from_str("grant = \"refresh_token\"").unwrap();
+        assert!(matches!(known.grant, OneOf::Known(GrantType::RefreshToken)));
+        let unknown: Doc = toml::from_str("grant = \"RefreshToken\"").unwrap();
+        assert!(matches!(unknown.grant, OneOf::Unknown(ref t) if t == "RefreshToken"));
+        let e = toml::from_str::<Doc>("grant = 3").unwrap_err().to_string();
+        assert!(e.contains("expected a string"), "{e}");
+    }
+
+    #[test]
+    fn strict_serde_enum_error_would_lose_the_key_path() {
+        // Why `OneOf` rather than a plain enum field: serde stops at the first bad value and
+        // toml's message shows the line, not the key path (`routes[3].auth`) of an array entry.
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Strict {
+            routes: Vec<StrictRoute>,
+        }
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct StrictRoute {
+            auth: AuthMode,
+        }
+        let e = toml::from_str::<Strict>(
+            "[[routes]]\nauth = \"public\"\n[[routes]]\nauth = \"sometimes\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!e.contains("routes[1]"), "{e}");
+    }
 }

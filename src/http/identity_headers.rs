@@ -12,8 +12,9 @@ use std::net::IpAddr;
 
 /// Headers through which a client could claim an address, scheme, host or path the proxy did
 /// not see. Rack trusts `X-Forwarded-Ssl: on`; IIS and Symfony take the path from
-/// `X-Original-URL`/`X-Rewrite-URL`, around our canonicalisation. Kept only from trusted peers.
-const FORWARDING: [&str; 16] = [
+/// `X-Original-URL`/`X-Rewrite-URL`, around our canonicalisation; nginx's `auth_request`
+/// describes the request in `X-Original-URI`. Kept only from trusted peers.
+const FORWARDING: [&str; 17] = [
     "x-forwarded-for",
     "x-forwarded-host",
     "x-forwarded-proto",
@@ -26,6 +27,7 @@ const FORWARDING: [&str; 16] = [
     "forwarded",
     "x-real-ip",
     "x-original-url",
+    "x-original-uri",
     "x-rewrite-url",
     "x-client-ip",
     "client-ip",

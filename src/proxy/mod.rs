@@ -4,6 +4,7 @@
 //! contract of the endpoint it concerns.
 
 mod authenticate;
+mod framing;
 mod respond;
 
 use crate::app::AppState;
@@ -14,6 +15,7 @@ use crate::http::{request_id, ApiError, Auth, Contract, OwnResponse, Request, Re
 use crate::routing::{normalize_host, normalize_path};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
+use framing::has_framing_conflict;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::protocols::http::authority::raw_target_authority;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
@@ -243,21 +245,6 @@ fn request_host(req: &RequestHeader) -> Result<Option<Cow<'_, str>>, ApiError> {
         .transpose()
 }
 
-/// RFC 9112 §6.3: `Content-Length` beside `Transfer-Encoding` "ought to be handled as an
-/// error"; pingora instead drops the length (and closes after the response), so the header map
-/// no longer shows it: look at the raw header section, only when `Transfer-Encoding` is there.
-fn has_framing_conflict(session: &Session) -> bool {
-    const NAME: &[u8] = b"content-length:";
-    let req = session.req_header();
-    req.version < http::Version::HTTP_2
-        && req.headers.contains_key(http::header::TRANSFER_ENCODING)
-        && session
-            .to_h1_raw()
-            .split(|b| *b == b'\n')
-            .skip(1)
-            .any(|line| line.len() >= NAME.len() && line[..NAME.len()].eq_ignore_ascii_case(NAME))
-}
-
 /// Refuses header sections larger than we accept (RFC 6585 §5).
 fn check_header_size(req: &RequestHeader, max_header_bytes: usize) -> Result<(), ApiError> {
     let size: usize = req
@@ -299,8 +286,10 @@ impl ProxyHttp for GatehouseProxy {
         ctx.request_id = Some(request_id::request_id(req.headers.get(request_id::HEADER)));
         ctx.origin = req.headers.get(http::header::ORIGIN).cloned();
         if has_framing_conflict(session) {
+            // Whatever follows the head cannot be trusted to be the next request.
+            session.set_keepalive(None);
             let conflict = ApiError::InvalidRequest(
-                "Content-Length and Transfer-Encoding together are refused".into(),
+                "ambiguous framing (Content-Length / Transfer-Encoding) is refused".into(),
             );
             return self.reject(session, ctx, refused(conflict)).await;
         }
@@ -352,6 +341,13 @@ impl ProxyHttp for GatehouseProxy {
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
         s.identity_headers.sanitize(upstream_request, peer_ip);
+        let forward_authorization = ctx
+            .route
+            .and_then(|i| s.config.routes.get(i))
+            .is_some_and(|r| r.forward_authorization);
+        if !forward_authorization {
+            upstream_request.remove_header(&http::header::AUTHORIZATION);
+        }
         if let Some(identity) = &ctx.identity {
             s.identity_headers.inject(upstream_request, identity);
         }

@@ -3,10 +3,11 @@
 //! matched on whole segments (`/api` matches `/api` and `/api/x`, not `/apix`).
 
 mod host;
-mod normalize;
 
 pub use host::{normalize_host, HostError};
-pub use normalize::{normalize_path, PathError};
+// The normaliser lives in the leaf module `path` so that `config` (route prefixes) can use it
+// without importing routing; re-exported here because the proxy normalizes and routes together.
+pub use crate::path::{normalize_path, PathError};
 
 use crate::config::{AuthMode, RouteConfig, RouteTarget};
 
@@ -100,6 +101,7 @@ mod tests {
             auth: AuthMode::Public,
             scopes: vec![],
             accept_oauth_header: false,
+            forward_authorization: false,
         }
     }
 

@@ -3,12 +3,13 @@
 
 mod handle;
 mod postgres;
-pub(crate) mod sql;
+mod sql;
 mod sqlite;
 mod types;
 
 pub use handle::StoreHandle;
-pub use postgres::{PostgresStore, RevocationFeed};
+pub use postgres::{PostgresStore, RevocationFeed, RevocationSink};
+pub use sql::SqlStore;
 pub use sqlite::SqliteStore;
 pub use types::*;
 

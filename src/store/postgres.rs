@@ -1,12 +1,15 @@
 //! PostgreSQL, for several Gatehouse replicas sharing one database. Same queries as SQLite
-//! (store/sql.rs); in addition every revocation is announced with `NOTIFY` inside the revoking
+//! (store/sql/); in addition every revocation is announced with `NOTIFY` inside the revoking
 //! transaction, and `RevocationFeed` listens so that each replica drops revoked tokens from
 //! its cache within milliseconds. After a lost listener connection comes back, the whole cache
 //! is dropped, since notifications may have been missed meanwhile.
 
+use super::sql::{Dialect, SqlStore};
 use super::{StoreError, TokenHash};
-use crate::auth::CachedValidator;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use async_trait::async_trait;
+use sqlx::postgres::{
+    PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgQueryResult,
+};
 use sqlx::{ConnectOptions, Connection, Executor, Postgres};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -21,11 +24,9 @@ pub const CHANNEL: &str = "gatehouse_revocations";
 /// Hashes per notification: 100 × 65 bytes stays well under PostgreSQL's 8000-byte payload.
 const HASHES_PER_NOTIFY: usize = 100;
 
-pub struct PostgresStore {
-    pool: PgPool,
-}
+pub type PostgresStore = SqlStore<Postgres>;
 
-impl PostgresStore {
+impl SqlStore<Postgres> {
     /// Connects, creates `schema` if given (each replica set, or each test, can have its own),
     /// and applies the PostgreSQL migrations.
     pub async fn open(
@@ -57,23 +58,7 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(PostgresStore { pool })
-    }
-
-    /// Announces revoked access tokens to every replica; delivered when the transaction commits.
-    async fn notify_revoked(
-        tx: &mut sqlx::Transaction<'static, Postgres>,
-        hashes: &[TokenHash],
-    ) -> Result<(), sqlx::Error> {
-        for chunk in hashes.chunks(HASHES_PER_NOTIFY) {
-            let payload = chunk.iter().map(hex::encode).collect::<Vec<_>>().join(",");
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(payload)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
+        Ok(SqlStore { pool })
     }
 
     pub fn revocation_feed(&self) -> RevocationFeed {
@@ -83,9 +68,36 @@ impl PostgresStore {
     }
 }
 
-mod queries {
-    use super::PostgresStore;
-    crate::store::sql::impl_sql_store!(PostgresStore, sqlx::Postgres);
+impl Dialect for Postgres {
+    /// Delivered to every replica's `RevocationFeed` when the transaction commits.
+    async fn notify_revoked(
+        conn: &mut PgConnection,
+        hashes: &[TokenHash],
+    ) -> Result<(), sqlx::Error> {
+        for chunk in hashes.chunks(HASHES_PER_NOTIFY) {
+            let payload = chunk.iter().map(hex::encode).collect::<Vec<_>>().join(",");
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(payload)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn rows_affected(done: &PgQueryResult) -> u64 {
+        done.rows_affected()
+    }
+}
+
+/// Where the feed delivers other replicas' revocations: the token cache, which lives in `auth`
+/// above the store and implements this.
+#[async_trait]
+pub trait RevocationSink: Send + Sync {
+    /// Drops these tokens, revoked by another replica.
+    async fn evict(&self, hashes: &[TokenHash]);
+    /// Drops everything: revocations may have been missed while the feed was disconnected.
+    fn evict_all(&self);
 }
 
 /// Listens for other replicas' revocations and evicts them from this process's cache.
@@ -94,11 +106,11 @@ pub struct RevocationFeed {
 }
 
 impl RevocationFeed {
-    pub fn spawn(self, runtime: &tokio::runtime::Handle, cache: Arc<CachedValidator>) {
-        runtime.spawn(async move { self.run(cache).await });
+    pub fn spawn(self, runtime: &tokio::runtime::Handle, sink: Arc<dyn RevocationSink>) {
+        runtime.spawn(async move { self.run(sink).await });
     }
 
-    async fn run(self, cache: Arc<CachedValidator>) {
+    async fn run(self, sink: Arc<dyn RevocationSink>) {
         let mut backoff = Duration::from_millis(100);
         let mut connected_before = false;
         loop {
@@ -120,18 +132,14 @@ impl RevocationFeed {
             if connected_before {
                 // Revocations sent while we were away were missed: start from an empty cache.
                 // (While away, cached tokens kept working: an outage must not log everyone out.)
-                cache.invalidate_all();
+                sink.evict_all();
                 tracing::info!("revocation feed reconnected; token cache cleared");
             }
             connected_before = true;
             backoff = Duration::from_millis(100);
             loop {
                 match listener.try_recv().await {
-                    Ok(Some(n)) => {
-                        for hash in parse_payload(n.payload()) {
-                            cache.invalidate_hash(hash).await;
-                        }
-                    }
+                    Ok(Some(n)) => sink.evict(&parse_payload(n.payload())).await,
                     Ok(None) => {
                         tracing::warn!("revocation feed lost its connection; reconnecting");
                         break;

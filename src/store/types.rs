@@ -1,5 +1,6 @@
 //! Records the store reads and writes. Secrets never appear here in clear: tokens, codes and
-//! request ids are keyed by their SHA-256, passwords by their argon2 hash.
+//! request ids are keyed by their SHA-256, passwords by their argon2 hash. Records that match
+//! a table column for column are read straight from its rows (`FromRow`).
 
 use super::TokenHash;
 
@@ -67,7 +68,7 @@ pub enum Redemption {
     Unusable,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AuthorizationRequest {
     pub csrf_token: String,
     pub client_id: String,
@@ -82,15 +83,16 @@ pub struct AuthorizationRequest {
     pub expires_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct User {
     pub id: i64,
     pub username: String,
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserCredentials {
+    #[sqlx(flatten)]
     pub user: User,
     pub password_hash: String,
 }
@@ -118,7 +120,7 @@ pub struct ThrottlePolicy {
 }
 
 /// A one-time Facebook Login `state`: who started the login and where to send them back.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct FbState {
     /// `redirect` (seed 000's dialog), `popup` (seed 003), or `start` (a popup's start token).
     pub purpose: String,
@@ -132,7 +134,7 @@ pub struct FbState {
 }
 
 /// A Facebook account linked to a local user; the Facebook token only ever encrypted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct FbAccount {
     pub id: String,
     pub fb_user_id: String,
@@ -147,7 +149,7 @@ pub struct FbAccount {
     pub updated_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct FbPage {
     pub page_id: String,
     pub name: String,

@@ -1,18 +1,20 @@
 //! The embedded default: one SQLite file, created and migrated on first start.
 
+use super::sql::{Dialect, SqlStore};
 use super::{StoreError, TokenHash};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions,
+    SqliteQueryResult, SqliteSynchronous,
+};
+use sqlx::Sqlite;
 use std::path::Path;
 use std::time::Duration;
 
-pub struct SqliteStore {
-    pool: SqlitePool,
-}
+pub type SqliteStore = SqlStore<Sqlite>;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
 
-impl SqliteStore {
+impl SqlStore<Sqlite> {
     pub async fn open(
         path: &Path,
         max_connections: u32,
@@ -40,21 +42,20 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(SqliteStore { pool })
+        Ok(SqlStore { pool })
     }
 }
 
-impl SqliteStore {
+impl Dialect for Sqlite {
     /// One process owns an SQLite file: its own cache was already updated by the caller.
     async fn notify_revoked(
-        _tx: &mut sqlx::Transaction<'static, Sqlite>,
+        _conn: &mut SqliteConnection,
         _hashes: &[TokenHash],
     ) -> Result<(), sqlx::Error> {
         Ok(())
     }
-}
 
-mod queries {
-    use super::SqliteStore;
-    crate::store::sql::impl_sql_store!(SqliteStore, sqlx::Sqlite);
+    fn rows_affected(done: &SqliteQueryResult) -> u64 {
+        done.rows_affected()
+    }
 }

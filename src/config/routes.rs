@@ -1,0 +1,288 @@
+//! The `[[routes]]` list and the routes Gatehouse mounts itself for `[oauth]` and `[facebook]`:
+//! what each route matches (host, normalized prefix), where it goes and how it authenticates.
+
+use super::raw::{OneOf, RawRoute, RouteHandler};
+use super::{is_scope_token, OAuthConfig, Problems, UpstreamConfig};
+use crate::path::normalize_path;
+use serde::Deserialize;
+use std::collections::HashSet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    Required,
+    Optional,
+    Public,
+}
+
+/// Handlers that live inside Gatehouse and write their own response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandlerKind {
+    /// Answers with the identity headers Gatehouse would forward: a demo and a debugging aid.
+    Echo,
+    /// The authorization server: `/oauth/*` and the RFC 8414 metadata document.
+    OAuth,
+    /// `POST /sign-up` and the admin users API.
+    Users,
+    /// Facebook Login: dialog, callback, popup flow, connected-accounts API.
+    Facebook,
+}
+
+impl From<RouteHandler> for HandlerKind {
+    fn from(handler: RouteHandler) -> Self {
+        match handler {
+            RouteHandler::Echo => HandlerKind::Echo,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteTarget {
+    /// Index into `Config::upstreams`.
+    Upstream(usize),
+    Handler(HandlerKind),
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteConfig {
+    pub name: String,
+    pub host: Option<String>,
+    pub path_prefix: String,
+    pub target: RouteTarget,
+    pub auth: AuthMode,
+    pub scopes: Vec<String>,
+    /// Accept `Authorization: OAuth` here even when `tokens.legacy_locations` does not (the
+    /// seed clients use it on the users API).
+    pub accept_oauth_header: bool,
+    /// Send the client's `Authorization` header upstream. Off by default: the identity
+    /// headers are the upstream's contract, and an upstream that logs headers would log tokens.
+    pub forward_authorization: bool,
+}
+
+/// What the routes seen so far already claim: a route must not repeat another's place or name.
+#[derive(Default)]
+struct Claimed {
+    places: HashSet<(Option<String>, String)>,
+    names: HashSet<String>,
+}
+
+/// The file's routes, then the built-in ones of the sections present (`oauth`, and
+/// `facebook` when `with_facebook`); a file route on a built-in prefix or name is a problem.
+pub(super) fn validate_routes(
+    p: &mut Problems,
+    raw: Vec<RawRoute>,
+    upstreams: &[UpstreamConfig],
+    oauth: Option<&OAuthConfig>,
+    with_facebook: bool,
+) -> Vec<RouteConfig> {
+    let mut claimed = Claimed::default();
+    let mut routes: Vec<RouteConfig> = raw
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, r)| validate_route(p, &format!("routes[{i}]"), r, upstreams, &mut claimed))
+        .collect();
+    let mut builtins = oauth.map(oauth_routes).unwrap_or_default();
+    if with_facebook {
+        builtins.extend(facebook_routes());
+    }
+    for b in builtins {
+        if routes
+            .iter()
+            .any(|r| r.host.is_none() && r.path_prefix == b.path_prefix)
+        {
+            p.push(format!(
+                "routes: `{}` is served by Gatehouse itself; remove that route{}",
+                b.path_prefix,
+                if b.target == RouteTarget::Handler(HandlerKind::Users) {
+                    " or set oauth.users_api = false"
+                } else {
+                    ""
+                }
+            ));
+        }
+        if routes.iter().any(|r| r.name == b.name) {
+            p.push(format!(
+                "routes: the name `{}` is reserved for a built-in route",
+                b.name
+            ));
+        }
+        routes.push(b);
+    }
+    routes
+}
+
+/// One file route; `None` when it has no usable target (a problem is pushed).
+fn validate_route(
+    p: &mut Problems,
+    key: &str,
+    r: RawRoute,
+    upstreams: &[UpstreamConfig],
+    claimed: &mut Claimed,
+) -> Option<RouteConfig> {
+    let prefix = match normalize_path(&r.path_prefix) {
+        Ok(n) if n == r.path_prefix => r.path_prefix.clone(),
+        _ => {
+            p.push(format!(
+                "{key}.path_prefix: `{}` must be a normalized absolute path",
+                r.path_prefix
+            ));
+            r.path_prefix.clone()
+        }
+    };
+    let prefix = if prefix.len() > 1 {
+        prefix.trim_end_matches('/').to_string()
+    } else {
+        prefix
+    };
+    let host = r.host.map(|h| h.to_ascii_lowercase());
+    if let Some(h) = &host {
+        if h.is_empty() || h.contains(['/', ' ', ':']) {
+            p.push(format!(
+                "{key}.host: `{h}` must be a bare host name (no port)"
+            ));
+        }
+    }
+    if !claimed.places.insert((host.clone(), prefix.clone())) {
+        p.push(format!(
+            "{key}: duplicate route for host {} and path_prefix `{prefix}`",
+            host.as_deref().unwrap_or("*")
+        ));
+    }
+    let target = validate_target(p, key, r.upstream, r.handler, upstreams);
+    let auth = p.choice(r.auth, AuthMode::Required, |other| {
+        format!("{key}.auth: `{other}` (use required, optional or public)")
+    });
+    if auth == AuthMode::Public && !r.scopes.is_empty() {
+        p.push(format!(
+            "{key}.scopes: a public route cannot require scopes"
+        ));
+    }
+    for (j, s) in r.scopes.iter().enumerate() {
+        if !is_scope_token(s) {
+            p.push(format!("{key}.scopes[{j}]: `{s}` is not a valid scope"));
+        }
+    }
+    let name = r.name.unwrap_or_else(|| match &host {
+        Some(h) => format!("{h}{prefix}"),
+        None => prefix.clone(),
+    });
+    if !claimed.names.insert(name.clone()) {
+        p.push(format!("{key}.name: duplicate route name `{name}`"));
+    }
+    Some(RouteConfig {
+        name,
+        host,
+        path_prefix: prefix,
+        target: target?,
+        auth,
+        scopes: r.scopes,
+        accept_oauth_header: false,
+        forward_authorization: r.forward_authorization.unwrap_or(false),
+    })
+}
+/// Exactly one of `upstream` (by name) or `handler`.
+fn validate_target(
+    p: &mut Problems,
+    key: &str,
+    upstream: Option<String>,
+    handler: Option<OneOf<RouteHandler>>,
+    upstreams: &[UpstreamConfig],
+) -> Option<RouteTarget> {
+    match (upstream, handler) {
+        (Some(u), None) => match upstreams.iter().position(|x| x.name == u) {
+            Some(idx) => Some(RouteTarget::Upstream(idx)),
+            None => {
+                p.push(format!("{key}.upstream: no upstream named `{u}`"));
+                None
+            }
+        },
+        (None, Some(OneOf::Known(h))) => Some(RouteTarget::Handler(h.into())),
+        (None, Some(OneOf::Unknown(other))) => {
+            p.push(format!(
+                "{key}.handler: unknown handler `{other}` (known: echo)"
+            ));
+            None
+        }
+        (Some(_), Some(_)) => {
+            p.push(format!(
+                "{key}: give either `upstream` or `handler`, not both"
+            ));
+            None
+        }
+        (None, None) => {
+            p.push(format!("{key}: needs `upstream` or `handler`"));
+            None
+        }
+    }
+}
+
+/// Routes the authorization server mounts itself when `[oauth]` is present.
+fn oauth_routes(oauth: &OAuthConfig) -> Vec<RouteConfig> {
+    let r = |name: &str, prefix: &str, kind, auth, legacy| RouteConfig {
+        name: name.into(),
+        host: None,
+        path_prefix: prefix.into(),
+        target: RouteTarget::Handler(kind),
+        auth,
+        scopes: vec![],
+        accept_oauth_header: legacy,
+        forward_authorization: false,
+    };
+    let mut routes = vec![
+        r(
+            "oauth",
+            "/oauth",
+            HandlerKind::OAuth,
+            AuthMode::Public,
+            false,
+        ),
+        r(
+            "oauth-metadata",
+            "/.well-known/oauth-authorization-server",
+            HandlerKind::OAuth,
+            AuthMode::Public,
+            false,
+        ),
+    ];
+    if oauth.users_api {
+        routes.push(r(
+            "sign-up",
+            "/sign-up",
+            HandlerKind::Users,
+            AuthMode::Public,
+            false,
+        ));
+        routes.push(r(
+            "users",
+            "/users",
+            HandlerKind::Users,
+            AuthMode::Required,
+            true,
+        ));
+    }
+    routes
+}
+
+/// Routes the Facebook Login client mounts when `[facebook]` is present. They authenticate
+/// inside the handler: the callback comes from Facebook, the popup from `window.open`.
+fn facebook_routes() -> Vec<RouteConfig> {
+    [
+        ("facebook", "/facebook"),
+        (
+            "social-media-posting",
+            "/social-media-posting/oauth/facebook",
+        ),
+    ]
+    .into_iter()
+    .map(|(name, prefix)| RouteConfig {
+        name: name.into(),
+        host: None,
+        path_prefix: prefix.into(),
+        target: RouteTarget::Handler(HandlerKind::Facebook),
+        auth: AuthMode::Public,
+        scopes: vec![],
+        accept_oauth_header: false,
+        forward_authorization: false,
+    })
+    .collect()
+}

@@ -1,0 +1,100 @@
+//! The `[server]` section (listeners, public URL, threads, trusted proxies) and `[log]`.
+
+use super::raw::{RawLog, RawServer};
+use super::Problems;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::time::Duration;
+use url::Url;
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub public_url: Url,
+    pub admin_listen: SocketAddr,
+    pub threads: usize,
+    pub shutdown_grace: Duration,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub level: String,
+    pub format: LogFormat,
+    pub access_log: bool,
+}
+
+/// `None` when a listener or the public URL is unusable (a problem is pushed for each).
+pub(super) fn validate_server(p: &mut Problems, raw: RawServer) -> Option<ServerConfig> {
+    let listen = p.socket_addr("server.listen", &raw.listen);
+    let admin_listen = p.socket_addr("server.admin_listen", &raw.admin_listen);
+    if listen.is_some() && listen == admin_listen && listen.map(|a| a.port()) != Some(0) {
+        p.push("server.admin_listen: must differ from server.listen".into());
+    }
+    let public_url = match Url::parse(&raw.public_url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+        Ok(_) => {
+            p.push(format!(
+                "server.public_url: `{}` must be an absolute http(s) URL",
+                raw.public_url
+            ));
+            None
+        }
+        Err(e) => {
+            p.push(format!("server.public_url: `{}` {e}", raw.public_url));
+            None
+        }
+    };
+    let threads = raw.threads.unwrap_or(1);
+    if threads == 0 || threads > 256 {
+        p.push(format!(
+            "server.threads: {threads} is out of range (1..=256)"
+        ));
+    }
+    let shutdown_grace = p.duration(
+        "server.shutdown_grace",
+        raw.shutdown_grace.as_deref(),
+        Duration::from_secs(10),
+    );
+    let mut trusted_proxies = Vec::new();
+    for (i, t) in raw.trusted_proxies.iter().enumerate() {
+        let parsed = t
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| t.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+        match parsed {
+            Ok(net) => trusted_proxies.push(net),
+            Err(_) => p.push(format!(
+                "server.trusted_proxies[{i}]: `{t}` is not an IP address or CIDR"
+            )),
+        }
+    }
+    Some(ServerConfig {
+        listen: listen?,
+        public_url: public_url?,
+        admin_listen: admin_listen?,
+        threads,
+        shutdown_grace,
+        trusted_proxies,
+    })
+}
+pub(super) fn validate_log(p: &mut Problems, raw: RawLog) -> LogConfig {
+    let level = raw.level.unwrap_or_else(|| "info".into());
+    if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
+        p.push(format!("log.level: `{level}` is not a valid filter"));
+    }
+    let format = p.choice(raw.format, LogFormat::Text, |other| {
+        format!("log.format: `{other}` (use text or json)")
+    });
+    LogConfig {
+        level,
+        format,
+        access_log: raw.access_log.unwrap_or(true),
+    }
+}

@@ -1,0 +1,98 @@
+//! The `[tokens]` section (format, lifetimes, accepted locations, realm) and `[cache]`, the
+//! validation cache whose lifetimes bound how long a revoked token may still pass.
+
+use super::raw::{LegacyLocation, OneOf, RawCache, RawTokens};
+use super::Problems;
+use serde::Deserialize;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenFormat {
+    Opaque,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokensConfig {
+    pub format: TokenFormat,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    /// `Authorization: OAuth <t>` (the seed clients' header form).
+    pub legacy_oauth_header: bool,
+    /// `?oauth_token=` in the query string (the seed clients' query form).
+    pub legacy_query_param: bool,
+    pub realm: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    pub max_entries: u64,
+    pub ttl: Duration,
+    pub negative_ttl: Duration,
+}
+
+pub(super) fn validate_tokens(p: &mut Problems, raw: RawTokens) -> TokensConfig {
+    let format = p.choice(raw.format, TokenFormat::Opaque, |other| {
+        format!("tokens.format: `{other}` is not supported (use opaque)")
+    });
+    let mut legacy_oauth_header = false;
+    let mut legacy_query_param = false;
+    for (i, loc) in raw
+        .legacy_locations
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        match loc {
+            OneOf::Known(LegacyLocation::OAuthHeader) => legacy_oauth_header = true,
+            OneOf::Known(LegacyLocation::QueryParam) => legacy_query_param = true,
+            OneOf::Unknown(other) => p.push(format!(
+                "tokens.legacy_locations[{i}]: `{other}` (use oauth_header or query:oauth_token)"
+            )),
+        }
+    }
+    let realm = raw.realm.unwrap_or_else(|| "gatehouse".into());
+    if realm.contains(['"', '\\']) || realm.chars().any(|c| c.is_control()) {
+        p.push("tokens.realm: must not contain quotes, backslashes or control characters".into());
+    }
+    TokensConfig {
+        format,
+        access_ttl: p.duration(
+            "tokens.access_ttl",
+            raw.access_ttl.as_deref(),
+            Duration::from_secs(7200),
+        ),
+        refresh_ttl: p.duration(
+            "tokens.refresh_ttl",
+            raw.refresh_ttl.as_deref(),
+            Duration::from_secs(30 * 86_400),
+        ),
+        legacy_oauth_header,
+        legacy_query_param,
+        realm,
+    }
+}
+pub(super) fn validate_cache(p: &mut Problems, raw: RawCache) -> CacheConfig {
+    let cache = CacheConfig {
+        max_entries: raw.max_entries.unwrap_or(100_000),
+        ttl: p.duration("cache.ttl", raw.ttl.as_deref(), Duration::from_secs(30)),
+        negative_ttl: p.duration(
+            "cache.negative_ttl",
+            raw.negative_ttl.as_deref(),
+            Duration::from_secs(5),
+        ),
+    };
+    if cache.max_entries < 10 {
+        p.push("cache.max_entries: must be at least 10".into());
+    }
+    if cache.ttl > Duration::from_secs(300) {
+        // The TTL is the revocation budget for replicas that did not see the revocation.
+        p.push(
+            "cache.ttl: at most 300s (it bounds how long a revoked token may still pass)".into(),
+        );
+    }
+    if cache.negative_ttl > Duration::from_secs(5) {
+        p.push("cache.negative_ttl: at most 5s (a new token must start working quickly)".into());
+    }
+    cache
+}

@@ -1,0 +1,139 @@
+//! The transactions several store traits share: writing what a grant issues, revoking a token
+//! family, and redeeming a one-time credential (authorization code, refresh token).
+
+use super::{to_hashes, ColumnValue, Dialect, SqlStore};
+use crate::store::{IssuedTokens, Redemption, StoreError, StoredAccessToken, TokenHash};
+use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
+
+impl<DB> SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    i64: ColumnValue<DB>,
+    bool: ColumnValue<DB>,
+    String: ColumnValue<DB>,
+    Vec<u8>: ColumnValue<DB>,
+    Option<i64>: ColumnValue<DB>,
+    Option<String>: ColumnValue<DB>,
+{
+    pub(super) async fn insert_access(
+        conn: &mut DB::Connection,
+        hash: &TokenHash,
+        t: &StoredAccessToken,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query::<DB>(
+            "INSERT INTO access_tokens (token_hash, user_id, user_name, client_id, scopes, admin, \
+             created_at, expires_at, revoked_at, family_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&hash[..])
+        .bind(&t.user_id)
+        .bind(&t.user_name)
+        .bind(&t.client_id)
+        .bind(&t.scopes)
+        .bind(t.admin)
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .bind(if t.revoked { Some(t.created_at) } else { None })
+        .bind(&t.family_id)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn insert_issued(
+        conn: &mut DB::Connection,
+        tokens: &IssuedTokens,
+    ) -> Result<(), sqlx::Error> {
+        Self::insert_access(conn, &tokens.access.0, &tokens.access.1).await?;
+        if let Some((hash, r)) = &tokens.refresh {
+            sqlx::query::<DB>(
+                "INSERT INTO refresh_tokens (token_hash, family_id, user_id, user_name, client_id, \
+                 scopes, admin, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&hash[..])
+            .bind(&r.family_id)
+            .bind(&r.user_id)
+            .bind(&r.user_name)
+            .bind(&r.client_id)
+            .bind(&r.scopes)
+            .bind(r.admin)
+            .bind(r.created_at)
+            .bind(r.expires_at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Revokes a family inside an open transaction and announces its access tokens.
+    pub(super) async fn revoke_family_in(
+        conn: &mut DB::Connection,
+        family_id: &str,
+        now: i64,
+    ) -> Result<Vec<TokenHash>, sqlx::Error> {
+        sqlx::query::<DB>(
+            "UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE family_id = $2",
+        )
+        .bind(now)
+        .bind(family_id)
+        .execute(&mut *conn)
+        .await?;
+        let rows = sqlx::query_scalar::<DB, Vec<u8>>(
+            "UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE family_id = $2 \
+             RETURNING token_hash",
+        )
+        .bind(now)
+        .bind(family_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let hashes = to_hashes(rows)?;
+        DB::notify_revoked(conn, &hashes).await?;
+        Ok(hashes)
+    }
+
+    /// Redeems a one-time credential (code, refresh token) in one transaction. `claim` is an
+    /// UPDATE binding (now, hash, now) that marks it used only if still unused; it comes
+    /// first, so concurrent redemptions serialize on the row (SQLite's write lock,
+    /// PostgreSQL's row lock) with one winner. The winner writes `tokens`; a loser whose
+    /// credential `replayed` (a SELECT of `family_id` binding the hash) finds already used
+    /// revokes that family.
+    pub(super) async fn redeem_once(
+        &self,
+        claim: &str,
+        replayed: &str,
+        hash: &TokenHash,
+        now: i64,
+        tokens: &IssuedTokens,
+    ) -> Result<Redemption, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query::<DB>(claim)
+            .bind(now)
+            .bind(&hash[..])
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        if DB::rows_affected(&done) == 1 {
+            Self::insert_issued(&mut tx, tokens).await?;
+            tx.commit().await?;
+            return Ok(Redemption::Redeemed);
+        }
+        let family = sqlx::query_scalar::<DB, String>(replayed)
+            .bind(&hash[..])
+            .fetch_optional(&mut *tx)
+            .await?;
+        let outcome = match family {
+            Some(f) => Redemption::Replayed {
+                revoked: Self::revoke_family_in(&mut tx, &f, now).await?,
+            },
+            None => Redemption::Unusable,
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+}

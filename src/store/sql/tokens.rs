@@ -1,0 +1,121 @@
+//! Access and refresh tokens: lookups, writes, single and family revocation, and rotation of
+//! refresh tokens.
+
+use super::rows::{AccessRow, RefreshRow};
+use super::{ColumnValue, Dialect, SqlStore};
+use crate::store::{
+    IssuedTokens, Redemption, StoreError, StoredAccessToken, StoredRefreshToken, TokenHash,
+    TokenStore,
+};
+use async_trait::async_trait;
+use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
+
+#[async_trait]
+impl<DB> TokenStore for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    i64: ColumnValue<DB>,
+    bool: ColumnValue<DB>,
+    String: ColumnValue<DB>,
+    Vec<u8>: ColumnValue<DB>,
+    Option<i64>: ColumnValue<DB>,
+    Option<String>: ColumnValue<DB>,
+{
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query::<DB>("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn find_access_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<StoredAccessToken>, StoreError> {
+        let row = sqlx::query_as::<DB, AccessRow>(
+            "SELECT user_id, user_name, client_id, scopes, admin, created_at, expires_at, \
+             revoked_at, family_id FROM access_tokens WHERE token_hash = $1",
+        )
+        .bind(&hash[..])
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(StoredAccessToken::from))
+    }
+
+    async fn insert_access_token(
+        &self,
+        hash: &TokenHash,
+        t: &StoredAccessToken,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        Self::insert_access(&mut tx, hash, t).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn revoke_access_token(&self, hash: &TokenHash, now: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query::<DB>(
+            "UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE token_hash = $2",
+        )
+        .bind(now)
+        .bind(&hash[..])
+        .execute(&mut *tx)
+        .await?;
+        let found = DB::rows_affected(&done) > 0;
+        if found {
+            DB::notify_revoked(&mut tx, std::slice::from_ref(hash)).await?;
+        }
+        tx.commit().await?;
+        Ok(found)
+    }
+
+    async fn insert_tokens(&self, tokens: &IssuedTokens) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        Self::insert_issued(&mut tx, tokens).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn find_refresh_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<StoredRefreshToken>, StoreError> {
+        let row = sqlx::query_as::<DB, RefreshRow>(
+            "SELECT family_id, user_id, user_name, client_id, scopes, admin, created_at, \
+             expires_at, rotated_at, revoked_at FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(&hash[..])
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(StoredRefreshToken::from))
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old: &TokenHash,
+        now: i64,
+        new: &IssuedTokens,
+    ) -> Result<Redemption, StoreError> {
+        self.redeem_once(
+            "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 \
+             AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $3",
+            "SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND rotated_at IS NOT NULL",
+            old,
+            now,
+            new,
+        )
+        .await
+    }
+
+    async fn revoke_family(&self, family_id: &str, now: i64) -> Result<Vec<TokenHash>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let hashes = Self::revoke_family_in(&mut tx, family_id, now).await?;
+        tx.commit().await?;
+        Ok(hashes)
+    }
+}

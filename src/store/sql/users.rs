@@ -1,0 +1,107 @@
+//! Local user accounts; deleting one revokes every token it holds in the same transaction.
+
+use super::{to_hashes, ColumnValue, Dialect, SqlStore};
+use crate::store::{NewUser, StoreError, TokenHash, User, UserCredentials, UserStore};
+use async_trait::async_trait;
+use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
+
+#[async_trait]
+impl<DB> UserStore for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    i64: ColumnValue<DB>,
+    bool: ColumnValue<DB>,
+    String: ColumnValue<DB>,
+    Vec<u8>: ColumnValue<DB>,
+    Option<i64>: ColumnValue<DB>,
+    Option<String>: ColumnValue<DB>,
+{
+    async fn create_user(&self, u: &NewUser, now: i64) -> Result<User, StoreError> {
+        let user = sqlx::query_as::<DB, User>(
+            "INSERT INTO users (username, username_key, password_hash, created_at) \
+             VALUES ($1, $2, $3, $4) RETURNING id, username, created_at",
+        )
+        .bind(&u.username)
+        .bind(&u.username_key)
+        .bind(&u.password_hash)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(user)
+    }
+
+    async fn find_user_by_key(&self, key: &str) -> Result<Option<UserCredentials>, StoreError> {
+        let credentials = sqlx::query_as::<DB, UserCredentials>(
+            "SELECT id, username, created_at, password_hash FROM users WHERE username_key = $1",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(credentials)
+    }
+
+    async fn find_user(&self, id: i64) -> Result<Option<User>, StoreError> {
+        let user =
+            sqlx::query_as::<DB, User>("SELECT id, username, created_at FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(user)
+    }
+
+    async fn list_users(&self, offset: i64, limit: i64) -> Result<(Vec<User>, i64), StoreError> {
+        let users = sqlx::query_as::<DB, User>(
+            "SELECT id, username, created_at FROM users ORDER BY id LIMIT $1 OFFSET $2",
+        )
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total = sqlx::query_scalar::<DB, i64>("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((users, total))
+    }
+
+    async fn delete_user(&self, id: i64, now: i64) -> Result<Option<Vec<TokenHash>>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query::<DB>("DELETE FROM users WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if DB::rows_affected(&done) == 0 {
+            return Ok(None);
+        }
+        // Tokens name their user by the decimal id.
+        let uid = id.to_string();
+        sqlx::query::<DB>(
+            "UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE user_id = $2",
+        )
+        .bind(now)
+        .bind(&uid)
+        .execute(&mut *tx)
+        .await?;
+        let rows = sqlx::query_scalar::<DB, Vec<u8>>(
+            "UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE user_id = $2 \
+             RETURNING token_hash",
+        )
+        .bind(now)
+        .bind(&uid)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query::<DB>("DELETE FROM consents WHERE user_id = $1")
+            .bind(&uid)
+            .execute(&mut *tx)
+            .await?;
+        let hashes = to_hashes(rows)?;
+        DB::notify_revoked(&mut tx, &hashes).await?;
+        tx.commit().await?;
+        Ok(Some(hashes))
+    }
+}
