@@ -214,10 +214,7 @@ pub async fn start_token(fb: &FacebookService, req: &Request) -> Result<OwnRespo
         200,
         &json!({ "start_token": token, "expires_in": START_TOKEN_TTL }),
     )
-    .with_header(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    ))
+    .no_store())
 }
 
 /// The origin the popup will post to: the one asked for if allowed, else the only one configured.

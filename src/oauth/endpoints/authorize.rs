@@ -115,26 +115,13 @@ fn redirect(
         location.push_str(v);
         sep = '&';
     }
-    let mut resp = OwnResponse::empty(status);
-    match HeaderValue::from_str(&location) {
-        Ok(v) => resp.headers.push((http::header::LOCATION, v)),
-        Err(_) => {
-            return Err(error_page(
-                400,
-                "Invalid request",
-                "The redirect address cannot be used.",
-            ))
-        }
-    }
-    resp.headers.push((
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    ));
-    resp.headers.push((
-        http::header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    ));
-    Ok(resp)
+    OwnResponse::browser_redirect(status, &location).map_err(|_| {
+        error_page(
+            400,
+            "Invalid request",
+            "The redirect address cannot be used.",
+        )
+    })
 }
 
 fn error_redirect(
@@ -362,10 +349,7 @@ pub async fn sign_in(server: &OAuthServer, req: &Request) -> Result<OwnResponse,
             });
             let resp = page::response(200, html, Some(&pending.redirect_uri));
             return Ok(match e {
-                ApiError::LockedOut { retry_after } => resp.with_header(
-                    http::header::RETRY_AFTER,
-                    HeaderValue::from(retry_after.max(1)),
-                ),
+                ApiError::LockedOut { retry_after } => resp.retry_after(retry_after),
                 _ => resp,
             });
         }
@@ -397,16 +381,7 @@ pub async fn sign_in(server: &OAuthServer, req: &Request) -> Result<OwnResponse,
         )
         .await;
     }
-    let mut resp = OwnResponse::empty(303);
-    resp.headers.push((
-        http::header::LOCATION,
-        HeaderValue::from_static("/oauth/consent"),
-    ));
-    resp.headers.push((
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    ));
-    Ok(resp)
+    OwnResponse::browser_redirect(303, "/oauth/consent")
 }
 
 pub async fn consent_page(server: &OAuthServer, req: &Request) -> Result<OwnResponse, ApiError> {
