@@ -9,6 +9,8 @@ COPY Cargo.toml Cargo.lock ./
 RUN mkdir -p src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
  && cargo build --release --locked \
  && rm -rf src
+COPY askama.toml ./
+COPY templates ./templates
 COPY src ./src
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked
 

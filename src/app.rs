@@ -1,20 +1,22 @@
-//! Everything a request needs, built once from the validated config and shared by the proxy,
-//! the handlers and the admin listener.
+//! Everything a request needs, built once from the validated config and shared by the proxy
+//! and the admin listener: the route and endpoint tables, the services behind them, the
+//! validator, the renderer. Also the start-up checks that need the endpoint table.
 
 use crate::auth::{
     CachedValidator, JwtValidator, Locations, OpaqueStoreValidator, SelectingValidator,
     TokenService, TokenValidator,
 };
-use crate::config::Config;
-use crate::facebook::FacebookService;
-use crate::handlers::Handlers;
-use crate::http::CommonHeaders;
+use crate::config::{Config, HandlerKind, RouteTarget};
+use crate::echo::{self, EchoService};
+use crate::facebook::{self, FacebookService};
+use crate::http::{endpoint, CommonHeaders, EndpointTable, IdentityHeaders, Renderer};
 use crate::metrics::{Metrics, RouteMetrics, UNMATCHED_ROUTE};
-use crate::oauth::OAuthServer;
-use crate::proxy::IdentityHeaders;
+use crate::oauth::{self, OAuthServer};
 use crate::routing::RouteTable;
 use crate::store::StoreHandle;
 use crate::upstream::{HealthCheckService, UpstreamGroup};
+use crate::users::api::UsersService;
+use crate::users::passwords::PasswordHasher;
 use std::sync::Arc;
 
 pub struct AppState {
@@ -32,7 +34,9 @@ pub struct AppState {
     pub common_headers: CommonHeaders,
     pub identity_headers: IdentityHeaders,
     pub locations: Locations,
-    pub handlers: Handlers,
+    /// Gatehouse's own endpoints, behind the routes whose target is a handler.
+    pub endpoints: EndpointTable,
+    pub renderer: Renderer,
 }
 
 impl AppState {
@@ -41,6 +45,7 @@ impl AppState {
         config: Config,
         store: StoreHandle,
     ) -> Result<(Arc<AppState>, Vec<HealthCheckService>), String> {
+        check_routes(&config).map_err(|problems| problems.join("\n"))?;
         let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
         let mut upstreams = Vec::new();
         let mut health_checks = Vec::new();
@@ -54,11 +59,7 @@ impl AppState {
             &config.cache,
             metrics.clone(),
         ));
-        let facebook =
-            FacebookService::new(&config, store.clone(), validator.clone(), metrics.clone())?
-                .map(Arc::new);
-        let oauth = OAuthServer::new(&config, store.clone(), validator.clone(), metrics.clone())?
-            .map(Arc::new);
+        let endpoints = endpoint_table(&config, &store, &validator, &metrics)?;
         let state = AppState {
             routes: RouteTable::new(&config.routes),
             route_metrics: config
@@ -80,11 +81,131 @@ impl AppState {
                 oauth_header: config.tokens.legacy_oauth_header,
                 query_param: config.tokens.legacy_query_param,
             },
-            handlers: Handlers { oauth, facebook },
+            endpoints,
+            renderer: Renderer::new(&config.tokens.realm),
             metrics,
             config,
         };
         Ok((Arc::new(state), health_checks))
+    }
+}
+
+/// Each service registers its endpoints; those the config does not enable are not mounted.
+fn endpoint_table(
+    config: &Config,
+    store: &StoreHandle,
+    validator: &Arc<CachedValidator>,
+    metrics: &Arc<Metrics>,
+) -> Result<EndpointTable, String> {
+    let mut table = EndpointTable::default();
+    if let Some(oauth_config) = &config.oauth {
+        let passwords = Arc::new(PasswordHasher::new(
+            store.clone(),
+            oauth_config.max_concurrent_hashes,
+            metrics.password_checks.clone(),
+        )?);
+        if let Some(server) = OAuthServer::new(
+            config,
+            store.clone(),
+            validator.clone(),
+            metrics.clone(),
+            passwords.clone(),
+        )? {
+            let server = Arc::new(server);
+            table.mount(HandlerKind::OAuth, "", &server, oauth::endpoints::ENDPOINTS);
+        }
+        if oauth_config.users_api {
+            let users = Arc::new(UsersService::new(
+                config,
+                store.clone(),
+                passwords,
+                validator.clone(),
+            ));
+            table.mount(HandlerKind::Users, "", &users, crate::users::api::ENDPOINTS);
+        }
+    }
+    if let Some(fb) = FacebookService::new(config, store.clone(), metrics.clone())? {
+        let fb = Arc::new(fb);
+        for prefix in facebook::PREFIXES {
+            table.mount(HandlerKind::Facebook, prefix, &fb, facebook::ENDPOINTS);
+        }
+    }
+    table.mount(
+        HandlerKind::Echo,
+        "",
+        &Arc::new(EchoService),
+        echo::ENDPOINTS,
+    );
+    Ok(table)
+}
+
+/// The paths of the built-in endpoints the config enables, with the handler serving them.
+fn builtin_paths(config: &Config) -> Vec<(HandlerKind, &'static str, String)> {
+    let mut paths = Vec::new();
+    let mut add = |kind, list: Vec<(&'static str, String)>| {
+        paths.extend(list.into_iter().map(|(m, p)| (kind, m, p)));
+    };
+    if let Some(o) = &config.oauth {
+        add(
+            HandlerKind::OAuth,
+            endpoint::declared_paths("", oauth::endpoints::ENDPOINTS),
+        );
+        if o.users_api {
+            add(
+                HandlerKind::Users,
+                endpoint::declared_paths("", crate::users::api::ENDPOINTS),
+            );
+        }
+    }
+    if config.facebook.is_some() {
+        for prefix in facebook::PREFIXES {
+            add(
+                HandlerKind::Facebook,
+                endpoint::declared_paths(prefix, facebook::ENDPOINTS),
+            );
+        }
+    }
+    paths
+}
+
+/// Refuses a user route that would take requests meant for a built-in endpoint: a
+/// host-specific route wins over the host-less built-in for that host, and a longer prefix
+/// wins over a shorter one, so either can shadow `/oauth/token` and friends.
+pub fn check_routes(config: &Config) -> Result<(), Vec<String>> {
+    let table = RouteTable::new(&config.routes);
+    let mut hosts: Vec<Option<&str>> = vec![None];
+    hosts.extend(
+        config
+            .routes
+            .iter()
+            .filter_map(|r| r.host.as_deref().map(Some)),
+    );
+    hosts.dedup();
+    let mut problems = Vec::new();
+    for (kind, method, path) in builtin_paths(config) {
+        for host in &hosts {
+            let Some(route) = table.find(*host, &path) else {
+                continue;
+            };
+            if route.target == RouteTarget::Handler(kind) {
+                continue;
+            }
+            let problem = format!(
+                "routes: `{}` (host {}, path_prefix `{}`) would shadow the built-in endpoint `{method} {path}`{}; narrow or remove that route",
+                route.name,
+                route.host.as_deref().unwrap_or("*"),
+                route.path_prefix,
+                host.map(|h| format!(" on host {h}")).unwrap_or_default(),
+            );
+            if !problems.contains(&problem) {
+                problems.push(problem);
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
     }
 }
 

@@ -123,10 +123,18 @@ fn main() -> ExitCode {
         }
     };
     match cli.command.unwrap_or(Command::Run) {
-        Command::CheckConfig => {
-            println!("{}: ok", cli.config.display());
-            ExitCode::SUCCESS
-        }
+        Command::CheckConfig => match gatehouse::app::check_routes(&config) {
+            Ok(()) => {
+                println!("{}: ok", cli.config.display());
+                ExitCode::SUCCESS
+            }
+            Err(problems) => {
+                for p in problems {
+                    eprintln!("{}: {p}", cli.config.display());
+                }
+                ExitCode::FAILURE
+            }
+        },
         Command::Run => {
             gatehouse::telemetry::init(&config.log);
             match Gatehouse::build(config) {

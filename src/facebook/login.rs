@@ -1,61 +1,25 @@
-//! The login flows: the dialog redirect of seed 000, the popup start of seed 003 (with a
-//! short-lived start token for `window.open`, which cannot send headers), and the callback
-//! that exchanges the code, checks the token, links the account and reports back.
-//! Gatehouse's own token never reaches Facebook: a one-time `state` stands in for it.
+//! The start of the login flows: the dialog redirect of seed 000, and the popup start of
+//! seed 003 (with a short-lived start token for `window.open`, which cannot send headers).
+//! Gatehouse's own token never reaches Facebook: a one-time `state` stands in for it, and a
+//! cookie binds the flow to the browser that started it. `callback` handles the way back.
 
-use super::graph::GraphError;
-use super::{integrator, pages, FacebookService, Unauthenticated};
+use super::{integrator, pages, FacebookService};
 use crate::auth::{generate_token, hash_token, Identity};
-use crate::handlers::HandlerRequest;
-use crate::http::OwnResponse;
-use crate::oauth::request::Params;
-use crate::store::{now_unix, FbAccount, FbAdAccount, FbPage, FbState, StoreError};
+use crate::http::{cookies, ApiError, OwnResponse, Request};
+use crate::store::{now_unix, FbState};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use url::Url;
 
 const START_TOKEN_TTL: i64 = 120;
 
-fn unauthenticated(e: Unauthenticated) -> OwnResponse {
-    match e {
-        Unauthenticated::StoreDown => OwnResponse::error(
-            503,
-            "temporarily_unavailable",
-            "the token store cannot be reached; retry later",
-        ),
-        Unauthenticated::Missing => OwnResponse::error(
-            401,
-            "invalid_request",
-            "a Gatehouse access token is required",
-        )
-        .with_header(
-            http::header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"gatehouse\""),
-        ),
-        Unauthenticated::Invalid => OwnResponse::error(
-            401,
-            "invalid_token",
-            "the access token is invalid or expired",
-        )
-        .with_header(
-            http::header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"gatehouse\", error=\"invalid_token\""),
-        ),
-    }
-}
-
-fn store_error(e: StoreError) -> OwnResponse {
-    tracing::warn!(error = %e, "store error in the Facebook flow");
-    OwnResponse::error(
-        503,
-        "temporarily_unavailable",
-        "the store cannot be reached; retry later",
-    )
-}
-
-fn html(status: u16, body: String, extra: Vec<(HeaderName, HeaderValue)>) -> OwnResponse {
+pub(super) fn html(
+    status: u16,
+    body: String,
+    extra: Vec<(HeaderName, HeaderValue)>,
+) -> OwnResponse {
     let mut headers = vec![
         (
             http::header::CONTENT_TYPE,
@@ -74,31 +38,11 @@ fn html(status: u16, body: String, extra: Vec<(HeaderName, HeaderValue)>) -> Own
     }
 }
 
-fn error_page(status: u16, title: &str, message: &str) -> OwnResponse {
-    html(
-        status,
-        crate::oauth::pages::error(title, message),
-        vec![
-            (
-                http::header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(
-                    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-                ),
-            ),
-            (
-                http::header::CACHE_CONTROL,
-                HeaderValue::from_static("no-store"),
-            ),
-        ],
-    )
-}
-
 /// A 302 with the Rails body of seed 000.
-fn redirect(location: &str) -> OwnResponse {
-    let Ok(value) = HeaderValue::from_str(location) else {
-        return OwnResponse::error(500, "server_error", "cannot build the redirect");
-    };
-    html(
+pub(super) fn redirect(location: &str) -> Result<OwnResponse, ApiError> {
+    let value = HeaderValue::from_str(location)
+        .map_err(|_| ApiError::Internal("cannot build the redirect".into()))?;
+    Ok(html(
         302,
         pages::redirect_body(location),
         vec![
@@ -108,7 +52,7 @@ fn redirect(location: &str) -> OwnResponse {
                 HeaderValue::from_static("no-cache"),
             ),
         ],
-    )
+    ))
 }
 
 /// The cookie that ties a login to the browser that started it (login CSRF: without it, a
@@ -128,7 +72,7 @@ impl FacebookService {
         integrator: &str,
         mut details: Value,
         popup: bool,
-    ) -> OwnResponse {
+    ) -> Result<OwnResponse, ApiError> {
         let state = generate_token();
         let browser = generate_token();
         details["browser"] = json!(hex::encode(hash_token(&browser)));
@@ -143,13 +87,9 @@ impl FacebookService {
             expires_at: now + ttl,
         };
         let hash = hash_token(&state);
-        if let Err(e) = self
-            .store
+        self.store
             .run(move |s| async move { s.insert_fb_state(&hash, &record).await })
-            .await
-        {
-            return store_error(e);
-        }
+            .await?;
         let mut url = self.config.dialog_url.clone();
         let path = format!(
             "{}/{}/dialog/oauth",
@@ -168,87 +108,93 @@ impl FacebookService {
                 q.append_pair("display", "popup");
             }
         }
-        let secure = if self.public_url.starts_with("https://") {
-            "; Secure"
-        } else {
-            ""
-        };
-        let cookie = format!(
-            "{}={browser}; Path=/facebook; HttpOnly; SameSite=Lax; Max-Age={ttl}{secure}",
-            browser_cookie_name(&state)
-        );
-        match HeaderValue::from_str(&cookie) {
-            Ok(v) => redirect(url.as_str()).with_header(http::header::SET_COOKIE, v),
-            Err(_) => OwnResponse::error(500, "server_error", "cannot build the login cookie"),
-        }
+        let cookie = cookies::set(
+            &browser_cookie_name(&state),
+            &browser,
+            "/facebook",
+            ttl.max(0) as u64,
+            self.public_url.starts_with("https://"),
+        )?;
+        Ok(redirect(url.as_str())?.with_header(http::header::SET_COOKIE, cookie))
     }
 }
 
 /// True when the request carries the cookie set when `state` was issued.
-fn same_browser(req: &HandlerRequest<'_>, state_param: &str, stored: &FbState) -> bool {
+pub(super) fn same_browser(req: &Request, state_param: &str, stored: &FbState) -> bool {
     let details: Value = serde_json::from_str(&stored.details).unwrap_or_default();
     let Some(expected) = details["browser"].as_str() else {
         return false;
     };
     let name = browser_cookie_name(state_param);
-    req.headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .filter(|(k, _)| *k == name)
-        .any(|(_, v)| {
-            let got = hex::encode(hash_token(v));
-            bool::from(subtle::ConstantTimeEq::ct_eq(
-                got.as_bytes(),
-                expected.as_bytes(),
-            ))
-        })
+    cookies::read(&req.headers, &name).iter().any(|v| {
+        let got = hex::encode(hash_token(v));
+        bool::from(subtle::ConstantTimeEq::ct_eq(
+            got.as_bytes(),
+            expected.as_bytes(),
+        ))
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct DialogQuery {
+    redirect_uri: Option<String>,
+}
+
+/// Seed 003's popup start: the caller's context is echoed back to the integrator.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StartQuery {
+    #[serde(rename = "start_token")]
+    start_token: Option<String>,
+    origin: Option<String>,
+    location_id: Option<String>,
+    user_id: Option<String>,
+    page: Option<String>,
+    reconnect: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct StartTokenRequest {
+    origin: Option<String>,
 }
 
 /// `GET /facebook/oauth_dialog?redirect_uri=…&oauth_token=…` (seed 000).
-pub async fn dialog(fb: &FacebookService, req: &HandlerRequest<'_>) -> OwnResponse {
-    let user = match fb.authenticate(req).await {
-        Ok(u) => u,
-        Err(e) => return unauthenticated(e),
-    };
-    let Ok(params) = Params::from_query(req.query) else {
-        return OwnResponse::error(400, "invalid_request", "the query string is malformed");
-    };
+pub async fn dialog(fb: &FacebookService, req: &Request) -> Result<OwnResponse, ApiError> {
+    let user = req.identity()?;
+    let params: DialogQuery = req
+        .query_params()
+        .and_then(|p| p.parse())
+        .map_err(|_| ApiError::InvalidRequest("the query string is malformed".into()))?;
     let Some(target) = params
-        .get("redirect_uri")
+        .redirect_uri
+        .as_deref()
         .and_then(|u| integrator::check(u, &fb.config.integrator_origins))
     else {
-        return OwnResponse::error(
-            400,
-            "invalid_request",
-            "redirect_uri is missing or not an allowed integrator URL",
-        );
+        return Err(ApiError::InvalidRequest(
+            "redirect_uri is missing or not an allowed integrator URL".into(),
+        ));
     };
-    fb.dialog_redirect("redirect", &user, target.as_str(), json!({}), false)
+    fb.dialog_redirect("redirect", user, target.as_str(), json!({}), false)
         .await
 }
 
 /// `POST /facebook/start-token` (Bearer): a one-time token a page can put in the popup's URL.
-pub async fn start_token(fb: &FacebookService, req: &HandlerRequest<'_>) -> OwnResponse {
-    let user = match fb.authenticate(req).await {
-        Ok(u) => u,
-        Err(e) => return unauthenticated(e),
-    };
-    let params = Params::from_body(req.headers, &req.body).unwrap_or_default();
-    let Some(origin) = popup_origin(
-        fb,
-        params.get("origin").or(Params::from_query(req.query)
-            .ok()
-            .as_ref()
-            .and_then(|q| q.get("origin"))),
-    ) else {
-        return OwnResponse::error(
-            400,
-            "invalid_request",
-            "origin is missing or not an allowed integrator origin",
-        );
+pub async fn start_token(fb: &FacebookService, req: &Request) -> Result<OwnResponse, ApiError> {
+    let user = req.identity()?;
+    let body: StartTokenRequest = req
+        .body_params()
+        .and_then(|p| p.parse())
+        .unwrap_or_default();
+    let query: StartTokenRequest = req
+        .query_params()
+        .and_then(|p| p.parse())
+        .unwrap_or_default();
+    let asked = body.origin.or(query.origin);
+    let asked = asked.as_deref();
+    let Some(origin) = popup_origin(fb, asked) else {
+        return Err(ApiError::InvalidRequest(
+            "origin is missing or not an allowed integrator origin".into(),
+        ));
     };
     let token = generate_token();
     let now = now_unix();
@@ -261,21 +207,14 @@ pub async fn start_token(fb: &FacebookService, req: &HandlerRequest<'_>) -> OwnR
         expires_at: now + START_TOKEN_TTL,
     };
     let hash = hash_token(&token);
-    if let Err(e) = fb
-        .store
+    fb.store
         .run(move |s| async move { s.insert_fb_state(&hash, &record).await })
-        .await
-    {
-        return store_error(e);
-    }
-    OwnResponse::json(
+        .await?;
+    Ok(OwnResponse::json(
         200,
         &json!({ "start_token": token, "expires_in": START_TOKEN_TTL }),
     )
-    .with_header(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    )
+    .no_store())
 }
 
 /// The origin the popup will post to: the one asked for if allowed, else the only one configured.
@@ -296,11 +235,12 @@ fn popup_origin(fb: &FacebookService, asked: Option<&str>) -> Option<String> {
 
 /// `GET /facebook/start` and `/social-media-posting/oauth/facebook/start` (seed 003): opens the
 /// dialog in popup mode for the caller (Bearer, or a start token from `window.open`).
-pub async fn start_popup(fb: &FacebookService, req: &HandlerRequest<'_>) -> OwnResponse {
-    let Ok(params) = Params::from_query(req.query) else {
-        return error_page(400, "Invalid request", "The query string is malformed.");
-    };
-    let (user, origin) = match params.get("start_token") {
+pub async fn start_popup(fb: &FacebookService, req: &Request) -> Result<OwnResponse, ApiError> {
+    let params: StartQuery = req
+        .query_params()
+        .and_then(|p| p.parse())
+        .map_err(|_| ApiError::page(400, "Invalid request", "The query string is malformed."))?;
+    let (user, origin) = match params.start_token.as_deref() {
         Some(t) => {
             let hash = hash_token(t);
             let now = now_unix();
@@ -317,335 +257,29 @@ pub async fn start_popup(fb: &FacebookService, req: &HandlerRequest<'_>) -> OwnR
                     };
                     (Arc::new(identity), state.integrator_uri)
                 }
-                Ok(_) => return error_page(401, "Link expired", "This connection link was already used or has expired. Start again from the application."),
-                Err(e) => return store_error(e),
+                Ok(_) => return Err(ApiError::page(401, "Link expired", "This connection link was already used or has expired. Start again from the application.")),
+                Err(e) => return Err(e.into()),
             }
         }
         None => {
-            let user = match fb.authenticate(req).await {
-                Ok(u) => u,
-                Err(e) => return unauthenticated(e),
-            };
-            let Some(origin) = popup_origin(fb, params.get("origin")) else {
-                return error_page(
+            // Without a ticket the proxy required a user token (`Auth::UserOrTicket`).
+            let user = req.identity()?.clone();
+            let Some(origin) = popup_origin(fb, params.origin.as_deref()) else {
+                return Err(ApiError::page(
                     400,
                     "Invalid request",
                     "origin is missing or not an allowed integrator origin.",
-                );
+                ));
             };
             (user, origin)
         }
     };
     let details = json!({
-        "locationId": params.get("locationId"),
-        "userId": params.get("userId"),
-        "page": params.get("page"),
-        "reconnect": params.get("reconnect") == Some("true"),
+        "locationId": params.location_id,
+        "userId": params.user_id,
+        "page": params.page,
+        "reconnect": params.reconnect.as_deref() == Some("true"),
     });
     fb.dialog_redirect("popup", &user, &origin, details, true)
         .await
-}
-
-/// What the callback achieved, to report to the integrator.
-enum Outcome {
-    Linked {
-        account_id: String,
-        relinked: bool,
-        declined: Vec<String>,
-        token: String,
-    },
-    Failed {
-        error: String,
-        reason: String,
-        description: String,
-    },
-}
-
-/// `GET /facebook/oauth_code`: Facebook's redirect back.
-pub async fn callback(fb: &FacebookService, req: &HandlerRequest<'_>) -> OwnResponse {
-    let Ok(params) = Params::from_query(req.query) else {
-        return error_page(400, "Invalid request", "The callback is malformed.");
-    };
-    let Some(state) = params.get("state") else {
-        return error_page(
-            400,
-            "Invalid request",
-            "The login state is missing. Start again from the application.",
-        );
-    };
-    let hash = hash_token(state);
-    let now = now_unix();
-    let consumed = match fb
-        .store
-        .run(move |s| async move { s.consume_fb_state(&hash, now).await })
-        .await
-    {
-        Ok(c) => c,
-        Err(e) => return store_error(e),
-    };
-    // Unknown, replayed, expired — or a start token presented as a state: nothing to send back to.
-    let Some(state) = consumed.filter(|s| s.purpose == "redirect" || s.purpose == "popup") else {
-        return error_page(
-            400,
-            "Login expired",
-            "This Facebook login is no longer valid. Start again from the application.",
-        );
-    };
-    if !same_browser(req, params.get("state").unwrap_or_default(), &state) {
-        return error_page(
-            400,
-            "Login refused",
-            "This Facebook login was started in another browser. Start again from the application.",
-        );
-    }
-    let outcome = if let Some(error) = params.get("error") {
-        Outcome::Failed {
-            error: error.to_string(),
-            reason: params
-                .get("error_reason")
-                .unwrap_or("user_denied")
-                .to_string(),
-            description: params
-                .get("error_description")
-                .unwrap_or("The user denied the request")
-                .to_string(),
-        }
-    } else if let Some(code) = params.get("code") {
-        match link(fb, code, &state).await {
-            Ok(o) => o,
-            Err((error, description)) => Outcome::Failed {
-                error: error.into(),
-                reason: "gatehouse".into(),
-                description,
-            },
-        }
-    } else {
-        Outcome::Failed {
-            error: "invalid_request".into(),
-            reason: "missing_code".into(),
-            description: "Facebook sent neither a code nor an error".into(),
-        }
-    };
-    match state.purpose.as_str() {
-        "popup" => popup_page(&state, outcome),
-        _ => integrator_redirect(fb, &state.integrator_uri, outcome),
-    }
-}
-
-fn integrator_redirect(fb: &FacebookService, integrator: &str, outcome: Outcome) -> OwnResponse {
-    // Stored at flow start after validation; parse again rather than trust any callback input.
-    let Ok(mut url) = Url::parse(integrator) else {
-        return error_page(500, "Error", "The stored return address is unusable.");
-    };
-    {
-        let mut q = url.query_pairs_mut();
-        match &outcome {
-            Outcome::Linked {
-                account_id,
-                declined,
-                token,
-                ..
-            } => {
-                q.append_pair("status", "success")
-                    .append_pair("account_id", account_id);
-                if !declined.is_empty() {
-                    q.append_pair("declined_scopes", &declined.join(","));
-                }
-                if fb.config.return_token_to_integrator {
-                    q.append_pair("access_token", token);
-                }
-            }
-            Outcome::Failed {
-                error,
-                reason,
-                description,
-            } => {
-                q.append_pair("status", "error")
-                    .append_pair("error", error)
-                    .append_pair("error_reason", reason)
-                    .append_pair("error_description", description);
-            }
-        }
-    }
-    redirect(url.as_str())
-}
-
-fn popup_page(state: &FbState, outcome: Outcome) -> OwnResponse {
-    let details: Value = serde_json::from_str(&state.details).unwrap_or_else(|_| json!({}));
-    let mut message = json!({
-        "actionType": "close",
-        "page": "social_media_posting",
-        "platform": "facebook",
-        "placement": "placement",
-    });
-    match outcome {
-        Outcome::Linked {
-            account_id,
-            relinked,
-            declined,
-            ..
-        } => {
-            let reconnect = details["reconnect"].as_bool().unwrap_or(false) && relinked;
-            message["accountId"] = json!(account_id);
-            message["reconnectAccounts"] = if reconnect {
-                json!([account_id])
-            } else {
-                json!([])
-            };
-            if !declined.is_empty() {
-                message["declinedScopes"] = json!(declined);
-            }
-        }
-        Outcome::Failed {
-            error,
-            reason,
-            description,
-        } => {
-            message["error"] = json!(error);
-            message["errorReason"] = json!(reason);
-            message["errorDescription"] = json!(description);
-            message["reconnectAccounts"] = json!([]);
-        }
-    }
-    let (body, csp) = pages::popup_close(&message, &state.integrator_uri);
-    let csp = HeaderValue::from_str(&csp)
-        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
-    html(
-        200,
-        body,
-        vec![
-            (http::header::CONTENT_SECURITY_POLICY, csp),
-            (
-                http::header::CACHE_CONTROL,
-                HeaderValue::from_static("no-store"),
-            ),
-        ],
-    )
-}
-
-/// Code → long-lived token → checks → profile, permissions, pages, ad accounts → stored link.
-async fn link(
-    fb: &FacebookService,
-    code: &str,
-    state: &FbState,
-) -> Result<Outcome, (&'static str, String)> {
-    let graph = |e: GraphError| {
-        let (kind, description) = e.describe();
-        (kind, description)
-    };
-    let short = fb
-        .graph
-        .exchange_code(code, &fb.callback_url)
-        .await
-        .map_err(graph)?;
-    let long = fb.graph.long_lived(&short.token).await.map_err(graph)?;
-    let info = fb.graph.debug_token(&long.token).await.map_err(graph)?;
-    let now = now_unix();
-    if info.app_id != fb.config.app_id {
-        return Err((
-            "invalid_token",
-            "the Facebook token was issued to another app".into(),
-        ));
-    }
-    if !info.is_valid || (info.expires_at != 0 && info.expires_at <= now) {
-        return Err(("invalid_token", "the Facebook token is not valid".into()));
-    }
-    let me = fb.graph.me(&long.token).await.map_err(graph)?;
-    if !info.user_id.is_empty() && info.user_id != me.id {
-        return Err((
-            "invalid_token",
-            "the Facebook token does not belong to this user".into(),
-        ));
-    }
-    let (granted, declined) = fb.graph.permissions(&long.token).await.map_err(graph)?;
-    let pages = fb
-        .graph
-        .paged(
-            "accounts",
-            &long.token,
-            "me/accounts",
-            "id,name,picture,tasks",
-        )
-        .await
-        .map_err(graph)?;
-    let ads = fb
-        .graph
-        .paged(
-            "adaccounts",
-            &long.token,
-            "me/adaccounts",
-            "id,account_id,name",
-        )
-        .await
-        .map_err(graph)?;
-    let sealed = fb.cipher.seal(&long.token, &me.id).ok_or((
-        "server_error",
-        "could not protect the Facebook token".to_string(),
-    ))?;
-    let account = FbAccount {
-        id: hex::encode(rand::random::<[u8; 12]>()),
-        fb_user_id: me.id.clone(),
-        user_id: state.user_id.clone(),
-        name: me.name,
-        email: me.email,
-        token_ciphertext: sealed,
-        token_expires_at: long.expires_in.map(|s| now + s),
-        scopes: granted.join(","),
-        declined_scopes: declined.join(","),
-        created_at: now,
-        updated_at: now,
-    };
-    let pages: Vec<FbPage> = pages
-        .iter()
-        .filter_map(|p| {
-            Some(FbPage {
-                page_id: p["id"].as_str()?.to_string(),
-                name: p["name"].as_str().unwrap_or_default().to_string(),
-                avatar: p["picture"]["data"]["url"].as_str().map(str::to_string),
-                is_owned: p["tasks"]
-                    .as_array()
-                    .is_none_or(|t| t.iter().any(|x| x == "MANAGE")),
-                is_connected: false,
-            })
-        })
-        .collect();
-    let ads: Vec<FbAdAccount> = ads
-        .iter()
-        .filter_map(|a| {
-            Some(FbAdAccount {
-                ad_account_id: a["account_id"]
-                    .as_str()
-                    .or_else(|| a["id"].as_str())?
-                    .to_string(),
-                name: a["name"].as_str().map(str::to_string),
-            })
-        })
-        .collect();
-    let new_id = account.id.clone();
-    let linked = fb
-        .store
-        .run(move |s| async move { s.link_fb_account(&account, &pages, &ads).await })
-        .await;
-    match linked {
-        Ok(account_id) => Ok(Outcome::Linked {
-            relinked: account_id != new_id,
-            account_id,
-            declined: declined
-                .into_iter()
-                .filter(|d| fb.config.scopes.contains(d))
-                .collect(),
-            token: long.token,
-        }),
-        Err(StoreError::Conflict) => Err((
-            "account_conflict",
-            "this Facebook account is already linked to another user".into(),
-        )),
-        Err(e) => {
-            tracing::warn!(error = %e, "could not store the Facebook link");
-            Err((
-                "temporarily_unavailable",
-                "the link could not be saved; retry later".into(),
-            ))
-        }
-    }
 }

@@ -4,6 +4,7 @@
 //! and Facebook's deauthorize / data-deletion callbacks.
 
 mod accounts;
+mod callback;
 mod callbacks;
 pub mod cipher;
 pub mod graph;
@@ -12,25 +13,107 @@ mod login;
 pub mod pages;
 pub mod signed_request;
 
-use crate::auth::{extract_token, AuthError, CachedValidator, Identity, Locations};
 use crate::config::{Config, FacebookConfig};
-use crate::handlers::HandlerRequest;
-use crate::http::OwnResponse;
+use crate::http::endpoint::Handler;
+use crate::http::{Auth, Contract, Endpoint, Verb};
 use crate::metrics::Metrics;
 use crate::store::StoreHandle;
 use cipher::TokenCipher;
 use graph::GraphClient;
-use http::Method;
 use std::sync::Arc;
 
-pub const SOCIAL_PREFIX: &str = "/social-media-posting/oauth/facebook";
+/// Every endpoint is mounted under both prefixes: seed 000 uses the first, seed 003 the second.
+pub const PREFIXES: [&str; 2] = ["/facebook", "/social-media-posting/oauth/facebook"];
+
+const fn endpoint(
+    verb: Verb,
+    path: &'static str,
+    auth: Auth,
+    contract: Contract,
+    handler: Handler<FacebookService>,
+) -> Endpoint<FacebookService> {
+    Endpoint {
+        verb,
+        path,
+        auth,
+        contract,
+        handler,
+    }
+}
+
+/// The callback comes from Facebook and the deletion callbacks are signed by it, so those are
+/// public to the proxy; the popup start also takes a one-time ticket from `window.open`.
+pub const ENDPOINTS: &[Endpoint<FacebookService>] = &[
+    endpoint(
+        Verb::Get,
+        "/oauth_dialog",
+        Auth::User,
+        Contract::Rfc6750,
+        |s, r| Box::pin(async move { login::dialog(s, &r).await }),
+    ),
+    endpoint(
+        Verb::Get,
+        "/oauth_code",
+        Auth::Public,
+        Contract::HtmlPage,
+        |s, r| Box::pin(async move { callback::callback(s, &r).await }),
+    ),
+    endpoint(
+        Verb::Get,
+        "/start",
+        Auth::UserOrTicket("start_token"),
+        Contract::HtmlPage,
+        |s, r| Box::pin(async move { login::start_popup(s, &r).await }),
+    ),
+    endpoint(
+        Verb::Post,
+        "/start-token",
+        Auth::User,
+        Contract::Rfc6750,
+        |s, r| Box::pin(async move { login::start_token(s, &r).await }),
+    ),
+    endpoint(
+        Verb::Post,
+        "/deauthorize",
+        Auth::Public,
+        Contract::Rfc6750,
+        |s, r| Box::pin(async move { callbacks::deauthorize(s, &r).await }),
+    ),
+    endpoint(
+        Verb::Post,
+        "/data-deletion",
+        Auth::Public,
+        Contract::Rfc6750,
+        |s, r| Box::pin(async move { callbacks::data_deletion(s, &r).await }),
+    ),
+    endpoint(
+        Verb::Get,
+        "/data-deletion",
+        Auth::Public,
+        Contract::Rfc6750,
+        |s, r| Box::pin(async move { callbacks::deletion_status(s, &r).await }),
+    ),
+    endpoint(
+        Verb::Get,
+        "/accounts/:account_id",
+        Auth::User,
+        Contract::Seed003,
+        |s, r| Box::pin(async move { accounts::show(s, &r).await }),
+    ),
+    endpoint(
+        Verb::Post,
+        "/accounts/:account_id",
+        Auth::User,
+        Contract::Seed003,
+        |s, r| Box::pin(async move { accounts::attach(s, &r).await }),
+    ),
+];
 
 pub struct FacebookService {
     pub config: FacebookConfig,
     pub graph: GraphClient,
     pub cipher: TokenCipher,
     pub store: StoreHandle,
-    pub validator: Arc<CachedValidator>,
     pub metrics: Arc<Metrics>,
     /// `server.public_url` without a trailing slash.
     pub public_url: String,
@@ -39,18 +122,10 @@ pub struct FacebookService {
     pub max_body_bytes: usize,
 }
 
-/// Why the caller is not authenticated.
-pub enum Unauthenticated {
-    Missing,
-    Invalid,
-    StoreDown,
-}
-
 impl FacebookService {
     pub fn new(
         config: &Config,
         store: StoreHandle,
-        validator: Arc<CachedValidator>,
         metrics: Arc<Metrics>,
     ) -> Result<Option<FacebookService>, String> {
         let Some(fb) = &config.facebook else {
@@ -69,54 +144,8 @@ impl FacebookService {
             callback_url: format!("{public_url}/facebook/oauth_code"),
             public_url,
             store,
-            validator,
             metrics,
             max_body_bytes: config.http.max_body_bytes,
         }))
-    }
-
-    pub async fn handle(&self, req: &HandlerRequest<'_>) -> OwnResponse {
-        let path = req
-            .path
-            .strip_prefix(SOCIAL_PREFIX)
-            .map(|rest| format!("/facebook{rest}"));
-        let path = path.as_deref().unwrap_or(req.path);
-        match (req.method, path) {
-            (&Method::GET, "/facebook/oauth_dialog") => login::dialog(self, req).await,
-            (&Method::GET, "/facebook/oauth_code") => login::callback(self, req).await,
-            (&Method::GET, "/facebook/start") => login::start_popup(self, req).await,
-            (&Method::POST, "/facebook/start-token") => login::start_token(self, req).await,
-            (&Method::POST, "/facebook/deauthorize") => callbacks::deauthorize(self, req).await,
-            (&Method::POST | &Method::GET, "/facebook/data-deletion") => {
-                callbacks::data_deletion(self, req).await
-            }
-            (m, p) if p.starts_with("/facebook/accounts/") => {
-                let id = &p["/facebook/accounts/".len()..];
-                accounts::handle(self, req, m, id).await
-            }
-            _ => OwnResponse::error(404, "not_found", "no such Facebook endpoint"),
-        }
-    }
-
-    /// The Gatehouse user behind the request: Bearer, `OAuth` header or `?oauth_token=`
-    /// (the seed clients' forms are always accepted on these endpoints).
-    pub async fn authenticate(
-        &self,
-        req: &HandlerRequest<'_>,
-    ) -> Result<Arc<Identity>, Unauthenticated> {
-        let locations = Locations {
-            oauth_header: true,
-            query_param: true,
-        };
-        let token = match extract_token(req.headers, req.query, locations) {
-            Ok(Some(t)) => t,
-            Ok(None) => return Err(Unauthenticated::Missing),
-            Err(_) => return Err(Unauthenticated::Invalid),
-        };
-        match self.validator.validate(&token).await {
-            Ok(identity) if identity.user_id.is_some() => Ok(identity),
-            Ok(_) | Err(AuthError::Invalid | AuthError::Expired) => Err(Unauthenticated::Invalid),
-            Err(AuthError::Unavailable(_)) => Err(Unauthenticated::StoreDown),
-        }
     }
 }

@@ -1,9 +1,23 @@
-//! HTTP building blocks shared by the proxy and the built-in handlers: own responses, the
-//! common header set, request ids.
+//! The HTTP layer shared by the proxy and Gatehouse's own services: the endpoint table and
+//! the `Request`/`Reply` a handler works with, `ApiError` and its one renderer, the HTML page
+//! shell, typed request parameters, cookies, the common and identity header sets, request ids.
 
+pub mod client_address;
 mod common_headers;
+pub mod cookies;
+pub mod endpoint;
+pub mod error;
+mod identity_headers;
+pub mod page;
+pub mod params;
+pub mod render;
 pub mod request_id;
 mod response;
 
 pub use common_headers::CommonHeaders;
+pub use endpoint::{Auth, Endpoint, EndpointTable, Reply, Request, Resolved, Verb};
+pub use error::{ApiError, Contract, Dependency, BAD_CREDENTIALS};
+pub use identity_headers::IdentityHeaders;
+pub use params::Params;
+pub use render::{no_store, Renderer};
 pub use response::{OwnResponse, JSON};

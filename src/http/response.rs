@@ -34,6 +34,38 @@ impl OwnResponse {
         self
     }
 
+    /// RFC 6749 §5.1: a response that may carry credentials is never cached.
+    pub fn no_store(mut self) -> OwnResponse {
+        self.headers.extend(super::no_store());
+        self
+    }
+
+    /// A redirect to an address built by us (never an unchecked client value).
+    pub fn redirect(status: u16, location: &str) -> Result<OwnResponse, super::ApiError> {
+        let value = HeaderValue::from_str(location)
+            .map_err(|_| super::ApiError::Internal("cannot build the redirect".into()))?;
+        Ok(OwnResponse::empty(status).with_header(http::header::LOCATION, value))
+    }
+
+    /// A redirect out of a browser flow: never cached, and the page's own URL (which may hold
+    /// a code or state) never sent on as the referrer.
+    pub fn browser_redirect(status: u16, location: &str) -> Result<OwnResponse, super::ApiError> {
+        Ok(Self::redirect(status, location)?
+            .with_header(
+                http::header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            )
+            .with_header(
+                http::header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            ))
+    }
+
+    /// `Retry-After` in seconds, at least one.
+    pub fn retry_after(self, secs: i64) -> OwnResponse {
+        self.with_header(http::header::RETRY_AFTER, HeaderValue::from(secs.max(1)))
+    }
+
     pub fn empty(status: u16) -> OwnResponse {
         OwnResponse {
             status,

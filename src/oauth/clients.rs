@@ -2,8 +2,8 @@
 //! constant time; hashed secrets are verified with argon2 off the event loop.
 
 use super::lockout::Lockout;
-use super::OAuthError;
 use crate::config::{ClientConfig, ClientSecretConfig, GrantType};
+use crate::http::ApiError;
 use crate::users::passwords::PasswordHasher;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -61,13 +61,13 @@ impl ClientRegistry {
         hasher: &PasswordHasher,
         lockout: &Lockout,
         ip: Option<IpAddr>,
-    ) -> Result<&Client, OAuthError> {
+    ) -> Result<&Client, ApiError> {
         let client = self.get(id);
         let attempt = lockout
             .begin(&format!("client:{id}"), ip)
             .await
             .map_err(|e| match e {
-                OAuthError::LockedOut { .. } => OAuthError::InvalidClient,
+                ApiError::LockedOut { .. } => ApiError::InvalidClient,
                 other => other,
             })?;
         let ok = match client.map(|c| &c.config.secret) {
@@ -87,7 +87,7 @@ impl ClientRegistry {
             }
             _ => {
                 lockout.failed();
-                Err(OAuthError::InvalidClient)
+                Err(ApiError::InvalidClient)
             }
         }
     }

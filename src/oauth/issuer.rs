@@ -1,6 +1,5 @@
 //! Minting the tokens of a grant and writing the token response (RFC 6749 §5.1).
 
-use super::error::NO_STORE;
 use crate::auth::{generate_token, hash_token};
 use crate::config::TokensConfig;
 use crate::http::OwnResponse;
@@ -99,8 +98,5 @@ pub fn token_response(m: &Minted) -> OwnResponse {
     if let Ok(v) = HeaderValue::from_str(&etag) {
         resp = resp.with_header(http::header::ETAG, v);
     }
-    for (name, value) in NO_STORE {
-        resp = resp.with_header(name, value);
-    }
-    resp
+    resp.no_store()
 }

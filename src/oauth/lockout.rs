@@ -2,8 +2,8 @@
 //! credential path. Attempts are counted in the store *before* the password is checked, so
 //! under any concurrency at most `max_failures` guesses per window reach argon2.
 
-use super::OAuthError;
 use crate::config::LockoutConfig;
+use crate::http::ApiError;
 use crate::metrics::Metrics;
 use crate::store::{now_unix, StoreHandle, ThrottlePolicy};
 use std::net::IpAddr;
@@ -39,7 +39,7 @@ impl Lockout {
 
     /// Counts one attempt on `account` (already prefixed, e.g. `user:alice`) and on `ip`, the
     /// client's address as the proxy resolved it (a trusted ingress's `X-Forwarded-For`).
-    pub async fn begin(&self, account: &str, ip: Option<IpAddr>) -> Result<Attempt, OAuthError> {
+    pub async fn begin(&self, account: &str, ip: Option<IpAddr>) -> Result<Attempt, ApiError> {
         let now = now_unix();
         let address = ip.map(|ip| format!("ip:{ip}"));
         let mut locked_until = 0;
@@ -56,7 +56,7 @@ impl Lockout {
         }
         if locked_until > 0 {
             self.failed();
-            return Err(OAuthError::LockedOut {
+            return Err(ApiError::LockedOut {
                 retry_after: locked_until - now,
             });
         }

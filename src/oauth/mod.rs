@@ -3,7 +3,6 @@
 
 pub mod clients;
 pub mod endpoints;
-pub mod error;
 pub mod grants;
 pub mod issuer;
 pub mod lockout;
@@ -12,17 +11,12 @@ pub mod pkce;
 pub mod request;
 pub mod scope;
 
-pub use error::OAuthError;
-
 use crate::auth::CachedValidator;
 use crate::config::{Config, OAuthConfig, TokensConfig};
-use crate::handlers::HandlerRequest;
-use crate::http::OwnResponse;
 use crate::metrics::Metrics;
 use crate::store::{StoreHandle, TokenHash};
 use crate::users::passwords::PasswordHasher;
 use clients::ClientRegistry;
-use http::Method;
 use lockout::Lockout;
 use std::sync::Arc;
 
@@ -37,7 +31,8 @@ pub struct OAuthServer {
     pub clients: ClientRegistry,
     pub store: StoreHandle,
     pub cache: Arc<CachedValidator>,
-    pub passwords: PasswordHasher,
+    /// Shared with the users API: one limit on concurrent hashes for the whole process.
+    pub passwords: Arc<PasswordHasher>,
     pub lockout: Lockout,
     pub metrics: Arc<Metrics>,
     pub max_body_bytes: usize,
@@ -50,6 +45,7 @@ impl OAuthServer {
         store: StoreHandle,
         cache: Arc<CachedValidator>,
         metrics: Arc<Metrics>,
+        passwords: Arc<PasswordHasher>,
     ) -> Result<Option<OAuthServer>, String> {
         let Some(oauth) = &config.oauth else {
             return Ok(None);
@@ -64,40 +60,13 @@ impl OAuthServer {
                 .trim_end_matches('/')
                 .to_string(),
             clients: ClientRegistry::new(&config.clients),
-            passwords: PasswordHasher::new(
-                store.clone(),
-                oauth.max_concurrent_hashes,
-                metrics.password_checks.clone(),
-            )?,
+            passwords,
             lockout: Lockout::new(store.clone(), &oauth.lockout, metrics.clone()),
             store,
             cache,
             metrics,
             max_body_bytes: config.http.max_body_bytes,
         }))
-    }
-
-    pub async fn handle(&self, req: &HandlerRequest<'_>) -> OwnResponse {
-        let result = match (req.method, req.path) {
-            (&Method::GET, METADATA_PATH) => Ok(endpoints::metadata::document(self)),
-            (&Method::POST, "/oauth/authorize") => {
-                endpoints::legacy_password::handle(self, req).await
-            }
-            (&Method::GET, "/oauth/authorize") => endpoints::authorize::start(self, req).await,
-            (&Method::POST, "/oauth/sign-in") => endpoints::authorize::sign_in(self, req).await,
-            (&Method::GET, "/oauth/consent") => endpoints::authorize::consent_page(self, req).await,
-            (&Method::POST, "/oauth/consent") => endpoints::authorize::consent(self, req).await,
-            (&Method::POST, "/oauth/token") => endpoints::token::handle(self, req).await,
-            (&Method::POST, "/oauth/revoke") => endpoints::revoke::handle(self, req).await,
-            (&Method::POST, "/oauth/introspect") => endpoints::introspect::handle(self, req).await,
-            (
-                _,
-                METADATA_PATH | "/oauth/authorize" | "/oauth/sign-in" | "/oauth/consent"
-                | "/oauth/token" | "/oauth/revoke" | "/oauth/introspect",
-            ) => Err(OAuthError::MethodNotAllowed),
-            _ => Err(OAuthError::NotFound),
-        };
-        result.unwrap_or_else(|e| e.response())
     }
 
     /// Revoked access tokens leave this process's cache at once.

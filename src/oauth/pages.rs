@@ -1,76 +1,18 @@
-//! HTML pages of the authorization code flow (sign-in, consent, errors).
+//! HTML pages of the authorization code flow (sign-in, consent): askama templates in
+//! `templates/`, extending the shared shell of `http::page`, which owns the one stylesheet,
+//! its CSP hash, the escaper and the error page.
 //!
-//! Pure functions returning complete HTML documents; the caller adds the HTTP plumbing
-//! (status, `Content-Type: text/html; charset=utf-8`, `Cache-Control: no-store`, and the
-//! header `Content-Security-Policy: {content_security_policy()}`).
-//!
-//! Every page embeds the same inline `<style>` element ([`STYLE`]) and nothing else: no
-//! script, no external asset, no inline `style` attribute, so one CSP hash covers all pages.
-//! Every interpolated value goes through [`escape`].
+//! Pure functions returning complete HTML documents; `http::page::response` adds the HTTP
+//! plumbing. No script, no external asset, no inline `style` attribute, so the one CSP hash
+//! covers every page. Every interpolated value is escaped by the templates.
 
-use std::fmt::Write as _;
-use std::sync::OnceLock;
-
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
+pub use crate::http::page::{content_security_policy, error, escape};
+use crate::http::page::{render, STYLE};
+use askama::Template;
+#[cfg(test)]
+use base64::{engine::general_purpose::STANDARD, Engine};
+#[cfg(test)]
 use sha2::{Digest, Sha256};
-
-/// The one stylesheet shared by every page. It is inserted verbatim between `<style>` and
-/// `</style>`, and its sha256 is what [`content_security_policy`] allows, so any change here
-/// is picked up by the policy automatically.
-const STYLE: &str = "\
-:root{color-scheme:light dark;--bg:#f3f4f6;--card:#fff;--text:#111827;--muted:#4b5563;\
---border:#d1d5db;--accent:#2563eb;--accent-text:#fff;--focus:#2563eb;\
---error-bg:#fef2f2;--error-border:#fca5a5;--error-text:#991b1b}\
-@media (prefers-color-scheme:dark){:root{--bg:#0f172a;--card:#1e293b;--text:#f1f5f9;\
---muted:#94a3b8;--border:#475569;--accent:#3b82f6;--focus:#93c5fd;\
---error-bg:#450a0a;--error-border:#b91c1c;--error-text:#fecaca}}\
-*,*::before,*::after{box-sizing:border-box}\
-html{-webkit-text-size-adjust:100%;text-size-adjust:100%}\
-body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;\
-padding:1.5rem 1rem;background:var(--bg);color:var(--text);\
-font-family:system-ui,-apple-system,\"Segoe UI\",Roboto,\"Helvetica Neue\",Arial,\"Noto Sans\",sans-serif;\
-font-size:1rem;line-height:1.5}\
-main{width:100%;max-width:26rem;background:var(--card);border:1px solid var(--border);\
-border-radius:.75rem;padding:2rem 1.75rem;box-shadow:0 10px 30px rgba(0,0,0,.08)}\
-h1{margin:0 0 1rem;font-size:1.375rem;line-height:1.3;font-weight:650;overflow-wrap:anywhere}\
-p{margin:0 0 1rem;overflow-wrap:anywhere}\
-.muted{color:var(--muted);font-size:.9375rem}\
-.alert{padding:.75rem 1rem;border:1px solid var(--error-border);border-radius:.5rem;\
-background:var(--error-bg);color:var(--error-text)}\
-form{margin:0}\
-label{display:block;margin:0 0 .375rem;font-weight:600;font-size:.9375rem}\
-input[type=text],input[type=password]{display:block;width:100%;margin:0 0 1rem;\
-padding:.625rem .75rem;font:inherit;color:inherit;background:transparent;\
-border:1px solid var(--border);border-radius:.5rem}\
-ul{margin:0 0 1.5rem;padding:0;list-style:none;border:1px solid var(--border);border-radius:.5rem}\
-li{padding:.625rem .875rem;overflow-wrap:anywhere}\
-li+li{border-top:1px solid var(--border)}\
-.actions{display:flex;flex-wrap:wrap;gap:.75rem}\
-button{flex:1 1 8rem;padding:.625rem 1rem;font:inherit;font-weight:600;cursor:pointer;\
-border-radius:.5rem;border:1px solid var(--border);background:transparent;color:inherit}\
-button.primary{background:var(--accent);border-color:var(--accent);color:var(--accent-text)}\
-button:hover{filter:brightness(1.08)}\
-input:focus-visible,button:focus-visible{outline:3px solid var(--focus);outline-offset:2px}\
-@media (max-width:30rem){main{padding:1.5rem 1.25rem}}";
-
-/// Escapes text for HTML element content and double-quoted attribute values
-/// (`&`, `<`, `>`, `"`, `'` and `/`).
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            '/' => out.push_str("&#x2F;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// The sign-in form of the authorization flow.
 pub struct SignInPage<'a> {
@@ -86,44 +28,17 @@ pub struct SignInPage<'a> {
     pub error: Option<&'a str>,
 }
 
-/// Renders the sign-in page: a form posting `username`, `password` and `csrf_token`.
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInTemplate<'a> {
+    style: &'static str,
+    page: &'a SignInPage<'a>,
+}
+
+/// Renders the sign-in page: a form posting `username`, `password` and `csrf_token`, the
+/// first field still to fill in focused.
 pub fn sign_in(page: &SignInPage<'_>) -> String {
-    let client = escape(page.client_name);
-    let title = format!("Sign in to continue to {client}");
-    let mut body = String::with_capacity(1024);
-    let _ = writeln!(body, "<h1>{title}</h1>");
-    if let Some(message) = page.error {
-        let _ = writeln!(
-            body,
-            "<p class=\"alert\" role=\"alert\">{}</p>",
-            escape(message)
-        );
-    }
-    // Focus the first field the user still has to fill in.
-    let (user_focus, password_focus) = if page.username.is_empty() {
-        (" autofocus", "")
-    } else {
-        ("", " autofocus")
-    };
-    let _ = write!(
-        body,
-        "<form method=\"post\" action=\"{action}\">\n\
-         <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\n\
-         <label for=\"username\">Username</label>\n\
-         <input id=\"username\" name=\"username\" type=\"text\" value=\"{username}\" \
-         autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required{user_focus}>\n\
-         <label for=\"password\">Password</label>\n\
-         <input id=\"password\" name=\"password\" type=\"password\" \
-         autocomplete=\"current-password\" required{password_focus}>\n\
-         <div class=\"actions\">\n\
-         <button type=\"submit\" class=\"primary\">Sign in</button>\n\
-         </div>\n\
-         </form>\n",
-        action = escape(page.action),
-        csrf = escape(page.csrf_token),
-        username = escape(page.username),
-    );
-    document(&title, &body)
+    render(&SignInTemplate { style: STYLE, page })
 }
 
 /// The consent screen shown to a signed-in user.
@@ -140,90 +55,17 @@ pub struct ConsentPage<'a> {
     pub csrf_token: &'a str,
 }
 
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentTemplate<'a> {
+    style: &'static str,
+    page: &'a ConsentPage<'a>,
+}
+
 /// Renders the consent page: two submit buttons in ONE form,
 /// `name="decision" value="approve"` and `name="decision" value="deny"`.
 pub fn consent(page: &ConsentPage<'_>) -> String {
-    let client = escape(page.client_name);
-    let title = format!("{client} wants to access your account");
-    let mut body = String::with_capacity(1024);
-    let _ = write!(
-        body,
-        "<h1>{title}</h1>\n\
-         <p class=\"muted\">Signed in as <strong>{user}</strong></p>\n\
-         <p>{client} is asking for:</p>\n\
-         <ul>\n",
-        user = escape(page.user_name),
-    );
-    if page.scopes.is_empty() {
-        body.push_str("<li>basic access to your account</li>\n");
-    } else {
-        for scope in page.scopes {
-            let _ = writeln!(body, "<li>{}</li>", escape(scope));
-        }
-    }
-    let _ = write!(
-        body,
-        "</ul>\n\
-         <form method=\"post\" action=\"{action}\">\n\
-         <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\n\
-         <div class=\"actions\">\n\
-         <button type=\"submit\" name=\"decision\" value=\"approve\" class=\"primary\">Allow</button>\n\
-         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\n\
-         </div>\n\
-         </form>\n",
-        action = escape(page.action),
-        csrf = escape(page.csrf_token),
-    );
-    document(&title, &body)
-}
-
-/// An error page (invalid client, `redirect_uri` mismatch, expired sign-in session…).
-/// Never links anywhere, in particular not to the untrusted `redirect_uri`.
-pub fn error(title: &str, message: &str) -> String {
-    let title = escape(title);
-    let body = format!(
-        "<h1>{title}</h1>\n\
-         <p class=\"alert\" role=\"alert\">{message}</p>\n\
-         <p class=\"muted\">You can close this window and start again from the application.</p>\n",
-        message = escape(message),
-    );
-    document(&title, &body)
-}
-
-/// The Content-Security-Policy value the caller must send with every page above: no script,
-/// the shared inline `<style>` allowed by its sha256 hash, forms posting to the same origin
-/// only, no framing, no `<base>`, nothing else.
-pub fn content_security_policy() -> &'static str {
-    static POLICY: OnceLock<String> = OnceLock::new();
-    POLICY.get_or_init(|| {
-        let hash = STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
-        format!(
-            "default-src 'none'; script-src 'none'; style-src 'sha256-{hash}'; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-        )
-    })
-}
-
-/// Wraps an already-escaped title and body into the shared document shell.
-fn document(title: &str, body: &str) -> String {
-    let mut html = String::with_capacity(STYLE.len() + title.len() + body.len() + 512);
-    html.push_str(
-        "<!DOCTYPE html>\n\
-         <html lang=\"en\">\n\
-         <head>\n\
-         <meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"referrer\" content=\"no-referrer\">\n\
-         <meta name=\"robots\" content=\"noindex, nofollow\">\n\
-         <title>",
-    );
-    html.push_str(title);
-    html.push_str("</title>\n<style>");
-    html.push_str(STYLE);
-    html.push_str("</style>\n</head>\n<body>\n<main>\n");
-    html.push_str(body);
-    html.push_str("</main>\n</body>\n</html>\n");
-    html
+    render(&ConsentTemplate { style: STYLE, page })
 }
 
 #[cfg(test)]

@@ -1,97 +1,74 @@
-//! Reading OAuth request parameters: form or JSON bodies (the seeds send JSON), HTTP Basic
-//! client credentials. Repeated parameters are refused (RFC 6749 §3.1).
+//! The typed requests of the authorization server's JSON endpoints, read once by
+//! `http::params` (form or JSON, repeats refused), and HTTP Basic client credentials
+//! (RFC 6749 §2.3.1). Parameters stay optional here so that each endpoint checks them in the
+//! order its RFC answers errors (grant type, then client, then the grant's own parameters).
 
-use super::OAuthError;
+use crate::http::ApiError;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http::HeaderMap;
-use std::collections::HashMap;
+use serde::Deserialize;
 
-#[derive(Debug, Default)]
-pub struct Params(HashMap<String, String>);
-
-impl Params {
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    }
-
-    pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
-        self.get(name)
-            .ok_or_else(|| OAuthError::InvalidRequest(format!("missing parameter `{name}`")))
-    }
-
-    pub fn from_query(query: Option<&str>) -> Result<Params, OAuthError> {
-        from_pairs(url::form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned())
-    }
-
-    /// Parses a body by its content type; an empty body gives no parameters.
-    pub fn from_body(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError> {
-        let content_type = headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if body.is_empty() {
-            return Ok(Params::default());
-        }
-        match content_type.as_str() {
-            "application/x-www-form-urlencoded" => {
-                from_pairs(url::form_urlencoded::parse(body).into_owned())
-            }
-            "application/json" => {
-                let value: serde_json::Value = serde_json::from_slice(body)
-                    .map_err(|_| OAuthError::InvalidRequest("the body is not valid JSON".into()))?;
-                let object = value.as_object().ok_or_else(|| {
-                    OAuthError::InvalidRequest("the JSON body must be an object".into())
-                })?;
-                let mut map = HashMap::new();
-                for (k, v) in object {
-                    let text = match v {
-                        serde_json::Value::String(s) => s.clone(),
-                        serde_json::Value::Number(n) => n.to_string(),
-                        serde_json::Value::Bool(b) => b.to_string(),
-                        serde_json::Value::Null => continue,
-                        _ => {
-                            return Err(OAuthError::InvalidRequest(format!(
-                                "`{k}` must be a string"
-                            )))
-                        }
-                    };
-                    map.insert(k.clone(), text);
-                }
-                Ok(Params(map))
-            }
-            _ => Err(OAuthError::UnsupportedMediaType),
-        }
-    }
+/// Client credentials in the body (`client_secret_post`, or a public client's `client_id`).
+#[derive(Debug, Default, Deserialize)]
+pub struct ClientCredentials {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
 }
 
-fn from_pairs(pairs: impl Iterator<Item = (String, String)>) -> Result<Params, OAuthError> {
-    let mut map = HashMap::new();
-    for (k, v) in pairs {
-        if map.insert(k.clone(), v).is_some() {
-            return Err(OAuthError::InvalidRequest(format!(
-                "parameter `{k}` is repeated"
-            )));
-        }
-    }
-    Ok(Params(map))
+/// The resource owner's credentials (password grant, and seed 001's legacy login).
+#[derive(Debug, Default, Deserialize)]
+pub struct PasswordCredentials {
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub scope: Option<String>,
+}
+
+/// `POST /oauth/token`: which parameters are required depends on `grant_type`.
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenRequest {
+    pub grant_type: Option<String>,
+    #[serde(flatten)]
+    pub client: ClientCredentials,
+    #[serde(flatten)]
+    pub owner: PasswordCredentials,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    pub refresh_token: Option<String>,
+}
+
+/// `POST /oauth/revoke` (RFC 7009) and `POST /oauth/introspect` (RFC 7662).
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenReference {
+    #[serde(flatten)]
+    pub client: ClientCredentials,
+    pub token: Option<String>,
+}
+
+/// `POST /oauth/authorize` with `grant_type=password` (seed 001): no client secret.
+#[derive(Debug, Default, Deserialize)]
+pub struct LegacyPasswordRequest {
+    pub grant_type: Option<String>,
+    pub client_id: Option<String>,
+    #[serde(flatten)]
+    pub owner: PasswordCredentials,
+}
+
+/// A parameter the endpoint cannot do without.
+pub fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, ApiError> {
+    value
+        .as_deref()
+        .ok_or_else(|| ApiError::InvalidRequest(format!("missing parameter `{name}`")))
 }
 
 /// Client credentials from `Authorization: Basic` (RFC 6749 §2.3.1: each part form-urlencoded).
 /// `Ok(None)` when the header is absent or another scheme.
-pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, ApiError> {
     let Some(value) = headers.get(http::header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let text = value.to_str().map_err(|_| OAuthError::InvalidClient)?;
+    let text = value.to_str().map_err(|_| ApiError::InvalidClient)?;
     let Some((scheme, rest)) = text.split_once(' ') else {
         return Ok(None);
     };
@@ -100,9 +77,9 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>
     }
     let decoded = STANDARD
         .decode(rest.trim())
-        .map_err(|_| OAuthError::InvalidClient)?;
-    let decoded = String::from_utf8(decoded).map_err(|_| OAuthError::InvalidClient)?;
-    let (id, secret) = decoded.split_once(':').ok_or(OAuthError::InvalidClient)?;
+        .map_err(|_| ApiError::InvalidClient)?;
+    let decoded = String::from_utf8(decoded).map_err(|_| ApiError::InvalidClient)?;
+    let (id, secret) = decoded.split_once(':').ok_or(ApiError::InvalidClient)?;
     let unescape = |s: &str| -> String {
         url::form_urlencoded::parse(format!("x={s}").as_bytes())
             .next()
@@ -117,39 +94,25 @@ mod tests {
     use super::*;
     use http::HeaderValue;
 
-    fn headers(ct: &str) -> HeaderMap {
+    #[test]
+    fn token_requests_read_from_form_or_json() {
+        use crate::http::Params;
         let mut h = HeaderMap::new();
         h.insert(
             http::header::CONTENT_TYPE,
-            HeaderValue::from_str(ct).unwrap(),
+            HeaderValue::from_static("application/json"),
         );
-        h
-    }
-
-    #[test]
-    fn form_and_json_bodies() {
         let p = Params::from_body(
-            &headers("application/x-www-form-urlencoded"),
-            b"a=1&b=x%20y",
+            &h,
+            br#"{"grant_type":"password","client_id":"c","username":"u","password":"p","scope":""}"#,
         )
         .unwrap();
-        assert_eq!(p.get("b"), Some("x y"));
-        let p = Params::from_body(
-            &headers("application/json; charset=utf-8"),
-            br#"{"a":"1","n":5}"#,
-        )
-        .unwrap();
-        assert_eq!(p.get("n"), Some("5"));
-        assert!(Params::from_body(&headers("application/json"), b"{bad").is_err());
-        assert!(Params::from_body(&headers("application/json"), b"[1]").is_err());
-        assert!(Params::from_body(&headers("application/json"), br#"{"a":{}}"#).is_err());
-        assert_eq!(
-            Params::from_body(&headers("text/plain"), b"a").unwrap_err(),
-            OAuthError::UnsupportedMediaType
-        );
-        assert!(
-            Params::from_body(&headers("application/x-www-form-urlencoded"), b"a=1&a=2").is_err()
-        );
+        let t: TokenRequest = p.parse().unwrap();
+        assert_eq!(t.grant_type.as_deref(), Some("password"));
+        assert_eq!(t.client.client_id.as_deref(), Some("c"));
+        assert_eq!(t.owner.username.as_deref(), Some("u"));
+        assert_eq!(t.owner.scope, None);
+        assert!(required(&t.code, "code").is_err());
     }
 
     #[test]

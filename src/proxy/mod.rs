@@ -1,21 +1,17 @@
-//! The pingora `ProxyHttp` service: a thin layer that calls routing, auth and the handlers,
-//! keeps per-request state in `RequestCtx`, and writes responses through `respond`.
+//! The pingora `ProxyHttp` service: a thin layer that calls routing, the endpoint table, the
+//! one authentication step and the services, keeps per-request state in `RequestCtx`, and
+//! writes responses through `respond`; every refusal is an `ApiError` rendered in the
+//! contract of the endpoint it concerns.
 
-mod client_address;
+mod authenticate;
 mod framing;
-mod identity_headers;
-mod rejection;
 mod respond;
 
-pub use identity_headers::IdentityHeaders;
-pub use rejection::Rejection;
-
 use crate::app::AppState;
-use crate::auth::{extract_token, strip_query_token, AuthError, Identity};
-use crate::config::{AuthMode, HandlerKind, RouteTarget};
-use crate::handlers::HandlerRequest;
-use crate::http::{request_id, OwnResponse};
-use crate::metrics::AuthDecision;
+use crate::auth::{strip_query_token, Identity};
+use crate::config::RouteTarget;
+use crate::http::endpoint::Mounted;
+use crate::http::{request_id, ApiError, Auth, Contract, OwnResponse, Request, Resolved};
 use crate::routing::{normalize_host, normalize_path};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
@@ -52,21 +48,36 @@ pub struct RequestCtx {
     body_consumed: bool,
     /// The normalized path, kept for in-process handlers (proxied requests never need it).
     handler_path: String,
+    /// The endpoint pattern's captures, for in-process handlers.
+    captures: Vec<(&'static str, String)>,
 }
 
-enum Next {
+enum Next<'s> {
     Proxy,
-    Handler(HandlerKind),
+    Handler(&'s Mounted),
     Respond(OwnResponse),
+}
+
+/// An error and the contract it is to be written in.
+type Refusal = (ApiError, Contract);
+
+/// The proxy's own refusals (no endpoint involved) speak RFC 6750 JSON.
+fn refused(e: ApiError) -> Refusal {
+    (e, Contract::Rfc6750)
+}
+
+fn unreadable() -> ApiError {
+    ApiError::InvalidRequest("the request could not be read".into())
 }
 
 impl GatehouseProxy {
     /// Routes and authenticates; never touches the network except through the token validator.
-    async fn decide(&self, req: &RequestHeader, ctx: &mut RequestCtx) -> Result<Next, Rejection> {
+    async fn decide(&self, req: &RequestHeader, ctx: &mut RequestCtx) -> Result<Next<'_>, Refusal> {
         let s = &*self.state;
-        check_header_size(req, s.config.http.max_header_bytes)?;
+        check_header_size(req, s.config.http.max_header_bytes).map_err(refused)?;
         let uri = &req.uri;
-        let path = normalize_path(uri.path()).map_err(Rejection::BadPath)?;
+        let path = normalize_path(uri.path())
+            .map_err(|e| refused(ApiError::InvalidRequest(e.to_string())))?;
 
         if req.method == http::Method::OPTIONS
             && req.headers.contains_key(http::header::ORIGIN)
@@ -78,11 +89,11 @@ impl GatehouseProxy {
             return Ok(Next::Respond(OwnResponse::empty(204)));
         }
 
-        let host = request_host(req)?;
+        let host = request_host(req).map_err(refused)?;
         let route = s
             .routes
             .find(host.as_deref(), &path)
-            .ok_or(Rejection::NoRoute)?;
+            .ok_or_else(|| refused(ApiError::NotFound("no route matches this request".into())))?;
         ctx.route = Some(route.index);
 
         let stripped_query = uri.query().and_then(strip_query_token);
@@ -95,63 +106,38 @@ impl GatehouseProxy {
                 Some(q) => format!("{path}?{q}"),
                 None => path.clone().into_owned(),
             };
-            ctx.upstream_uri = Some(pq.parse().map_err(|_| Rejection::BadRequest)?);
+            ctx.upstream_uri = Some(pq.parse().map_err(|_| refused(unreadable()))?);
         }
 
-        if route.auth != AuthMode::Public {
-            let mut locations = s.locations;
-            locations.oauth_header |= route.accept_oauth_header;
-            let token = extract_token(&req.headers, uri.query(), locations).map_err(|m| {
-                s.metrics.auth_decision(AuthDecision::Malformed);
-                Rejection::Malformed(m)
-            })?;
-            match token {
-                None if route.auth == AuthMode::Required => {
-                    s.metrics.auth_decision(AuthDecision::Missing);
-                    return Err(Rejection::MissingToken);
+        let (auth, contract, endpoint) = match route.target {
+            RouteTarget::Upstream(_) => (Auth::Route, Contract::Rfc6750, None),
+            RouteTarget::Handler(kind) => match s.endpoints.resolve(kind, &req.method, &path) {
+                Resolved::Found { endpoint, captures } => {
+                    ctx.captures = captures;
+                    (endpoint.auth, endpoint.contract, Some(endpoint))
                 }
-                None => s.metrics.auth_decision(AuthDecision::Anonymous),
-                Some(token) => {
-                    let identity = s.validator.validate(&token).await.map_err(|e| {
-                        let (decision, rejection) = match e {
-                            AuthError::Invalid => (
-                                AuthDecision::Invalid,
-                                Rejection::InvalidToken { expired: false },
-                            ),
-                            AuthError::Expired => (
-                                AuthDecision::Expired,
-                                Rejection::InvalidToken { expired: true },
-                            ),
-                            AuthError::Unavailable(detail) => {
-                                tracing::warn!(%detail, "token store unavailable");
-                                (AuthDecision::Unavailable, Rejection::StoreUnavailable)
-                            }
-                        };
-                        s.metrics.auth_decision(decision);
-                        rejection
-                    })?;
-                    // Checked on every request, cache hit or not: the cache holds claims only.
-                    if !identity.missing_scopes(&route.scopes).is_empty() {
-                        s.metrics.auth_decision(AuthDecision::InsufficientScope);
-                        return Err(Rejection::InsufficientScope {
-                            required: route.scopes.join(" "),
-                        });
-                    }
-                    s.metrics.auth_decision(AuthDecision::Ok);
-                    ctx.identity = Some(identity);
-                }
+                Resolved::Refused { error, contract } => return Err((error, contract)),
+            },
+        };
+        if let Some(need) = self.need(auth, route, uri.query()) {
+            ctx.identity = self
+                .authenticate(req, need)
+                .await
+                .map_err(|e| (e, contract))?;
+        }
+
+        match (route.target.clone(), endpoint) {
+            (_, Some(endpoint)) => {
+                ctx.handler_path = path.into_owned();
+                Ok(Next::Handler(endpoint))
             }
-        }
-
-        match route.target {
-            RouteTarget::Upstream(i) => {
+            (RouteTarget::Upstream(i), None) => {
                 ctx.upstream = Some(i);
                 Ok(Next::Proxy)
             }
-            RouteTarget::Handler(kind) => {
-                ctx.handler_path = path.into_owned();
-                Ok(Next::Handler(kind))
-            }
+            (RouteTarget::Handler(_), None) => Err(refused(ApiError::Internal(
+                "an internal error occurred".into(),
+            ))),
         }
     }
 
@@ -160,7 +146,7 @@ impl GatehouseProxy {
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
-    ) -> Result<Bytes, Rejection> {
+    ) -> Result<Bytes, ApiError> {
         let max = self.state.config.http.max_body_bytes;
         let declared = session
             .req_header()
@@ -169,16 +155,16 @@ impl GatehouseProxy {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
         if declared.is_some_and(|n| n > max) {
-            return Err(Rejection::BodyTooLarge);
+            return Err(ApiError::PayloadTooLarge);
         }
         let mut body = BytesMut::new();
         while let Some(chunk) = session
             .read_request_body()
             .await
-            .map_err(|_| Rejection::BadRequest)?
+            .map_err(|_| unreadable())?
         {
             if body.len() + chunk.len() > max {
-                return Err(Rejection::BodyTooLarge);
+                return Err(ApiError::PayloadTooLarge);
             }
             body.extend_from_slice(&chunk);
         }
@@ -190,28 +176,28 @@ impl GatehouseProxy {
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
-        kind: HandlerKind,
-    ) -> Result<OwnResponse, Rejection> {
+        endpoint: &Mounted,
+    ) -> Result<OwnResponse, ApiError> {
         let body = self.read_body(session, ctx).await?;
         let s = &*self.state;
         let req = session.req_header();
         let route = ctx
             .route
             .and_then(|i| s.config.routes.get(i))
-            .ok_or(Rejection::Internal)?;
+            .ok_or_else(|| ApiError::Internal("an internal error occurred".into()))?;
         let forwarded = ctx
             .identity
             .as_deref()
             .map(|id| s.identity_headers.describe(id))
             .unwrap_or_default();
-        let request = HandlerRequest {
-            method: &req.method,
-            path: &ctx.handler_path,
-            query: req.uri.query(),
-            headers: &req.headers,
+        let request = Request {
+            method: req.method.clone(),
+            path: std::mem::take(&mut ctx.handler_path),
+            query: req.uri.query().map(str::to_string),
+            headers: req.headers.clone(),
             body,
-            route_name: &route.name,
-            identity: ctx.identity.as_ref(),
+            route_name: route.name.clone(),
+            identity: ctx.identity.clone(),
             forwarded,
             client_ip: s.identity_headers.client_ip(
                 session
@@ -220,17 +206,18 @@ impl GatehouseProxy {
                     .map(|a| a.ip()),
                 &req.headers,
             ),
+            captures: std::mem::take(&mut ctx.captures),
         };
-        Ok(s.handlers.handle(kind, request).await)
+        endpoint.call(request).await
     }
 
     async fn reject(
         &self,
         session: &mut Session,
         ctx: &RequestCtx,
-        r: Rejection,
+        (error, contract): Refusal,
     ) -> pingora::Result<bool> {
-        let resp = r.response(&self.state.config.tokens.realm);
+        let resp = self.state.renderer.render(contract, &error);
         respond::write_own(&self.state, session, ctx, resp).await?;
         Ok(true)
     }
@@ -241,28 +228,32 @@ impl GatehouseProxy {
 /// absolute-form target's authority, so for HTTP/1.x `Host` is that authority. An HTTP/1.0
 /// absolute-form target goes upstream as it came, authority included; HTTP/2 carries
 /// `:authority` in the URI.
-fn request_host(req: &RequestHeader) -> Result<Option<Cow<'_, str>>, Rejection> {
+fn request_host(req: &RequestHeader) -> Result<Option<Cow<'_, str>>, ApiError> {
     let authority = match req.headers.get(http::header::HOST) {
         Some(h) => Some(h.as_bytes()),
-        None if req.version == http::Version::HTTP_11 => return Err(Rejection::MissingHost),
+        None if req.version == http::Version::HTTP_11 => {
+            return Err(ApiError::InvalidRequest(
+                "an HTTP/1.1 request needs a Host header".into(),
+            ))
+        }
         None => raw_target_authority(req.raw_path())
             .authority()
             .or_else(|| req.uri.authority().map(|a| a.as_str().as_bytes())),
     };
     authority
-        .map(|a| normalize_host(a).map_err(Rejection::BadHost))
+        .map(|a| normalize_host(a).map_err(|e| ApiError::InvalidRequest(e.to_string())))
         .transpose()
 }
 
 /// Refuses header sections larger than we accept (RFC 6585 §5).
-fn check_header_size(req: &RequestHeader, max_header_bytes: usize) -> Result<(), Rejection> {
+fn check_header_size(req: &RequestHeader, max_header_bytes: usize) -> Result<(), ApiError> {
     let size: usize = req
         .headers
         .iter()
         .map(|(k, v)| k.as_str().len() + v.len() + 4)
         .sum();
     if size > max_header_bytes {
-        return Err(Rejection::HeadersTooLarge);
+        return Err(ApiError::HeadersTooLarge);
     }
     Ok(())
 }
@@ -282,6 +273,7 @@ impl ProxyHttp for GatehouseProxy {
             upstream_uri: None,
             body_consumed: false,
             handler_path: String::new(),
+            captures: Vec::new(),
         }
     }
 
@@ -296,7 +288,10 @@ impl ProxyHttp for GatehouseProxy {
         if has_framing_conflict(session) {
             // Whatever follows the head cannot be trusted to be the next request.
             session.set_keepalive(None);
-            return self.reject(session, ctx, Rejection::FramingConflict).await;
+            let conflict = ApiError::InvalidRequest(
+                "ambiguous framing (Content-Length / Transfer-Encoding) is refused".into(),
+            );
+            return self.reject(session, ctx, refused(conflict)).await;
         }
         let req = session.req_header();
         let next = self.decide(req, ctx).await;
@@ -306,13 +301,14 @@ impl ProxyHttp for GatehouseProxy {
                 respond::write_own(&self.state, session, ctx, resp).await?;
                 Ok(true)
             }
-            Ok(Next::Handler(kind)) => match self.run_handler(session, ctx, kind).await {
-                Ok(resp) => {
-                    respond::write_own(&self.state, session, ctx, resp).await?;
-                    Ok(true)
-                }
-                Err(r) => self.reject(session, ctx, r).await,
-            },
+            Ok(Next::Handler(endpoint)) => {
+                let resp = match self.run_handler(session, ctx, endpoint).await {
+                    Ok(resp) => resp,
+                    Err(e) => self.state.renderer.render(endpoint.contract, &e),
+                };
+                respond::write_own(&self.state, session, ctx, resp).await?;
+                Ok(true)
+            }
             Err(r) => self.reject(session, ctx, r).await,
         }
     }
@@ -412,17 +408,17 @@ impl ProxyHttp for GatehouseProxy {
     ) -> FailToProxy {
         let rejection = match e.etype() {
             ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => {
-                Some(Rejection::UpstreamTimeout)
+                Some(ApiError::UpstreamTimeout)
             }
             _ => match e.esource() {
-                ErrorSource::Upstream => Some(Rejection::UpstreamUnavailable),
+                ErrorSource::Upstream => Some(ApiError::UpstreamUnavailable),
                 ErrorSource::Downstream => match e.etype() {
                     ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => {
                         None
                     }
-                    _ => Some(Rejection::BadRequest),
+                    _ => Some(unreadable()),
                 },
-                _ => Some(Rejection::Internal),
+                _ => Some(ApiError::Internal("an internal error occurred".into())),
             },
         };
         if matches!(e.esource(), ErrorSource::Upstream) {
@@ -433,7 +429,7 @@ impl ProxyHttp for GatehouseProxy {
         }
         let mut code = 0;
         if let Some(r) = rejection {
-            let resp = r.response(&self.state.config.tokens.realm);
+            let resp = self.state.renderer.render(Contract::Rfc6750, &r);
             code = resp.status;
             // Once the upstream's header went out, only closing the connection is left.
             if session.response_written().is_none() {

@@ -2,59 +2,111 @@
 //! admin tokens only `GET /users?page=N`, `GET /users/:id`, `DELETE /users/:id`. Deleting a
 //! user revokes every token they hold, effective at once on this process.
 
+use super::passwords::PasswordHasher;
 use super::{password_problem, username_key, username_problem};
-use crate::handlers::HandlerRequest;
-use crate::http::OwnResponse;
-use crate::oauth::request::Params;
-use crate::oauth::{OAuthError, OAuthServer};
-use crate::store::{now_unix, NewUser, StoreError, User};
-use http::Method;
+use crate::auth::CachedValidator;
+use crate::config::Config;
+use crate::http::{ApiError, Auth, Contract, Endpoint, OwnResponse, Request, Verb};
+use crate::store::{now_unix, NewUser, StoreError, StoreHandle, User};
+use serde::Deserialize;
 use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::sync::Arc;
 
 pub const PAGE_SIZE: i64 = 10;
 
-#[derive(Debug)]
-enum UsersError {
-    BadRequest(String),
-    Unprocessable(String),
-    Conflict,
-    Forbidden,
-    NotFound,
-    MethodNotAllowed,
-    OAuth(OAuthError),
+/// `POST /sign-up`, form or JSON (the seed clients send JSON).
+#[derive(Debug, Deserialize)]
+struct SignUp {
+    client_id: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
 }
 
-impl From<StoreError> for UsersError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict => UsersError::Conflict,
-            other => UsersError::OAuth(other.into()),
+/// `GET /users?page=N`; the page is checked by hand for the API's own message.
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    page: Option<String>,
+}
+
+fn present<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, ApiError> {
+    value
+        .as_deref()
+        .ok_or_else(|| ApiError::InvalidRequest(format!("missing `{name}`")))
+}
+
+/// The users API as a service of its own: it shares the password hasher and the token cache
+/// with the authorization server but knows nothing of OAuth beyond the registered client ids.
+pub struct UsersService {
+    pub store: StoreHandle,
+    pub passwords: Arc<PasswordHasher>,
+    pub cache: Arc<CachedValidator>,
+    client_ids: HashSet<String>,
+}
+
+impl UsersService {
+    pub fn new(
+        config: &Config,
+        store: StoreHandle,
+        passwords: Arc<PasswordHasher>,
+        cache: Arc<CachedValidator>,
+    ) -> UsersService {
+        UsersService {
+            store,
+            passwords,
+            cache,
+            client_ids: config.clients.iter().map(|c| c.id.clone()).collect(),
         }
     }
 }
 
-impl UsersError {
-    fn response(self) -> OwnResponse {
-        match self {
-            UsersError::BadRequest(d) => OwnResponse::error(400, "invalid_request", &d),
-            UsersError::Unprocessable(d) => OwnResponse::error(422, "invalid_user", &d),
-            UsersError::Conflict => {
-                OwnResponse::error(409, "username_taken", "this username is already taken")
-            }
-            UsersError::Forbidden => {
-                OwnResponse::error(403, "forbidden", "an admin token is required")
-            }
-            UsersError::NotFound => OwnResponse::error(404, "not_found", "no such user"),
-            UsersError::MethodNotAllowed => {
-                OwnResponse::error(405, "invalid_request", "method not allowed")
-            }
-            UsersError::OAuth(e) => e.response(),
-        }
+const fn endpoint(
+    verb: Verb,
+    path: &'static str,
+    auth: Auth,
+    handler: crate::http::endpoint::Handler<UsersService>,
+) -> Endpoint<UsersService> {
+    Endpoint {
+        verb,
+        path,
+        auth,
+        contract: Contract::UsersApi,
+        handler,
     }
+}
+
+pub const ENDPOINTS: &[Endpoint<UsersService>] = &[
+    endpoint(Verb::Post, "/sign-up", Auth::Public, |s, r| {
+        Box::pin(async move { sign_up(s, &r).await })
+    }),
+    endpoint(Verb::Get, "/users", Auth::Admin, |s, r| {
+        Box::pin(async move { list(s, &r).await })
+    }),
+    endpoint(Verb::Get, "/users/:id", Auth::Admin, |s, r| {
+        Box::pin(async move { show(s, &r).await })
+    }),
+    endpoint(Verb::Delete, "/users/:id", Auth::Admin, |s, r| {
+        Box::pin(async move { delete(s, &r).await })
+    }),
+];
+
+/// A store conflict on sign-up is the username; every other store error is an outage.
+fn creating(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict => ApiError::UsernameTaken,
+        other => other.into(),
+    }
+}
+
+/// Ids that do not parse name no user, exactly like ids that do not exist.
+fn user_id(req: &Request) -> Result<i64, ApiError> {
+    req.capture("id")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| ApiError::NotFound("no such user".into()))
 }
 
 /// The user as the PitchTarget API shows it, with the linked Facebook id and ad accounts.
-async fn user_json(server: &OAuthServer, u: &User) -> Result<Value, UsersError> {
+async fn user_json(server: &UsersService, u: &User) -> Result<Value, ApiError> {
     let uid = u.id.to_string();
     let link = server
         .store
@@ -67,41 +119,22 @@ async fn user_json(server: &OAuthServer, u: &User) -> Result<Value, UsersError> 
     Ok(json!({ "id": u.id, "username": u.username, "fb_id": fb_id, "fb_ad_accounts": ads }))
 }
 
-pub async fn handle(server: &OAuthServer, req: &HandlerRequest<'_>) -> OwnResponse {
-    let result = match (req.method, req.path) {
-        (&Method::POST, "/sign-up") => sign_up(server, req).await,
-        (_, "/sign-up") => Err(UsersError::MethodNotAllowed),
-        _ => admin(server, req).await,
-    };
-    result.unwrap_or_else(UsersError::response)
-}
-
-async fn sign_up(
-    server: &OAuthServer,
-    req: &HandlerRequest<'_>,
-) -> Result<OwnResponse, UsersError> {
-    if req.body.len() > server.max_body_bytes {
-        return Err(UsersError::OAuth(OAuthError::PayloadTooLarge));
+async fn sign_up(server: &UsersService, req: &Request) -> Result<OwnResponse, ApiError> {
+    let params: SignUp = req.body_params()?.parse()?;
+    if !server
+        .client_ids
+        .contains(present(&params.client_id, "client_id")?)
+    {
+        return Err(ApiError::InvalidClient);
     }
-    let params = Params::from_body(req.headers, &req.body).map_err(UsersError::OAuth)?;
-    let client_id = params
-        .get("client_id")
-        .ok_or_else(|| UsersError::BadRequest("missing `client_id`".into()))?;
-    if server.clients.get(client_id).is_none() {
-        return Err(UsersError::OAuth(OAuthError::InvalidClient));
-    }
-    let username = params
-        .get("username")
-        .ok_or_else(|| UsersError::BadRequest("missing `username`".into()))?;
-    let password = params
-        .get("password")
-        .ok_or_else(|| UsersError::BadRequest("missing `password`".into()))?;
+    let username = present(&params.username, "username")?;
+    let password = present(&params.password, "password")?;
     if let Some(p) = username_problem(username) {
-        return Err(UsersError::Unprocessable(p.into()));
+        return Err(ApiError::Unprocessable(p.into()));
     }
     // Length is checked before hashing: an oversized password costs nothing.
     if let Some(p) = password_problem(password) {
-        return Err(UsersError::Unprocessable(p.into()));
+        return Err(ApiError::Unprocessable(p.into()));
     }
     let new = NewUser {
         username: username.to_string(),
@@ -112,72 +145,62 @@ async fn sign_up(
     let user = server
         .store
         .run(move |s| async move { s.create_user(&new, now).await })
-        .await?;
+        .await
+        .map_err(creating)?;
     Ok(OwnResponse::json(
         201,
         &json!({ "user": { "id": user.id, "username": user.username } }),
     ))
 }
 
-async fn admin(server: &OAuthServer, req: &HandlerRequest<'_>) -> Result<OwnResponse, UsersError> {
-    // The proxy already refused requests without a valid token on this route.
-    if !req.identity.is_some_and(|i| i.admin) {
-        return Err(UsersError::Forbidden);
+async fn list(server: &UsersService, req: &Request) -> Result<OwnResponse, ApiError> {
+    let query: ListQuery = req.query_params()?.parse()?;
+    let page: i64 = match query.page.as_deref() {
+        None => 1,
+        Some(p) => p
+            .parse()
+            .ok()
+            .filter(|n| (1..=1_000_000).contains(n))
+            .ok_or_else(|| ApiError::InvalidRequest("page must be a positive integer".into()))?,
+    };
+    let (users, total) = server
+        .store
+        .run(move |s| async move { s.list_users((page - 1) * PAGE_SIZE, PAGE_SIZE).await })
+        .await?;
+    let mut list = Vec::with_capacity(users.len());
+    for u in &users {
+        list.push(user_json(server, u).await?);
     }
-    let id_part = req
-        .path
-        .strip_prefix("/users")
-        .unwrap_or("")
-        .trim_matches('/');
-    if id_part.is_empty() {
-        if req.method != Method::GET {
-            return Err(UsersError::MethodNotAllowed);
-        }
-        let query = Params::from_query(req.query).map_err(UsersError::OAuth)?;
-        let page: i64 = match query.get("page") {
-            None => 1,
-            Some(p) => p
-                .parse()
-                .ok()
-                .filter(|n| (1..=1_000_000).contains(n))
-                .ok_or_else(|| UsersError::BadRequest("page must be a positive integer".into()))?,
-        };
-        let (users, total) = server
-            .store
-            .run(move |s| async move { s.list_users((page - 1) * PAGE_SIZE, PAGE_SIZE).await })
-            .await?;
-        let mut list = Vec::with_capacity(users.len());
-        for u in &users {
-            list.push(user_json(server, u).await?);
-        }
-        return Ok(OwnResponse::json(
-            200,
-            &json!({ "users": list, "meta": { "page": page, "total": total } }),
-        ));
+    Ok(OwnResponse::json(
+        200,
+        &json!({ "users": list, "meta": { "page": page, "total": total } }),
+    ))
+}
+
+async fn show(server: &UsersService, req: &Request) -> Result<OwnResponse, ApiError> {
+    let id = user_id(req)?;
+    let user = server
+        .store
+        .run(move |s| async move { s.find_user(id).await })
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such user".into()))?;
+    Ok(OwnResponse::json(
+        200,
+        &json!({ "user": user_json(server, &user).await? }),
+    ))
+}
+
+/// Every token the user holds is revoked, and leaves this process's cache at once.
+async fn delete(server: &UsersService, req: &Request) -> Result<OwnResponse, ApiError> {
+    let id = user_id(req)?;
+    let now = now_unix();
+    let revoked = server
+        .store
+        .run(move |s| async move { s.delete_user(id, now).await })
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such user".into()))?;
+    for h in &revoked {
+        server.cache.invalidate_hash(*h).await;
     }
-    let id: i64 = id_part.parse().map_err(|_| UsersError::NotFound)?;
-    match *req.method {
-        Method::GET => {
-            let user = server
-                .store
-                .run(move |s| async move { s.find_user(id).await })
-                .await?
-                .ok_or(UsersError::NotFound)?;
-            Ok(OwnResponse::json(
-                200,
-                &json!({ "user": user_json(server, &user).await? }),
-            ))
-        }
-        Method::DELETE => {
-            let now = now_unix();
-            let revoked = server
-                .store
-                .run(move |s| async move { s.delete_user(id, now).await })
-                .await?
-                .ok_or(UsersError::NotFound)?;
-            server.forget(&revoked).await;
-            Ok(OwnResponse::empty(204))
-        }
-        _ => Err(UsersError::MethodNotAllowed),
-    }
+    Ok(OwnResponse::empty(204))
 }

@@ -6,94 +6,80 @@
 
 use super::super::clients::Client;
 use super::super::grants::password::{requested_scopes, verify_user};
-use super::super::request::Params;
-use super::super::{issuer, pages, pkce, scope, OAuthError, OAuthServer};
+use super::super::{issuer, pages, pkce, scope, OAuthServer};
 use crate::auth::{generate_token, hash_token};
 use crate::config::GrantType;
-use crate::handlers::HandlerRequest;
-use crate::http::OwnResponse;
+use crate::http::ApiError;
+use crate::http::Request;
+use crate::http::{cookies, page, OwnResponse};
 use crate::store::{now_unix, AuthorizationRequest, StoredCode, TokenHash};
-use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue};
+use http::header::HeaderValue;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 const MAX_STATE_LEN: usize = 2048;
 
+/// `GET /oauth/authorize`. `state` is not here: it goes back byte for byte, so it is read raw.
+#[derive(Debug, Deserialize)]
+struct AuthorizeQuery {
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    response_type: Option<String>,
+    scope: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+}
+
+/// A form posted back to a pending request, bound to it by its CSRF token.
+trait PendingForm: DeserializeOwned {
+    fn csrf_token(&self) -> Option<&str>;
+}
+
+#[derive(Debug, Deserialize)]
+struct SignInForm {
+    csrf_token: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ConsentForm {
+    csrf_token: Option<String>,
+    decision: Option<String>,
+}
+
+impl PendingForm for SignInForm {
+    fn csrf_token(&self) -> Option<&str> {
+        self.csrf_token.as_deref()
+    }
+}
+
+impl PendingForm for ConsentForm {
+    fn csrf_token(&self) -> Option<&str> {
+        self.csrf_token.as_deref()
+    }
+}
+
 /// Cookie holding the pending request's id; `__Host-` whenever the public URL is https.
 fn cookie_name(server: &OAuthServer) -> &'static str {
-    if server.issuer.starts_with("https://") {
+    if secure(server) {
         "__Host-gatehouse-authz"
     } else {
         "gatehouse-authz"
     }
 }
 
-fn set_cookie(server: &OAuthServer, value: &str, max_age: u64) -> HeaderValue {
-    let secure = if server.issuer.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    let v = format!(
-        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
-        cookie_name(server)
-    );
-    HeaderValue::from_str(&v)
-        .unwrap_or_else(|_| HeaderValue::from_static("gatehouse-authz=; Max-Age=0"))
+fn secure(server: &OAuthServer) -> bool {
+    server.issuer.starts_with("https://")
 }
 
-/// An HTML page with the framing, CSP and referrer protections of RFC 9700 §4.16.
-fn page(status: u16, html: String) -> OwnResponse {
-    page_posting_to(status, html, None)
+fn set_cookie(server: &OAuthServer, value: &str, max_age: u64) -> Result<HeaderValue, ApiError> {
+    cookies::set(cookie_name(server), value, "/", max_age, secure(server))
 }
 
-/// A page whose form may end in a redirect to `redirect_uri`: Chrome and Safari apply
-/// `form-action` to the redirect after a submit, so the client's origin is allowed there.
-fn page_posting_to(status: u16, html: String, redirect_uri: Option<&str>) -> OwnResponse {
-    let mut csp = pages::content_security_policy().to_string();
-    if let Some(origin) = redirect_uri
-        .and_then(|u| url::Url::parse(u).ok())
-        .map(|u| u.origin().ascii_serialization())
-        .filter(|o| o != "null")
-    {
-        csp = csp.replace(
-            "form-action 'self'",
-            &format!("form-action 'self' {origin}"),
-        );
-    }
-    let headers: Vec<(HeaderName, HeaderValue)> = vec![
-        (
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        ),
-        (
-            HeaderName::from_static("x-frame-options"),
-            HeaderValue::from_static("DENY"),
-        ),
-        (
-            http::header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_str(&csp).unwrap_or_else(|_| {
-                HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'")
-            }),
-        ),
-        (
-            http::header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ),
-        (
-            http::header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ),
-    ];
-    OwnResponse {
-        status,
-        headers,
-        body: Bytes::from(html),
-    }
-}
-
-fn error_page(status: u16, title: &str, message: &str) -> OwnResponse {
-    page(status, pages::error(title, message))
+fn error_page(status: u16, title: &str, message: &str) -> ApiError {
+    ApiError::page(status, title, message)
 }
 
 /// The raw (still percent-encoded) value of a query parameter: `state` goes back byte for byte.
@@ -116,7 +102,7 @@ fn redirect(
     status: u16,
     redirect_uri: &str,
     pairs: &[(&str, String)],
-) -> OwnResponse {
+) -> Result<OwnResponse, ApiError> {
     let mut location = redirect_uri.to_string();
     let mut sep = if redirect_uri.contains('?') { '&' } else { '?' };
     for (k, v) in pairs
@@ -129,26 +115,13 @@ fn redirect(
         location.push_str(v);
         sep = '&';
     }
-    let mut resp = OwnResponse::empty(status);
-    match HeaderValue::from_str(&location) {
-        Ok(v) => resp.headers.push((http::header::LOCATION, v)),
-        Err(_) => {
-            return error_page(
-                400,
-                "Invalid request",
-                "The redirect address cannot be used.",
-            )
-        }
-    }
-    resp.headers.push((
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    ));
-    resp.headers.push((
-        http::header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    ));
-    resp
+    OwnResponse::browser_redirect(status, &location).map_err(|_| {
+        error_page(
+            400,
+            "Invalid request",
+            "The redirect address cannot be used.",
+        )
+    })
 }
 
 fn error_redirect(
@@ -158,7 +131,7 @@ fn error_redirect(
     state: Option<&str>,
     error: &str,
     description: &str,
-) -> OwnResponse {
+) -> Result<OwnResponse, ApiError> {
     let mut pairs = vec![
         ("error", error.to_string()),
         ("error_description", encode(description)),
@@ -169,14 +142,11 @@ fn error_redirect(
     redirect(server, status, redirect_uri, &pairs)
 }
 
-pub async fn start(
-    server: &OAuthServer,
-    req: &HandlerRequest<'_>,
-) -> Result<OwnResponse, OAuthError> {
-    let params = match Params::from_query(req.query) {
+pub async fn start(server: &OAuthServer, req: &Request) -> Result<OwnResponse, ApiError> {
+    let params = match req.query_params().and_then(|p| p.parse::<AuthorizeQuery>()) {
         Ok(p) => p,
         Err(_) => {
-            return Ok(error_page(
+            return Err(error_page(
                 400,
                 "Invalid request",
                 "The authorization request is malformed.",
@@ -185,19 +155,20 @@ pub async fn start(
     };
     // Until client and redirect_uri are known good, nothing may redirect (RFC 6749 §4.1.2.1).
     let Some(client) = params
-        .get("client_id")
+        .client_id
+        .as_deref()
         .and_then(|id| server.clients.get(id))
     else {
-        return Ok(error_page(
+        return Err(error_page(
             400,
             "Unknown application",
             "The application asking for access is not registered.",
         ));
     };
-    let redirect_uri = match params.get("redirect_uri") {
+    let redirect_uri = match params.redirect_uri.as_deref() {
         Some(uri) if client.has_redirect_uri(uri) => uri.to_string(),
         Some(_) => {
-            return Ok(error_page(
+            return Err(error_page(
                 400,
                 "Invalid redirect address",
                 "The redirect address does not match the application's registration.",
@@ -205,29 +176,22 @@ pub async fn start(
         }
         None if client.config.redirect_uris.len() == 1 => client.config.redirect_uris[0].clone(),
         None => {
-            return Ok(error_page(
+            return Err(error_page(
                 400,
                 "Invalid request",
                 "redirect_uri is required.",
             ))
         }
     };
-    let state = raw_query_value(req.query, "state").filter(|s| !s.is_empty());
+    let state = raw_query_value(req.query(), "state").filter(|s| !s.is_empty());
     let fail = |error: &str, description: &str| {
-        Ok(error_redirect(
-            server,
-            302,
-            &redirect_uri,
-            state,
-            error,
-            description,
-        ))
+        error_redirect(server, 302, &redirect_uri, state, error, description)
     };
 
     if state.is_some_and(|s| s.len() > MAX_STATE_LEN) {
         return fail("invalid_request", "state is too long");
     }
-    if params.get("response_type") != Some("code") {
+    if params.response_type.as_deref() != Some("code") {
         return fail(
             "unsupported_response_type",
             "only response_type=code is supported",
@@ -239,7 +203,7 @@ pub async fn start(
             "this client may not use the authorization code flow",
         );
     }
-    let scopes = match requested_scopes(client, params.get("scope")) {
+    let scopes = match requested_scopes(client, params.scope.as_deref()) {
         Ok(s) => s,
         Err(_) => {
             return fail(
@@ -248,8 +212,8 @@ pub async fn start(
             )
         }
     };
-    let challenge = params.get("code_challenge");
-    let method = match pkce::Method::parse(params.get("code_challenge_method")) {
+    let challenge = params.code_challenge.as_deref();
+    let method = match pkce::Method::parse(params.code_challenge_method.as_deref()) {
         Some(m) => m,
         None => return fail("invalid_request", "code_challenge_method must be S256"),
     };
@@ -260,7 +224,7 @@ pub async fn start(
                 "PKCE (code_challenge with S256) is required",
             )
         }
-        None if params.get("code_challenge_method").is_some() => {
+        None if params.code_challenge_method.is_some() => {
             return fail(
                 "invalid_request",
                 "code_challenge_method without code_challenge",
@@ -305,26 +269,21 @@ pub async fn start(
         username: "",
         error: None,
     });
-    Ok(page_posting_to(200, html, Some(&redirect_to))
-        .with_header(http::header::SET_COOKIE, set_cookie(server, &id, ttl)))
+    Ok(page::response(200, html, Some(&redirect_to))
+        .with_header(http::header::SET_COOKIE, set_cookie(server, &id, ttl)?))
 }
 
 /// The pending request named by the cookie, if it is still valid.
 async fn pending(
     server: &OAuthServer,
-    req: &HandlerRequest<'_>,
-) -> Result<Option<(TokenHash, AuthorizationRequest)>, OAuthError> {
-    let name = cookie_name(server);
-    let id = req
-        .headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string());
-    let Some(id) = id else { return Ok(None) };
+    req: &Request,
+) -> Result<Option<(TokenHash, AuthorizationRequest)>, ApiError> {
+    let Some(id) = cookies::read(&req.headers, cookie_name(server))
+        .into_iter()
+        .next()
+    else {
+        return Ok(None);
+    };
     let id_hash = hash_token(&id);
     let found = server
         .store
@@ -340,26 +299,22 @@ fn csrf_matches(given: Option<&str>, expected: &str) -> bool {
 }
 
 /// A form posted to the pending request named by the cookie, with its CSRF token checked;
-/// `Err(page)` is the page to show instead (expired, or the form could not be verified).
-async fn posted_form(
+/// a page error when it expired or the form could not be verified.
+async fn posted_form<F: PendingForm>(
     server: &OAuthServer,
-    req: &HandlerRequest<'_>,
-) -> Result<Result<(TokenHash, AuthorizationRequest, Params), OwnResponse>, OAuthError> {
+    req: &Request,
+) -> Result<(TokenHash, AuthorizationRequest, F), ApiError> {
     let Some((id_hash, pending)) = pending(server, req).await? else {
-        return Ok(Err(expired_page()));
+        return Err(expired_page());
     };
-    let form = match super::body_params(server, req) {
-        Ok(f) => f,
-        Err(OAuthError::PayloadTooLarge) => return Err(OAuthError::PayloadTooLarge),
-        Err(_) => return Ok(Err(forbidden_page())),
-    };
-    if !csrf_matches(form.get("csrf_token"), &pending.csrf_token) {
-        return Ok(Err(forbidden_page()));
+    let form: F = super::body_params(req).map_err(|_| forbidden_page())?;
+    if !csrf_matches(form.csrf_token(), &pending.csrf_token) {
+        return Err(forbidden_page());
     }
-    Ok(Ok((id_hash, pending, form)))
+    Ok((id_hash, pending, form))
 }
 
-fn expired_page() -> OwnResponse {
+fn expired_page() -> ApiError {
     error_page(
         400,
         "Sign-in expired",
@@ -367,7 +322,7 @@ fn expired_page() -> OwnResponse {
     )
 }
 
-fn forbidden_page() -> OwnResponse {
+fn forbidden_page() -> ApiError {
     error_page(
         403,
         "Request refused",
@@ -375,22 +330,16 @@ fn forbidden_page() -> OwnResponse {
     )
 }
 
-pub async fn sign_in(
-    server: &OAuthServer,
-    req: &HandlerRequest<'_>,
-) -> Result<OwnResponse, OAuthError> {
-    let (id_hash, pending, form) = match posted_form(server, req).await? {
-        Ok(parts) => parts,
-        Err(page) => return Ok(page),
-    };
+pub async fn sign_in(server: &OAuthServer, req: &Request) -> Result<OwnResponse, ApiError> {
+    let (id_hash, pending, form) = posted_form::<SignInForm>(server, req).await?;
     let Some(client) = server.clients.get(&pending.client_id) else {
-        return Ok(expired_page());
+        return Err(expired_page());
     };
-    let username = form.get("username").unwrap_or("");
-    let password = form.get("password").unwrap_or("");
+    let username = form.username.as_deref().unwrap_or("");
+    let password = form.password.as_deref().unwrap_or("");
     let user = match verify_user(server, username, password, req.client_ip).await {
         Ok(u) => u,
-        Err(e @ (OAuthError::InvalidGrant(_) | OAuthError::LockedOut { .. })) => {
+        Err(e @ (ApiError::InvalidGrant(_) | ApiError::LockedOut { .. })) => {
             let html = pages::sign_in(&pages::SignInPage {
                 client_name: &client.config.name,
                 action: "/oauth/sign-in",
@@ -398,12 +347,9 @@ pub async fn sign_in(
                 username,
                 error: Some("The username or password is incorrect."),
             });
-            let resp = page_posting_to(200, html, Some(&pending.redirect_uri));
+            let resp = page::response(200, html, Some(&pending.redirect_uri));
             return Ok(match e {
-                OAuthError::LockedOut { retry_after } => resp.with_header(
-                    http::header::RETRY_AFTER,
-                    HeaderValue::from(retry_after.max(1)),
-                ),
+                ApiError::LockedOut { retry_after } => resp.retry_after(retry_after),
                 _ => resp,
             });
         }
@@ -435,33 +381,21 @@ pub async fn sign_in(
         )
         .await;
     }
-    let mut resp = OwnResponse::empty(303);
-    resp.headers.push((
-        http::header::LOCATION,
-        HeaderValue::from_static("/oauth/consent"),
-    ));
-    resp.headers.push((
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    ));
-    Ok(resp)
+    OwnResponse::browser_redirect(303, "/oauth/consent")
 }
 
-pub async fn consent_page(
-    server: &OAuthServer,
-    req: &HandlerRequest<'_>,
-) -> Result<OwnResponse, OAuthError> {
+pub async fn consent_page(server: &OAuthServer, req: &Request) -> Result<OwnResponse, ApiError> {
     let Some((_, pending)) = pending(server, req).await? else {
-        return Ok(expired_page());
+        return Err(expired_page());
     };
     let (Some(client), Some(user_name)) = (
         server.clients.get(&pending.client_id),
         pending.user_name.as_deref(),
     ) else {
-        return Ok(expired_page());
+        return Err(expired_page());
     };
     let scopes = scope::parse(&pending.scopes).unwrap_or_default();
-    Ok(page_posting_to(
+    Ok(page::response(
         200,
         pages::consent(&pages::ConsentPage {
             client_name: &client.config.name,
@@ -474,24 +408,18 @@ pub async fn consent_page(
     ))
 }
 
-pub async fn consent(
-    server: &OAuthServer,
-    req: &HandlerRequest<'_>,
-) -> Result<OwnResponse, OAuthError> {
-    let (id_hash, pending, form) = match posted_form(server, req).await? {
-        Ok(parts) => parts,
-        Err(page) => return Ok(page),
-    };
+pub async fn consent(server: &OAuthServer, req: &Request) -> Result<OwnResponse, ApiError> {
+    let (id_hash, pending, form) = posted_form::<ConsentForm>(server, req).await?;
     let (Some(client), Some(user_id)) = (
         server.clients.get(&pending.client_id),
         pending.user_id.clone(),
     ) else {
-        return Ok(expired_page());
+        return Err(expired_page());
     };
-    let approved = match form.get("decision") {
+    let approved = match form.decision.as_deref() {
         Some("approve") => true,
         Some("deny") => false,
-        _ => return Ok(forbidden_page()),
+        _ => return Err(forbidden_page()),
     };
     let user_name = pending.user_name.clone();
     finish(
@@ -509,15 +437,15 @@ async fn finish(
     user_id: String,
     user_name: Option<String>,
     approved: bool,
-) -> Result<OwnResponse, OAuthError> {
+) -> Result<OwnResponse, ApiError> {
     let taken = server
         .store
         .run(move |s| async move { s.take_authorization_request(&id_hash).await })
         .await?;
     if !taken {
-        return Ok(expired_page());
+        return Err(expired_page());
     }
-    let clear = set_cookie(server, "", 0);
+    let clear = set_cookie(server, "", 0)?;
     let state = pending.state.as_deref();
     if !approved {
         return Ok(error_redirect(
@@ -527,7 +455,7 @@ async fn finish(
             state,
             "access_denied",
             "the user denied the request",
-        )
+        )?
         .with_header(http::header::SET_COOKIE, clear));
     }
     let now = now_unix();
@@ -558,7 +486,7 @@ async fn finish(
     if let Some(s) = state {
         pairs.push(("state", s.to_string()));
     }
-    Ok(redirect(server, 303, &pending.redirect_uri, &pairs)
+    Ok(redirect(server, 303, &pending.redirect_uri, &pairs)?
         .with_header(http::header::SET_COOKIE, clear))
 }
 

@@ -1,25 +1,23 @@
 //! `POST /oauth/introspect` (RFC 7662): confidential clients only; anything not currently
 //! valid is just `{"active": false}`.
 
-use super::super::error::NO_STORE;
-use super::super::{OAuthError, OAuthServer};
+use super::super::request::{required, TokenReference};
+use super::super::OAuthServer;
 use super::{body_params, client_auth};
 use crate::auth::hash_token;
-use crate::handlers::HandlerRequest;
+use crate::http::ApiError;
 use crate::http::OwnResponse;
+use crate::http::Request;
 use crate::store::now_unix;
 use serde_json::json;
 
-pub async fn handle(
-    server: &OAuthServer,
-    req: &HandlerRequest<'_>,
-) -> Result<OwnResponse, OAuthError> {
-    let params = body_params(server, req)?;
-    let client = client_auth(server, req, &params).await?;
+pub async fn handle(server: &OAuthServer, req: &Request) -> Result<OwnResponse, ApiError> {
+    let params: TokenReference = body_params(req)?;
+    let client = client_auth(server, req, &params.client).await?;
     if client.is_public() {
-        return Err(OAuthError::InvalidClient);
+        return Err(ApiError::InvalidClient);
     }
-    let hash = hash_token(params.require("token")?);
+    let hash = hash_token(required(&params.token, "token")?);
     let now = now_unix();
     let found = server
         .store
@@ -68,9 +66,5 @@ pub async fn handle(
         }
         _ => json!({ "active": false }),
     };
-    let mut resp = OwnResponse::json(200, &body);
-    for (name, value) in NO_STORE {
-        resp = resp.with_header(name, value);
-    }
-    Ok(resp)
+    Ok(OwnResponse::json(200, &body).no_store())
 }

@@ -3,30 +3,29 @@
 //! clients marked legacy accept it.
 
 use super::super::issuer::token_response;
-use super::super::{grants, OAuthError, OAuthServer};
+use super::super::request::{required, LegacyPasswordRequest};
+use super::super::{grants, OAuthServer};
 use super::body_params;
-use crate::handlers::HandlerRequest;
+use crate::http::ApiError;
 use crate::http::OwnResponse;
+use crate::http::Request;
 
-pub async fn handle(
-    server: &OAuthServer,
-    req: &HandlerRequest<'_>,
-) -> Result<OwnResponse, OAuthError> {
-    let params = body_params(server, req)?;
-    match params.require("grant_type")? {
+pub async fn handle(server: &OAuthServer, req: &Request) -> Result<OwnResponse, ApiError> {
+    let params: LegacyPasswordRequest = body_params(req)?;
+    match required(&params.grant_type, "grant_type")? {
         "password" => {}
-        _ => return Err(OAuthError::UnsupportedGrantType),
+        _ => return Err(ApiError::UnsupportedGrantType),
     }
-    let client_id = params.require("client_id")?;
+    let client_id = required(&params.client_id, "client_id")?;
     let client = server
         .clients
         .get(client_id)
-        .ok_or(OAuthError::InvalidClient)?;
+        .ok_or(ApiError::InvalidClient)?;
     if !client.config.legacy {
-        return Err(OAuthError::UnauthorizedClient(
+        return Err(ApiError::UnauthorizedClient(
             "this client must use /oauth/token".into(),
         ));
     }
-    let minted = grants::password::grant(server, client, &params, req.client_ip).await?;
+    let minted = grants::password::grant(server, client, &params.owner, req.client_ip).await?;
     Ok(token_response(&minted))
 }

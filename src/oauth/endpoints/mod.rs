@@ -1,5 +1,5 @@
-//! HTTP adapters of the authorization server: each parses its request, calls the protocol
-//! code, and shapes the response.
+//! HTTP adapters of the authorization server: the endpoint table it registers, and one
+//! handler per endpoint that parses its request, calls the protocol code and shapes the reply.
 
 pub mod authorize;
 pub mod introspect;
@@ -9,35 +9,119 @@ pub mod revoke;
 pub mod token;
 
 use super::clients::Client;
-use super::request::{basic_credentials, Params};
-use super::{OAuthError, OAuthServer};
-use crate::handlers::HandlerRequest;
+use super::request::{basic_credentials, ClientCredentials};
+use super::{OAuthServer, METADATA_PATH};
+use crate::http::{ApiError, Auth, Contract, Endpoint, Request, Verb};
+
+const fn endpoint(
+    verb: Verb,
+    path: &'static str,
+    auth: Auth,
+    contract: Contract,
+    handler: crate::http::endpoint::Handler<OAuthServer>,
+) -> Endpoint<OAuthServer> {
+    Endpoint {
+        verb,
+        path,
+        auth,
+        contract,
+        handler,
+    }
+}
+
+/// Every endpoint of the authorization server. The browser side speaks HTML pages; the rest
+/// speaks RFC 6749 JSON.
+pub const ENDPOINTS: &[Endpoint<OAuthServer>] = &[
+    endpoint(
+        Verb::Get,
+        METADATA_PATH,
+        Auth::Public,
+        Contract::Rfc6749Json,
+        |s, _| Box::pin(async move { Ok(metadata::document(s)) }),
+    ),
+    endpoint(
+        Verb::Post,
+        "/oauth/authorize",
+        Auth::Public,
+        Contract::Rfc6749Json,
+        |s, r| Box::pin(async move { legacy_password::handle(s, &r).await }),
+    ),
+    endpoint(
+        Verb::Get,
+        "/oauth/authorize",
+        Auth::Public,
+        Contract::HtmlPage,
+        |s, r| Box::pin(async move { authorize::start(s, &r).await }),
+    ),
+    endpoint(
+        Verb::Post,
+        "/oauth/sign-in",
+        Auth::CsrfForm,
+        Contract::HtmlPage,
+        |s, r| Box::pin(async move { authorize::sign_in(s, &r).await }),
+    ),
+    endpoint(
+        Verb::Get,
+        "/oauth/consent",
+        Auth::CsrfForm,
+        Contract::HtmlPage,
+        |s, r| Box::pin(async move { authorize::consent_page(s, &r).await }),
+    ),
+    endpoint(
+        Verb::Post,
+        "/oauth/consent",
+        Auth::CsrfForm,
+        Contract::HtmlPage,
+        |s, r| Box::pin(async move { authorize::consent(s, &r).await }),
+    ),
+    endpoint(
+        Verb::Post,
+        "/oauth/token",
+        Auth::Client,
+        Contract::Rfc6749Json,
+        |s, r| Box::pin(async move { token::handle(s, &r).await }),
+    ),
+    endpoint(
+        Verb::Post,
+        "/oauth/revoke",
+        Auth::Client,
+        Contract::Rfc6749Json,
+        |s, r| Box::pin(async move { revoke::handle(s, &r).await }),
+    ),
+    endpoint(
+        Verb::Post,
+        "/oauth/introspect",
+        Auth::Client,
+        Contract::Rfc6749Json,
+        |s, r| Box::pin(async move { introspect::handle(s, &r).await }),
+    ),
+];
 
 /// Identifies the calling client (RFC 6749 §2.3): HTTP Basic or `client_id`/`client_secret` in
 /// the body (never both); a public client names itself with `client_id` alone.
 pub(crate) async fn client_auth<'s>(
     server: &'s OAuthServer,
-    req: &HandlerRequest<'_>,
-    params: &Params,
-) -> Result<&'s Client, OAuthError> {
-    let basic = basic_credentials(req.headers)?;
-    let body_secret = params.get("client_secret");
+    req: &Request,
+    body: &ClientCredentials,
+) -> Result<&'s Client, ApiError> {
+    let basic = basic_credentials(&req.headers)?;
+    let body_secret = body.client_secret.as_deref();
     let (id, secret) = match (basic, body_secret) {
         (Some(_), Some(_)) => {
-            return Err(OAuthError::InvalidRequest(
+            return Err(ApiError::InvalidRequest(
                 "use one client authentication method".into(),
             ))
         }
         (Some((id, secret)), None) => {
-            if params.get("client_id").is_some_and(|b| b != id) {
-                return Err(OAuthError::InvalidClient);
+            if body.client_id.as_deref().is_some_and(|b| b != id) {
+                return Err(ApiError::InvalidClient);
             }
             (id, Some(secret))
         }
         (None, secret) => (
-            params
-                .get("client_id")
-                .ok_or(OAuthError::InvalidClient)?
+            body.client_id
+                .as_deref()
+                .ok_or(ApiError::InvalidClient)?
                 .to_string(),
             secret.map(str::to_string),
         ),
@@ -57,17 +141,13 @@ pub(crate) async fn client_auth<'s>(
         }
         None => match server.clients.get(&id) {
             Some(c) if c.is_public() => Ok(c),
-            _ => Err(OAuthError::InvalidClient),
+            _ => Err(ApiError::InvalidClient),
         },
     }
 }
 
-pub(crate) fn body_params(
-    server: &OAuthServer,
-    req: &HandlerRequest<'_>,
-) -> Result<Params, OAuthError> {
-    if req.body.len() > server.max_body_bytes {
-        return Err(OAuthError::PayloadTooLarge);
-    }
-    Params::from_body(req.headers, &req.body)
+/// The endpoint's typed request from its body; the proxy already refused bodies over
+/// `http.max_body_bytes`.
+pub(crate) fn body_params<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    req.body_params()?.parse()
 }

@@ -1,20 +1,19 @@
 //! `POST /oauth/revoke` (RFC 7009). Unknown tokens and tokens of other clients get 200 too, so
 //! the endpoint tells nothing; a refresh token takes its whole family with it.
 
-use super::super::{OAuthError, OAuthServer};
+use super::super::request::{required, TokenReference};
+use super::super::OAuthServer;
 use super::{body_params, client_auth};
 use crate::auth::hash_token;
-use crate::handlers::HandlerRequest;
+use crate::http::ApiError;
 use crate::http::OwnResponse;
+use crate::http::Request;
 use crate::store::now_unix;
 
-pub async fn handle(
-    server: &OAuthServer,
-    req: &HandlerRequest<'_>,
-) -> Result<OwnResponse, OAuthError> {
-    let params = body_params(server, req)?;
-    let client = client_auth(server, req, &params).await?;
-    let hash = hash_token(params.require("token")?);
+pub async fn handle(server: &OAuthServer, req: &Request) -> Result<OwnResponse, ApiError> {
+    let params: TokenReference = body_params(req)?;
+    let client = client_auth(server, req, &params.client).await?;
+    let hash = hash_token(required(&params.token, "token")?);
     let client_id = client.id().to_string();
     let now = now_unix();
     let revoked = server
@@ -37,9 +36,5 @@ pub async fn handle(
         })
         .await?;
     server.forget(&revoked).await;
-    let mut resp = OwnResponse::empty(200);
-    for (name, value) in super::super::error::NO_STORE {
-        resp = resp.with_header(name, value);
-    }
-    Ok(resp)
+    Ok(OwnResponse::empty(200).no_store())
 }

@@ -4,28 +4,29 @@
 
 use super::super::clients::Client;
 use super::super::issuer::{self, Grant, Minted};
-use super::super::request::Params;
-use super::super::{pkce, scope, OAuthError, OAuthServer};
+use super::super::request::{required, TokenRequest};
+use super::super::{pkce, scope, OAuthServer};
 use crate::auth::hash_token;
 use crate::config::GrantType;
+use crate::http::ApiError;
 use crate::store::now_unix;
 
 pub async fn grant(
     server: &OAuthServer,
     client: &Client,
-    params: &Params,
-) -> Result<Minted, OAuthError> {
+    params: &TokenRequest,
+) -> Result<Minted, ApiError> {
     if !client.allows(GrantType::AuthorizationCode) {
-        return Err(OAuthError::UnauthorizedClient(
+        return Err(ApiError::UnauthorizedClient(
             "this client may not use authorization_code".into(),
         ));
     }
-    let code_hash = hash_token(params.require("code")?);
-    let redirect_uri = params.require("redirect_uri")?;
-    let verifier = params.get("code_verifier");
+    let code_hash = hash_token(required(&params.code, "code")?);
+    let redirect_uri = required(&params.redirect_uri, "redirect_uri")?;
+    let verifier = params.code_verifier.as_deref();
     if let Some(v) = verifier {
         if !pkce::is_valid_verifier(v) {
-            return Err(OAuthError::InvalidRequest(
+            return Err(ApiError::InvalidRequest(
                 "code_verifier must be 43-128 characters of [A-Za-z0-9-._~]".into(),
             ));
         }
@@ -34,15 +35,15 @@ pub async fn grant(
         .store
         .run(move |s| async move { s.find_code(&code_hash).await })
         .await?
-        .ok_or_else(|| OAuthError::InvalidGrant("the code is invalid or expired".into()))?;
+        .ok_or_else(|| ApiError::InvalidGrant("the code is invalid or expired".into()))?;
     if code.client_id != client.id() || code.redirect_uri != redirect_uri {
-        return Err(OAuthError::InvalidGrant(
+        return Err(ApiError::InvalidGrant(
             "the code was issued to another client or redirect_uri".into(),
         ));
     }
     let now = now_unix();
     if code.expires_at <= now {
-        return Err(OAuthError::InvalidGrant(
+        return Err(ApiError::InvalidGrant(
             "the code is invalid or expired".into(),
         ));
     }
@@ -51,21 +52,19 @@ pub async fn grant(
             let method = pkce::Method::parse(code.code_challenge_method.as_deref())
                 .unwrap_or(pkce::Method::S256);
             if !pkce::verify(v, challenge, method) {
-                return Err(OAuthError::InvalidGrant(
+                return Err(ApiError::InvalidGrant(
                     "code_verifier does not match the code_challenge".into(),
                 ));
             }
         }
-        (Some(_), None) => {
-            return Err(OAuthError::InvalidGrant("code_verifier is required".into()))
-        }
+        (Some(_), None) => return Err(ApiError::InvalidGrant("code_verifier is required".into())),
         (None, Some(_)) => {
-            return Err(OAuthError::InvalidGrant(
+            return Err(ApiError::InvalidGrant(
                 "no code_challenge was sent for this code".into(),
             ))
         }
         (None, None) if client.is_public() => {
-            return Err(OAuthError::InvalidGrant(
+            return Err(ApiError::InvalidGrant(
                 "public clients must use PKCE".into(),
             ))
         }

@@ -3,18 +3,18 @@
 
 use super::super::clients::Client;
 use super::super::issuer::{self, Grant, Minted};
-use super::super::request::Params;
-use super::super::{OAuthError, OAuthServer};
+use super::super::OAuthServer;
 use super::password::requested_scopes;
 use crate::config::GrantType;
+use crate::http::ApiError;
 
 pub async fn grant(
     server: &OAuthServer,
     client: &Client,
-    params: &Params,
-) -> Result<Minted, OAuthError> {
+    scope: Option<&str>,
+) -> Result<Minted, ApiError> {
     if !client.allows(GrantType::ClientCredentials) || client.is_public() {
-        return Err(OAuthError::UnauthorizedClient(
+        return Err(ApiError::UnauthorizedClient(
             "this client may not use client_credentials".into(),
         ));
     }
@@ -22,7 +22,7 @@ pub async fn grant(
         user_id: None,
         user_name: None,
         client_id: client.id().to_string(),
-        scopes: requested_scopes(client, params.get("scope"))?,
+        scopes: requested_scopes(client, scope)?,
         admin: false,
         family_id: issuer::new_family_id(),
         with_refresh: false,

@@ -5,7 +5,8 @@ pub mod client_credentials;
 pub mod password;
 pub mod refresh_token;
 
-use super::{issuer, OAuthError, OAuthServer};
+use super::{issuer, OAuthServer};
+use crate::http::ApiError;
 use crate::store::Redemption;
 
 /// Mints the grant's tokens and stores them (grants that redeem nothing first).
@@ -13,7 +14,7 @@ pub(crate) async fn issue(
     server: &OAuthServer,
     grant: issuer::Grant,
     label: &'static str,
-) -> Result<issuer::Minted, OAuthError> {
+) -> Result<issuer::Minted, ApiError> {
     let minted = issuer::mint(&grant, &server.tokens);
     let records = minted.records.clone();
     server
@@ -30,7 +31,7 @@ pub(crate) async fn settle(
     outcome: Redemption,
     minted: issuer::Minted,
     what: &str,
-) -> Result<issuer::Minted, OAuthError> {
+) -> Result<issuer::Minted, ApiError> {
     match outcome {
         Redemption::Redeemed => Ok(minted),
         Redemption::Replayed { revoked } => {
@@ -40,11 +41,11 @@ pub(crate) async fn settle(
                 revoked = revoked.len(),
                 "replayed one-time credential: family revoked"
             );
-            Err(OAuthError::InvalidGrant(format!(
+            Err(ApiError::InvalidGrant(format!(
                 "the {what} was already used; its tokens are revoked"
             )))
         }
-        Redemption::Unusable => Err(OAuthError::InvalidGrant(format!(
+        Redemption::Unusable => Err(ApiError::InvalidGrant(format!(
             "the {what} is invalid or expired"
         ))),
     }

@@ -2,11 +2,12 @@
 //! seeds' admin login: username = a client id, password = that client's secret.
 
 use super::super::clients::Client;
-use super::super::error::BAD_CREDENTIALS;
 use super::super::issuer::{self, Grant, Minted};
-use super::super::request::Params;
-use super::super::{scope, OAuthError, OAuthServer};
+use super::super::request::{required, PasswordCredentials};
+use super::super::{scope, OAuthServer};
 use crate::config::GrantType;
+use crate::http::ApiError;
+use crate::http::BAD_CREDENTIALS;
 use crate::store::User;
 use crate::users::username_key;
 use std::net::IpAddr;
@@ -14,17 +15,17 @@ use std::net::IpAddr;
 pub async fn grant(
     server: &OAuthServer,
     client: &Client,
-    params: &Params,
+    params: &PasswordCredentials,
     ip: Option<IpAddr>,
-) -> Result<Minted, OAuthError> {
+) -> Result<Minted, ApiError> {
     if !client.allows(GrantType::Password) {
-        return Err(OAuthError::UnauthorizedClient(
+        return Err(ApiError::UnauthorizedClient(
             "this client may not use the password grant".into(),
         ));
     }
-    let username = params.require("username")?;
-    let password = params.require("password")?;
-    let scopes = requested_scopes(client, params.get("scope"))?;
+    let username = required(&params.username, "username")?;
+    let password = required(&params.password, "password")?;
+    let scopes = requested_scopes(client, params.scope.as_deref())?;
 
     if username == client.id() && client.config.admin {
         // Admin login: the client's own secret, throttled like any credential.
@@ -39,7 +40,7 @@ pub async fn grant(
             )
             .await
             .map_err(|e| match e {
-                OAuthError::InvalidClient => OAuthError::InvalidGrant(BAD_CREDENTIALS.into()),
+                ApiError::InvalidClient => ApiError::InvalidGrant(BAD_CREDENTIALS.into()),
                 other => other,
             })?;
         let grant = Grant {
@@ -74,11 +75,11 @@ pub async fn verify_user(
     username: &str,
     password: &str,
     ip: Option<IpAddr>,
-) -> Result<User, OAuthError> {
+) -> Result<User, ApiError> {
     if password.chars().count() > crate::users::passwords::MAX_PASSWORD_LEN {
         // Refused before any hashing; same answer as a wrong password.
         server.lockout.failed();
-        return Err(OAuthError::InvalidGrant(BAD_CREDENTIALS.into()));
+        return Err(ApiError::InvalidGrant(BAD_CREDENTIALS.into()));
     }
     let key = username_key(username);
     let attempt = server.lockout.begin(&format!("user:{key}"), ip).await?;
@@ -97,24 +98,21 @@ pub async fn verify_user(
         }
         None => {
             server.lockout.failed();
-            Err(OAuthError::InvalidGrant(BAD_CREDENTIALS.into()))
+            Err(ApiError::InvalidGrant(BAD_CREDENTIALS.into()))
         }
     }
 }
 
 /// The requested scopes, which the client must be allowed; none requested = the client's list.
-pub fn requested_scopes(
-    client: &Client,
-    requested: Option<&str>,
-) -> Result<Vec<String>, OAuthError> {
+pub fn requested_scopes(client: &Client, requested: Option<&str>) -> Result<Vec<String>, ApiError> {
     let scopes = match requested {
         Some(text) => {
-            scope::parse(text).ok_or_else(|| OAuthError::InvalidScope("malformed scope".into()))?
+            scope::parse(text).ok_or_else(|| ApiError::InvalidScope("malformed scope".into()))?
         }
         None => client.config.scopes.clone().unwrap_or_default(),
     };
     if !scope::allowed_by(&scopes, client.config.scopes.as_deref()) {
-        return Err(OAuthError::InvalidScope(
+        return Err(ApiError::InvalidScope(
             "a requested scope is not allowed for this client".into(),
         ));
     }

@@ -4,43 +4,42 @@
 
 use super::super::clients::Client;
 use super::super::issuer::{self, Grant, Minted};
-use super::super::request::Params;
-use super::super::{scope, OAuthError, OAuthServer};
+use super::super::request::{required, TokenRequest};
+use super::super::{scope, OAuthServer};
 use crate::auth::hash_token;
 use crate::config::GrantType;
+use crate::http::ApiError;
 use crate::store::now_unix;
 
 pub async fn grant(
     server: &OAuthServer,
     client: &Client,
-    params: &Params,
-) -> Result<Minted, OAuthError> {
+    params: &TokenRequest,
+) -> Result<Minted, ApiError> {
     if !client.allows(GrantType::RefreshToken) {
-        return Err(OAuthError::UnauthorizedClient(
+        return Err(ApiError::UnauthorizedClient(
             "this client may not use refresh tokens".into(),
         ));
     }
-    let old = hash_token(params.require("refresh_token")?);
+    let old = hash_token(required(&params.refresh_token, "refresh_token")?);
     let stored = server
         .store
         .run(move |s| async move { s.find_refresh_token(&old).await })
         .await?
-        .ok_or_else(|| {
-            OAuthError::InvalidGrant("the refresh token is invalid or expired".into())
-        })?;
+        .ok_or_else(|| ApiError::InvalidGrant("the refresh token is invalid or expired".into()))?;
     if stored.client_id != client.id() {
-        return Err(OAuthError::InvalidGrant(
+        return Err(ApiError::InvalidGrant(
             "the refresh token was issued to another client".into(),
         ));
     }
     let granted = scope::parse(&stored.scopes).unwrap_or_default();
-    let scopes = match params.get("scope") {
+    let scopes = match params.owner.scope.as_deref() {
         None => granted,
         Some(text) => {
             let requested = scope::parse(text)
-                .ok_or_else(|| OAuthError::InvalidScope("malformed scope".into()))?;
+                .ok_or_else(|| ApiError::InvalidScope("malformed scope".into()))?;
             if !scope::is_subset(&requested, &granted) {
-                return Err(OAuthError::InvalidScope(
+                return Err(ApiError::InvalidScope(
                     "a refresh may only narrow the scope".into(),
                 ));
             }
