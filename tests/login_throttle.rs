@@ -103,3 +103,64 @@ async fn a_few_failures_from_a_shared_address_lock_no_one() {
     let (status, _) = login(&gh, "", "carol", "carol's password").await;
     assert_eq!(status, 200);
 }
+
+async fn client_credentials(gh: &TestGatehouse, xff: &str, secret: &str) -> reqwest::Response {
+    gh.client
+        .post(gh.url("/oauth/token"))
+        .header("X-Forwarded-For", xff)
+        .basic_auth(SERVICE, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Hardening finding 3 (SECURITY M3): client secrets are counted only when wrong, per
+/// (client, address). A busy client's concurrent successes never lock it out, and a guesser
+/// locks out only its own address, answered with Retry-After.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_secrets_lock_out_the_guesser_never_the_client() {
+    let gh = std::sync::Arc::new(start(true));
+
+    // 32 concurrent correct authentications, twice over: every one succeeds.
+    for _ in 0..2 {
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let gh = gh.clone();
+                tokio::spawn(async move {
+                    client_credentials(&gh, "203.0.113.20", SERVICE_SECRET)
+                        .await
+                        .status()
+                        .as_u16()
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), 200);
+        }
+    }
+
+    // Six wrong secrets from the guesser: the sixth starts its ban, with Retry-After.
+    for i in 1..=6 {
+        let r = client_credentials(&gh, "198.51.100.66", "wrong-secret").await;
+        assert_eq!(r.status(), 401, "attempt {i}");
+        assert!(r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic"));
+        assert_eq!(
+            r.headers().contains_key("retry-after"),
+            i == 6,
+            "attempt {i}"
+        );
+    }
+    // Even the right secret is refused from there now…
+    let r = client_credentials(&gh, "198.51.100.66", SERVICE_SECRET).await;
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().contains_key("retry-after"));
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client");
+    // …while the real client, elsewhere, goes on.
+    let r = client_credentials(&gh, "203.0.113.20", SERVICE_SECRET).await;
+    assert_eq!(r.status(), 200);
+}

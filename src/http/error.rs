@@ -50,6 +50,11 @@ pub enum ApiError {
     Forbidden(String),
     /// Client authentication failed: 401 with a `Basic` challenge.
     InvalidClient,
+    /// Client authentication refused for now (too many wrong secrets from this address):
+    /// `InvalidClient` plus `Retry-After`.
+    ClientLockedOut {
+        retry_after: i64,
+    },
     InvalidGrant(String),
     UnauthorizedClient(String),
     UnsupportedGrantType,
@@ -101,7 +106,10 @@ impl ApiError {
             | ApiError::UnsupportedGrantType
             | ApiError::InvalidScope(_)
             | ApiError::LockedOut { .. } => 400,
-            ApiError::MissingToken | ApiError::InvalidToken { .. } | ApiError::InvalidClient => 401,
+            ApiError::MissingToken
+            | ApiError::InvalidToken { .. }
+            | ApiError::InvalidClient
+            | ApiError::ClientLockedOut { .. } => 401,
             ApiError::InsufficientScope { .. } | ApiError::Forbidden(_) => 403,
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed { .. } => 405,
@@ -132,7 +140,7 @@ impl ApiError {
             ApiError::InvalidToken { .. } => "invalid_token",
             ApiError::InsufficientScope { .. } => "insufficient_scope",
             ApiError::Forbidden(_) => "forbidden",
-            ApiError::InvalidClient => "invalid_client",
+            ApiError::InvalidClient | ApiError::ClientLockedOut { .. } => "invalid_client",
             ApiError::InvalidGrant(_) | ApiError::LockedOut { .. } => "invalid_grant",
             ApiError::UnauthorizedClient(_) => "unauthorized_client",
             ApiError::UnsupportedGrantType => "unsupported_grant_type",
@@ -176,7 +184,9 @@ impl ApiError {
             ApiError::MissingToken => "an access token is required",
             ApiError::InvalidToken { expired: true } => "the access token expired",
             ApiError::InvalidToken { expired: false } => "the access token is invalid or revoked",
-            ApiError::InvalidClient => "client authentication failed",
+            ApiError::InvalidClient | ApiError::ClientLockedOut { .. } => {
+                "client authentication failed"
+            }
             ApiError::UnsupportedGrantType => {
                 "grant_type must be one of password, authorization_code, refresh_token, client_credentials"
             }

@@ -50,7 +50,7 @@ impl Renderer {
             resp.headers.push((WWW_AUTHENTICATE, challenge));
         }
         match error {
-            ApiError::LockedOut { retry_after } => resp
+            ApiError::LockedOut { retry_after } | ApiError::ClientLockedOut { retry_after } => resp
                 .headers
                 .push((RETRY_AFTER, HeaderValue::from((*retry_after).max(1)))),
             ApiError::Unavailable(_) => resp
@@ -70,7 +70,9 @@ impl Renderer {
     fn challenge(&self, error: &ApiError) -> Option<HeaderValue> {
         let realm = &self.realm;
         let value = match error {
-            ApiError::InvalidClient => format!("Basic realm=\"{realm}\""),
+            ApiError::InvalidClient | ApiError::ClientLockedOut { .. } => {
+                format!("Basic realm=\"{realm}\"")
+            }
             ApiError::MissingToken => format!("Bearer realm=\"{realm}\""),
             ApiError::MalformedToken(_) => {
                 format!("Bearer realm=\"{realm}\", error=\"invalid_request\"")

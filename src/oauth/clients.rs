@@ -52,8 +52,8 @@ impl ClientRegistry {
         self.clients.get(id)
     }
 
-    /// Checks `secret` against the client's. Unknown clients and public clients fail. Attempts
-    /// are throttled per client and per address like user passwords.
+    /// Checks `secret` against the client's. Unknown clients and public clients fail. Only
+    /// wrong secrets are counted, per (client, address): see `Lockout::client_allowed`.
     pub async fn authenticate(
         &self,
         id: &str,
@@ -62,14 +62,8 @@ impl ClientRegistry {
         lockout: &Lockout,
         ip: Option<IpAddr>,
     ) -> Result<&Client, ApiError> {
+        lockout.client_allowed(id, ip).await?;
         let client = self.get(id);
-        let attempt = lockout
-            .begin(&format!("client:{id}"), ip)
-            .await
-            .map_err(|e| match e {
-                ApiError::LockedOut { .. } => ApiError::InvalidClient,
-                other => other,
-            })?;
         let ok = match client.map(|c| &c.config.secret) {
             Some(ClientSecretConfig::Plain(expected)) => {
                 // Compare digests: constant time regardless of the lengths involved.
@@ -81,14 +75,8 @@ impl ClientRegistry {
             Some(ClientSecretConfig::Public) | None => false,
         };
         match (ok, client) {
-            (true, Some(c)) => {
-                lockout.succeeded(attempt).await;
-                Ok(c)
-            }
-            _ => {
-                lockout.failed();
-                Err(ApiError::InvalidClient)
-            }
+            (true, Some(c)) => Ok(c),
+            _ => Err(lockout.client_failed(id, ip).await),
         }
     }
 }

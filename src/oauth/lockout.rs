@@ -1,6 +1,7 @@
 //! Throttling of credential guesses per account (or client) and per address, on every
-//! credential path. Attempts are counted in the store *before* the password is checked, so
-//! under any concurrency at most `max_failures` guesses per window reach argon2.
+//! credential path. Password attempts are counted in the store *before* the password is
+//! checked, so under any concurrency at most `max_failures` guesses per window reach argon2.
+//! Client secrets are checked first and only failures count (see `client_allowed`).
 
 use crate::config::LockoutConfig;
 use crate::http::ApiError;
@@ -84,7 +85,73 @@ impl Lockout {
         }
     }
 
+    /// Client secrets are high-entropy: guessing one is hopeless, so the throttle only has to
+    /// slow a guesser, never the real client. They are checked first and counted only when
+    /// wrong (a busy client's concurrent successes never count), per (client, address) (a
+    /// guesser elsewhere never locks the real client out). This refuses a pair that is banned.
+    pub async fn client_allowed(&self, client: &str, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        let keys: Vec<String> = std::iter::once(client_key(client, ip))
+            .chain(ip.map(|ip| format!("ip:{ip}")))
+            .collect();
+        let now = now_unix();
+        let until = self
+            .store
+            .run(move |s| async move {
+                let mut until = 0;
+                for key in &keys {
+                    until = until.max(s.throttle_locked_until(key, now).await?);
+                }
+                Ok(until)
+            })
+            .await?;
+        if until > now {
+            self.failed();
+            return Err(ApiError::ClientLockedOut {
+                retry_after: until - now,
+            });
+        }
+        Ok(())
+    }
+
+    /// Counts a wrong secret for (client, address) and for the address; the error to answer
+    /// with, which carries `Retry-After` once this failure started a ban.
+    pub async fn client_failed(&self, client: &str, ip: Option<IpAddr>) -> ApiError {
+        self.failed();
+        let keys: Vec<(String, ThrottlePolicy)> =
+            std::iter::once((client_key(client, ip), self.account_policy))
+                .chain(ip.map(|ip| (format!("ip:{ip}"), self.address_policy)))
+                .collect();
+        let now = now_unix();
+        let outcome = self
+            .store
+            .run(move |s| async move {
+                let mut locked_until = 0;
+                for (key, policy) in &keys {
+                    let o = s.throttle_attempt(key, now, *policy).await?;
+                    if !o.allowed {
+                        locked_until = locked_until.max(o.locked_until.max(now + 1));
+                    }
+                }
+                Ok(locked_until)
+            })
+            .await;
+        match outcome {
+            Ok(0) => ApiError::InvalidClient,
+            Ok(until) => ApiError::ClientLockedOut {
+                retry_after: until - now,
+            },
+            Err(e) => ApiError::from(e),
+        }
+    }
+
     pub fn failed(&self) {
         self.metrics.login_failures.inc();
+    }
+}
+
+fn client_key(client: &str, ip: Option<IpAddr>) -> String {
+    match ip {
+        Some(ip) => format!("client:{client}@{ip}"),
+        None => format!("client:{client}"),
     }
 }

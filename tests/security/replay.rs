@@ -444,7 +444,7 @@ async fn replay_corpus_is_refused_on_postgres() {
 
 async fn run_corpus(gh: Arc<TestGatehouse>) {
     gh.sign_up("replay", "password123").await;
-    let cases = crate::corpus(CORPUS, 17);
+    let cases = crate::corpus(CORPUS, 19);
     let mut failures = Vec::new();
     for case in &cases {
         let (kind, expected) = (case.field(0), case.field(1));

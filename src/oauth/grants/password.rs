@@ -41,6 +41,8 @@ pub async fn grant(
             .await
             .map_err(|e| match e {
                 ApiError::InvalidClient => ApiError::InvalidGrant(BAD_CREDENTIALS.into()),
+                // The admin login speaks the password grant's language: 400 + Retry-After.
+                ApiError::ClientLockedOut { retry_after } => ApiError::LockedOut { retry_after },
                 other => other,
             })?;
         let grant = Grant {
