@@ -76,6 +76,8 @@ pub struct ClientConfig {
     pub admin: bool,
     /// Legacy clients may use the password grant and `plain` PKCE.
     pub legacy: bool,
+    /// A resource server: may introspect tokens issued to other clients.
+    pub introspect: bool,
 }
 
 pub(super) fn validate_oauth(p: &mut Problems, raw: RawOAuth) -> OAuthConfig {
@@ -257,6 +259,7 @@ pub(super) fn validate_clients(p: &mut Problems, raw: Vec<RawClient>) -> Vec<Cli
             scopes: c.scopes,
             admin: c.admin,
             legacy: c.legacy,
+            introspect: c.introspect,
         });
     }
     clients

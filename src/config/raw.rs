@@ -238,6 +238,8 @@ pub struct RawClient {
     pub admin: bool,
     #[serde(default)]
     pub legacy: bool,
+    #[serde(default)]
+    pub introspect: bool,
 }
 
 #[derive(Debug, Deserialize)]

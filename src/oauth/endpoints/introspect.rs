@@ -1,5 +1,7 @@
 //! `POST /oauth/introspect` (RFC 7662): confidential clients only; anything not currently
-//! valid is just `{"active": false}`.
+//! valid is just `{"active": false}`, and so is a token of another client unless the caller
+//! is a resource server (`introspect = true`) or an admin client: otherwise any confidential
+//! client could look up whose token it holds (RFC 7662 §4).
 
 use super::super::request::{required, TokenReference};
 use super::super::OAuthServer;
@@ -48,9 +50,12 @@ pub async fn handle(server: &OAuthServer, req: &Request) -> Result<OwnResponse, 
             }))
         })
         .await?;
+    let may_see = |owner: &Option<String>| {
+        client.config.introspect || client.config.admin || owner.as_deref() == Some(client.id())
+    };
     let body = match found {
         Some((sub, username, client_id, scope, iat, exp, revoked, kind))
-            if !revoked && exp > now =>
+            if !revoked && exp > now && may_see(&client_id) =>
         {
             json!({
                 "active": true,

@@ -1,5 +1,7 @@
 //! `POST /oauth/revoke` (RFC 7009). Unknown tokens and tokens of other clients get 200 too, so
-//! the endpoint tells nothing; a refresh token takes its whole family with it.
+//! the endpoint tells nothing; a refresh token takes its whole family with it. Only the
+//! owning client revokes a token; tokens without one (issued on the command line) and any
+//! other client's only an admin client.
 
 use super::super::request::{required, TokenReference};
 use super::super::OAuthServer;
@@ -15,11 +17,12 @@ pub async fn handle(server: &OAuthServer, req: &Request) -> Result<OwnResponse, 
     let client = client_auth(server, req, &params.client).await?;
     let hash = hash_token(required(&params.token, "token")?);
     let client_id = client.id().to_string();
+    let admin = client.config.admin;
     let now = now_unix();
     let revoked = server
         .store
         .run(move |s| async move {
-            let owned = |c: &Option<String>| c.as_deref().is_none_or(|c| c == client_id);
+            let owned = |c: &Option<String>| admin || c.as_deref() == Some(client_id.as_str());
             if let Some(t) = s.find_access_token(&hash).await? {
                 if owned(&t.client_id) {
                     s.revoke_access_token(&hash, now).await?;
@@ -28,7 +31,7 @@ pub async fn handle(server: &OAuthServer, req: &Request) -> Result<OwnResponse, 
                 return Ok(vec![]);
             }
             if let Some(r) = s.find_refresh_token(&hash).await? {
-                if r.client_id == client_id {
+                if admin || r.client_id == client_id {
                     return s.revoke_family(&r.family_id, now).await;
                 }
             }
