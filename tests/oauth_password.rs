@@ -294,3 +294,45 @@ async fn lockout_holds_under_concurrency() {
         .await;
     assert_eq!(r.status(), 400);
 }
+
+/// SECURITY N4 (hardening finding 12): a repeated JSON key is refused like a repeated form
+/// parameter, and bytes that are not UTF-8 are refused rather than replaced (`%ff` and `%fe`
+/// would otherwise be the same password); nothing is stored either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lossy_bodies_are_refused_and_store_nothing() {
+    let (gh, _up) = start().await;
+    let cases: Vec<(reqwest::RequestBuilder, &str)> = vec![
+        (
+            gh.client.post(gh.url("/sign-up")).header("content-type", "application/json").body(format!(
+                r#"{{"username":"dup","username":"other","password":"password1","client_id":"{LEGACY}"}}"#
+            )),
+            "repeated",
+        ),
+        (
+            gh.client
+                .post(gh.url("/oauth/token"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("grant_type=password&username=dup&password=%ff%ff%ff%ff%ff%ff%ff%ff&client_id={LEGACY}")),
+            "UTF-8",
+        ),
+        (
+            gh.client.post(gh.url("/oauth/authorize")).header("content-type", "application/json").body(format!(
+                r#"{{"username":"dup","password":"password1","password":"password2","grant_type":"password","client_id":"{LEGACY}"}}"#
+            )),
+            "repeated",
+        ),
+    ];
+    for (i, (req, why)) in cases.into_iter().enumerate() {
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 400, "case {i}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request", "case {i}: {body}");
+        assert!(
+            body["error_description"].as_str().unwrap().contains(why),
+            "case {i}: {body}"
+        );
+    }
+    // Neither `dup` nor `other` was created.
+    gh.sign_up("dup", "password1").await;
+    gh.sign_up("other", "password1").await;
+}

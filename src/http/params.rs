@@ -1,7 +1,9 @@
 //! Request parameters of built-in endpoints, from the query string or a form or JSON body
 //! (the seed clients send JSON), read into a typed struct per endpoint with serde.
 //! Repeated parameters are refused (RFC 6749 §3.1) and an empty value counts as absent, the
-//! same rule for both encodings.
+//! same rule for both encodings: a repeated JSON key too, which serde_json would resolve as
+//! last-wins. Bytes that are not UTF-8 are refused rather than replaced with U+FFFD, so two
+//! different passwords (`%ff`, `%fe`) can never become the same string.
 
 use super::error::ApiError;
 use http::HeaderMap;
@@ -26,7 +28,7 @@ impl Params {
     }
 
     pub fn from_query(query: Option<&str>) -> Result<Params, ApiError> {
-        from_pairs(url::form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned())
+        from_pairs(form_pairs(query.unwrap_or("").as_bytes())?.into_iter())
     }
 
     /// Parses a body by its content type; an empty body gives no parameters.
@@ -44,17 +46,29 @@ impl Params {
             return Ok(Params::default());
         }
         match content_type.as_str() {
-            "application/x-www-form-urlencoded" => {
-                from_pairs(url::form_urlencoded::parse(body).into_owned())
-            }
+            "application/x-www-form-urlencoded" => from_pairs(form_pairs(body)?.into_iter()),
             "application/json" => {
                 let value: serde_json::Value = serde_json::from_slice(body)
                     .map_err(|_| ApiError::InvalidRequest("the body is not valid JSON".into()))?;
-                let object = value.as_object().ok_or_else(|| {
-                    ApiError::InvalidRequest("the JSON body must be an object".into())
+                if !value.is_object() {
+                    return Err(ApiError::InvalidRequest(
+                        "the JSON body must be an object".into(),
+                    ));
+                }
+                // Parsed a second time, keeping every key, only to find repeats.
+                let UniqueKeys(object) = serde_json::from_slice(body).map_err(|e| {
+                    let text = e.to_string();
+                    ApiError::InvalidRequest(match text.strip_prefix(REPEATED) {
+                        // serde_json appends " at line L column C".
+                        Some(rest) => format!(
+                            "parameter {} is repeated",
+                            rest.split(" at line").next().unwrap_or(rest)
+                        ),
+                        None => "the body is not valid JSON".into(),
+                    })
                 })?;
                 let mut pairs = Vec::with_capacity(object.len());
-                for (k, v) in object {
+                for (k, v) in &object {
                     let text = match v {
                         serde_json::Value::String(s) => s.clone(),
                         serde_json::Value::Number(n) => n.to_string(),
@@ -93,6 +107,63 @@ fn describe(e: &serde_urlencoded::de::Error) -> String {
     match text.strip_prefix("missing field ") {
         Some(name) => format!("missing parameter {name}"),
         None => format!("invalid parameters: {text}"),
+    }
+}
+
+/// `application/x-www-form-urlencoded` pairs (`+` is a space), refusing what is not UTF-8
+/// once decoded.
+fn form_pairs(input: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+    let decode = |part: &[u8]| -> Result<String, ApiError> {
+        let spaced: Vec<u8> = part
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        let bytes: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
+        String::from_utf8(bytes)
+            .map_err(|_| ApiError::InvalidRequest("a parameter is not valid UTF-8".into()))
+    };
+    input
+        .split(|&b| b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = match pair.iter().position(|&b| b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &b""[..]),
+            };
+            Ok((decode(name)?, decode(value)?))
+        })
+        .collect()
+}
+
+/// How the visitor below marks its error, so it can be told from a syntax error.
+const REPEATED: &str = "repeated key ";
+
+/// A JSON object's members in order, refusing a key that comes twice.
+struct UniqueKeys(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = UniqueKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UniqueKeys, A::Error> {
+                let mut members: Vec<(String, serde_json::Value)> = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
+                    if members.iter().any(|(seen, _)| *seen == k) {
+                        return Err(serde::de::Error::custom(format!("{REPEATED}`{k}`")));
+                    }
+                    members.push((k, v));
+                }
+                Ok(UniqueKeys(members))
+            }
+        }
+        d.deserialize_map(Members)
     }
 }
 
@@ -184,5 +255,61 @@ mod tests {
             .unwrap()
             .parse::<Example>()
             .is_err());
+    }
+}
+
+#[cfg(test)]
+mod strictness_tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn body(ct: &'static str, b: &[u8]) -> Result<Params, ApiError> {
+        let mut h = HeaderMap::new();
+        h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(ct));
+        Params::from_body(&h, b)
+    }
+
+    #[test]
+    fn repeated_json_keys_are_refused_like_repeated_form_parameters() {
+        let e = body("application/json", br#"{"username":"a","username":"b"}"#).unwrap_err();
+        assert_eq!(
+            e,
+            ApiError::InvalidRequest("parameter `username` is repeated".into())
+        );
+        let e = body(
+            "application/x-www-form-urlencoded",
+            b"username=a&username=b",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            ApiError::InvalidRequest("parameter `username` is repeated".into())
+        );
+        let p = body("application/json", br#"{"username":"a","password":"b"}"#).unwrap();
+        assert_eq!(p.get("username"), Some("a"));
+        assert!(body("application/json", br#"{"a":1,"a""#).is_err());
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_refused_not_replaced() {
+        for input in [
+            &b"password=%ff"[..],
+            b"password=%fe",
+            b"pass%ffword=x",
+            b"password=\xff",
+        ] {
+            assert!(
+                body("application/x-www-form-urlencoded", input).is_err(),
+                "{input:?}"
+            );
+        }
+        assert!(Params::from_query(Some("code=%ff")).is_err());
+        let p = body(
+            "application/x-www-form-urlencoded",
+            b"password=p%C3%A4ss+word&x=%2B",
+        )
+        .unwrap();
+        assert_eq!(p.get("password"), Some("päss word"));
+        assert_eq!(p.get("x"), Some("+"));
     }
 }
