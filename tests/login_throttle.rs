@@ -9,7 +9,13 @@ use support::oauth::*;
 use support::*;
 
 fn start(trusted: bool) -> TestGatehouse {
-    let sections = oauth_sections("[oauth.lockout]\nmax_failures_per_address = 8\n");
+    start_with(trusted, "")
+}
+
+fn start_with(trusted: bool, oauth_extra: &str) -> TestGatehouse {
+    let sections = oauth_sections(&format!(
+        "[oauth.lockout]\nmax_failures_per_address = 8\n{oauth_extra}"
+    ));
     if !trusted {
         return TestGatehouse::start(&sections);
     }
@@ -163,4 +169,49 @@ async fn client_secrets_lock_out_the_guesser_never_the_client() {
     // …while the real client, elsewhere, goes on.
     let r = client_credentials(&gh, "203.0.113.20", SERVICE_SECRET).await;
     assert_eq!(r.status(), 200);
+}
+
+async fn sign_up_from(gh: &TestGatehouse, xff: &str, name: &str) -> reqwest::Response {
+    gh.client
+        .post(gh.url("/sign-up"))
+        .header("X-Forwarded-For", xff)
+        .json(&json!({"username": name, "password": "password1", "client_id": LEGACY}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Hardening finding 5 (SECURITY M4): sign-ups are limited per address and per client, and
+/// answered 429 with Retry-After past the limit; other addresses keep signing up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ups_are_limited_per_address_and_per_client() {
+    let gh = start_with(
+        true,
+        "[oauth.sign_up]\nmax_per_address = 3\nmax_per_client = 5\nwindow = \"1h\"\n",
+    );
+    for i in 0..3 {
+        let r = sign_up_from(&gh, "203.0.113.1", &format!("a{i}")).await;
+        assert_eq!(r.status(), 201, "sign-up {i}");
+    }
+    let r = sign_up_from(&gh, "203.0.113.1", "a3").await;
+    assert_eq!(r.status(), 429);
+    let retry: i64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 0 && retry <= 3600, "{retry}");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_requests");
+
+    // Another address is not affected, until the client's own limit (5) is reached.
+    assert_eq!(sign_up_from(&gh, "203.0.113.2", "b0").await.status(), 201);
+    assert_eq!(sign_up_from(&gh, "203.0.113.3", "c0").await.status(), 201);
+    assert_eq!(sign_up_from(&gh, "203.0.113.4", "d0").await.status(), 429);
+
+    // Refused sign-ups created nothing: the names are still free to log in as nobody.
+    let (status, _) = login(&gh, "203.0.113.9", "a3", "password1").await;
+    assert_eq!(status, 400);
+    let (status, _) = login(&gh, "203.0.113.9", "a0", "password1").await;
+    assert_eq!(status, 200);
 }

@@ -18,6 +18,16 @@ pub struct OAuthConfig {
     pub users_api: bool,
     pub max_concurrent_hashes: usize,
     pub lockout: LockoutConfig,
+    pub sign_up: SignUpLimits,
+}
+
+/// How many accounts may be created per window, per client address and per client: sign-up
+/// is an unauthenticated write that costs an argon2 hash.
+#[derive(Debug, Clone)]
+pub struct SignUpLimits {
+    pub max_per_address: u32,
+    pub max_per_client: u32,
+    pub window: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -103,6 +113,21 @@ pub(super) fn validate_oauth(p: &mut Problems, raw: RawOAuth) -> OAuthConfig {
                 .into(),
         );
     }
+    let sign_up = SignUpLimits {
+        max_per_address: raw.sign_up.max_per_address.unwrap_or(20),
+        max_per_client: raw.sign_up.max_per_client.unwrap_or(1000),
+        window: p.duration(
+            "oauth.sign_up.window",
+            raw.sign_up.window.as_deref(),
+            Duration::from_secs(3600),
+        ),
+    };
+    if sign_up.max_per_address == 0 {
+        p.push("oauth.sign_up.max_per_address: must be at least 1".into());
+    }
+    if sign_up.max_per_client == 0 {
+        p.push("oauth.sign_up.max_per_client: must be at least 1".into());
+    }
     let max_concurrent_hashes = raw.max_concurrent_hashes.unwrap_or(4);
     if max_concurrent_hashes == 0 {
         p.push("oauth.max_concurrent_hashes: must be at least 1".into());
@@ -116,6 +141,7 @@ pub(super) fn validate_oauth(p: &mut Problems, raw: RawOAuth) -> OAuthConfig {
         ),
         users_api: raw.users_api.unwrap_or(true),
         max_concurrent_hashes,
+        sign_up,
         lockout: LockoutConfig {
             max_failures,
             max_failures_per_address,

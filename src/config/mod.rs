@@ -22,6 +22,7 @@ mod upstreams;
 pub use self::http::{CorsConfig, CorsOrigins, HttpConfig, IdentityHeadersConfig};
 pub use clients::{
     redirect_uri_problem, ClientConfig, ClientSecretConfig, GrantType, LockoutConfig, OAuthConfig,
+    SignUpLimits,
 };
 pub use duration::parse_duration;
 pub use facebook::{origin_problem, FacebookConfig};

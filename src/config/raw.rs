@@ -211,6 +211,16 @@ pub struct RawOAuth {
     pub max_concurrent_hashes: Option<usize>,
     #[serde(default)]
     pub lockout: RawLockout,
+    #[serde(default)]
+    pub sign_up: RawSignUp,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSignUp {
+    pub max_per_address: Option<u32>,
+    pub max_per_client: Option<u32>,
+    pub window: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -65,6 +65,10 @@ pub enum ApiError {
     },
     Unprocessable(String),
     UsernameTaken,
+    /// A rate limit (sign-ups per address or client): 429 with `Retry-After`.
+    TooManyRequests {
+        retry_after: i64,
+    },
     /// 503 so the client retries rather than giving up (or throwing a good token away).
     Unavailable(Dependency),
     UpstreamUnavailable,
@@ -114,6 +118,7 @@ impl ApiError {
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::UsernameTaken => 409,
+            ApiError::TooManyRequests { .. } => 429,
             ApiError::PayloadTooLarge => 413,
             ApiError::UnsupportedMediaType => 415,
             ApiError::Unprocessable(_) => 422,
@@ -147,6 +152,7 @@ impl ApiError {
             ApiError::InvalidScope(_) => "invalid_scope",
             ApiError::Unprocessable(_) => "invalid_user",
             ApiError::UsernameTaken => "username_taken",
+            ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unavailable(_) => "temporarily_unavailable",
             ApiError::UpstreamUnavailable => "bad_gateway",
             ApiError::UpstreamTimeout => "gateway_timeout",
@@ -192,6 +198,7 @@ impl ApiError {
             }
             ApiError::LockedOut { .. } => BAD_CREDENTIALS,
             ApiError::UsernameTaken => "this username is already taken",
+            ApiError::TooManyRequests { .. } => "too many requests from here; retry later",
             ApiError::Unavailable(Dependency::Store) => "the store cannot be reached; retry later",
             ApiError::Unavailable(Dependency::TokenStore) => {
                 "the token store cannot be reached; retry later"

@@ -50,7 +50,9 @@ impl Renderer {
             resp.headers.push((WWW_AUTHENTICATE, challenge));
         }
         match error {
-            ApiError::LockedOut { retry_after } | ApiError::ClientLockedOut { retry_after } => resp
+            ApiError::LockedOut { retry_after }
+            | ApiError::ClientLockedOut { retry_after }
+            | ApiError::TooManyRequests { retry_after } => resp
                 .headers
                 .push((RETRY_AFTER, HeaderValue::from((*retry_after).max(1)))),
             ApiError::Unavailable(_) => resp

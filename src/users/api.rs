@@ -5,9 +5,9 @@
 use super::passwords::PasswordHasher;
 use super::{password_problem, username_key, username_problem};
 use crate::auth::CachedValidator;
-use crate::config::Config;
+use crate::config::{Config, SignUpLimits};
 use crate::http::{ApiError, Auth, Contract, Endpoint, OwnResponse, Request, Verb};
-use crate::store::{now_unix, NewUser, StoreError, StoreHandle, User};
+use crate::store::{now_unix, NewUser, StoreError, StoreHandle, ThrottlePolicy, User};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -42,6 +42,7 @@ pub struct UsersService {
     pub passwords: Arc<PasswordHasher>,
     pub cache: Arc<CachedValidator>,
     client_ids: HashSet<String>,
+    sign_up_limits: Option<SignUpLimits>,
 }
 
 impl UsersService {
@@ -56,6 +57,7 @@ impl UsersService {
             passwords,
             cache,
             client_ids: config.clients.iter().map(|c| c.id.clone()).collect(),
+            sign_up_limits: config.oauth.as_ref().map(|o| o.sign_up.clone()),
         }
     }
 }
@@ -136,6 +138,8 @@ async fn sign_up(server: &UsersService, req: &Request) -> Result<OwnResponse, Ap
     if let Some(p) = password_problem(password) {
         return Err(ApiError::Unprocessable(p.into()));
     }
+    // Counted once the request is well-formed, before the hash it would cost.
+    admit_sign_up(server, req, present(&params.client_id, "client_id")?).await?;
     let new = NewUser {
         username: username.to_string(),
         username_key: username_key(username),
@@ -151,6 +155,49 @@ async fn sign_up(server: &UsersService, req: &Request) -> Result<OwnResponse, Ap
         201,
         &json!({ "user": { "id": user.id, "username": user.username } }),
     ))
+}
+
+/// Sign-ups per client address and per client in a window; past either, 429 + Retry-After.
+async fn admit_sign_up(server: &UsersService, req: &Request, client: &str) -> Result<(), ApiError> {
+    let Some(limits) = &server.sign_up_limits else {
+        return Ok(());
+    };
+    let window = limits.window.as_secs() as i64;
+    let policy = |max_attempts| ThrottlePolicy {
+        max_attempts,
+        window_secs: window,
+        ban_secs: window,
+    };
+    let keys: Vec<(String, ThrottlePolicy)> = req
+        .client_ip
+        .map(|ip| (format!("signup:ip:{ip}"), policy(limits.max_per_address)))
+        .into_iter()
+        .chain(std::iter::once((
+            format!("signup:client:{client}"),
+            policy(limits.max_per_client),
+        )))
+        .collect();
+    let now = now_unix();
+    let locked_until = server
+        .store
+        .run(move |s| async move {
+            // The address first, and stop there: one address flooding must not spend the
+            // client's allowance for everyone else.
+            for (key, policy) in &keys {
+                let o = s.throttle_attempt(key, now, *policy).await?;
+                if !o.allowed {
+                    return Ok(o.locked_until.max(now + 1));
+                }
+            }
+            Ok(0)
+        })
+        .await?;
+    if locked_until > 0 {
+        return Err(ApiError::TooManyRequests {
+            retry_after: locked_until - now,
+        });
+    }
+    Ok(())
 }
 
 async fn list(server: &UsersService, req: &Request) -> Result<OwnResponse, ApiError> {

@@ -40,7 +40,10 @@ fn verify_now(password: &str, hash: &str) -> bool {
 pub struct PasswordHasher {
     store: StoreHandle,
     checks: prometheus::IntCounter,
+    /// Verifications (logins) and hashes (sign-ups) wait in separate queues, so a burst of
+    /// sign-ups never delays a login behind it.
     permits: Arc<Semaphore>,
+    hash_permits: Arc<Semaphore>,
     /// Verified against when the user does not exist, so both cases cost the same.
     dummy_hash: String,
 }
@@ -56,13 +59,15 @@ impl PasswordHasher {
             store,
             checks,
             permits: Arc::new(Semaphore::new(max_concurrent)),
+            // Sign-ups get half as many (at least one): logins come first.
+            hash_permits: Arc::new(Semaphore::new((max_concurrent / 2).max(1))),
             dummy_hash: hash_now(&dummy)?,
         })
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, StoreError> {
         let _permit = self
-            .permits
+            .hash_permits
             .acquire()
             .await
             .map_err(|_| StoreError::Unavailable("hasher closed".into()))?;
