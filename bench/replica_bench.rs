@@ -1,6 +1,6 @@
 //! Revocation propagation between two replicas on one PostgreSQL database (bench/run.sh).
 //!
-//! `cargo run --release --example replica_bench -- POSTGRES_URL [N]`
+//! `cargo run --profile dist --example replica_bench -- POSTGRES_URL [N]`
 //! Starts replicas A and B in-process on a fresh schema, issues N tokens, caches each on B,
 //! revokes it through A and times how long until B's cache has let it go. Prints Markdown rows.
 

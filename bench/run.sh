@@ -4,8 +4,8 @@
 # loopback, in one run. Writes bench/results/latest.md. See bench/README.md.
 #
 # Env: DURATION (s, default 10), ROUNDS (default 3), WARMUP (s, default 2), CONNECTIONS (32),
-#      SKIP_BUILD=1 (use the existing target/release/gatehouse), PEERS_DIR (default
-#      <repo>/../shared/bench/peers), GATEHOUSE_BIN (default <repo>/target/release/gatehouse),
+#      SKIP_BUILD=1 (use the existing target/dist/gatehouse), PEERS_DIR (default
+#      <repo>/../shared/bench/peers), GATEHOUSE_BIN (default <repo>/target/dist/gatehouse),
 #      BENCH_NOTE (free text added to the report header).
 set -euo pipefail
 
@@ -17,7 +17,7 @@ DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 WARMUP=${WARMUP:-2}
 CONNECTIONS=${CONNECTIONS:-32}
-GATEHOUSE_BIN=${GATEHOUSE_BIN:-$repo/target/release/gatehouse}
+GATEHOUSE_BIN=${GATEHOUSE_BIN:-$repo/target/dist/gatehouse}
 config=$bench_dir/gatehouse-bench.toml
 lua=$bench_dir/auth.lua
 db_dir=/tmp/gatehouse-bench          # must match store.url in gatehouse-bench.toml
@@ -60,8 +60,9 @@ trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- 1. build
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  log "cargo build --release"
-  (cd "$repo" && cargo build --release && cargo build --release --examples)
+  # The shipped build (Cargo.toml's `dist` profile: fat LTO, one codegen unit), as in the Dockerfile.
+  log "cargo build --profile dist"
+  (cd "$repo" && cargo build --profile dist && cargo build --profile dist --examples)
 fi
 [ -x "$GATEHOUSE_BIN" ] || die "$GATEHOUSE_BIN not found (build it, or unset SKIP_BUILD)"
 "$GATEHOUSE_BIN" check-config --config "$config" >&2
@@ -310,7 +311,7 @@ r_auth_authreq=$(ratio gh_auth nx_authreq)
 # refresh and client_credentials by the store. One client process, fixed concurrency.
 token_rows=$work/token_rows.md
 : >"$token_rows"
-TOKEN_BENCH=${TOKEN_BENCH:-$repo/target/release/examples/token_bench}
+TOKEN_BENCH=${TOKEN_BENCH:-$repo/target/dist/examples/token_bench}
 if [ -x "$TOKEN_BENCH" ]; then
   oauth_config=$repo/bench/gatehouse-oauth-bench.toml
   rm -f /tmp/gatehouse-bench/oauth.db*
@@ -324,11 +325,11 @@ if [ -x "$TOKEN_BENCH" ]; then
   done
   kill "$oauth_pid" 2>/dev/null; wait "$oauth_pid" 2>/dev/null; oauth_pid=
 else
-  log "token endpoint rows skipped: $TOKEN_BENCH not built (cargo build --release --example token_bench)"
+  log "token endpoint rows skipped: $TOKEN_BENCH not built (cargo build --profile dist --example token_bench)"
 fi
 replica_rows=$work/replica_rows.md
 : >"$replica_rows"
-REPLICA_BENCH=${REPLICA_BENCH:-$repo/target/release/examples/replica_bench}
+REPLICA_BENCH=${REPLICA_BENCH:-$repo/target/dist/examples/replica_bench}
 if [ "$pg_up" = 1 ] && [ -x "$REPLICA_BENCH" ]; then
   log "revocation propagation between two replicas (${REVOCATIONS:-1000} revocations)"
   "$REPLICA_BENCH" "$GATEHOUSE_BENCH_POSTGRES_URL" "${REVOCATIONS:-1000}" >>"$replica_rows" || log "replica bench failed"

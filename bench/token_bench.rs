@@ -1,6 +1,6 @@
 //! Token endpoint load generator for bench/run.sh (not a test: timings live here only).
 //!
-//! `cargo run --release --example token_bench -- BASE_URL MODE CONCURRENCY SECONDS`
+//! `cargo run --profile dist --example token_bench -- BASE_URL MODE CONCURRENCY SECONDS`
 //! MODE: `password` (seed 001 logins, bounded by argon2), `client_credentials`, `refresh`
 //! (each worker follows its own rotation chain). Prints one Markdown table row.
 

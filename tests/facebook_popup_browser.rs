@@ -2,7 +2,8 @@
 //! start URL with `window.open`; the popup goes through the fake Facebook and back, and its
 //! page posts the result to `window.opener` for the exact integrator origin. The page records
 //! what it receives by POSTing it back to the test. A page on another origin receives nothing.
-//! Skipped, with the reason printed, where Chromium is not installed (CI installs it).
+//! Fails, naming the `chromium` package, where Chromium is not installed (`make test` and
+//! .ci/run install it through scripts/install-deps.sh).
 
 mod support;
 
@@ -13,6 +14,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,17 +22,19 @@ use support::fake_facebook::{FakeFacebook, APP_ID, APP_SECRET};
 use support::oauth::*;
 use support::*;
 
-fn chromium() -> Option<String> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find(|b| {
-            Command::new("which")
-                .arg(b)
-                .output()
-                .map(|o| o.status.success())
-                .unwrap_or(false)
+/// The browser on PATH; panics naming the package when there is none.
+fn chromium() -> PathBuf {
+    const NAMES: [&str; 3] = ["chromium", "chromium-browser", "google-chrome"];
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .flat_map(|dir| NAMES.iter().map(move |name| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "this test needs Chromium: none of {NAMES:?} is on PATH. Install the `chromium` \
+                 package (apt-get install -y chromium; `make test` and .ci/run do it)"
+            )
         })
-        .map(|b| b.to_string())
 }
 
 /// The integrator: serves the opener page and records the messages it reports.
@@ -104,7 +108,7 @@ window.open({start_url:?}, "facebook", "width=500,height=600");
     )
 }
 
-fn launch(browser: &str, url: &str, profile: &std::path::Path) -> Child {
+fn launch(browser: &Path, url: &str, profile: &Path) -> Child {
     Command::new(browser)
         .args([
             "--headless=new",
@@ -128,10 +132,7 @@ fn launch(browser: &str, url: &str, profile: &std::path::Path) -> Child {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn popup_posts_its_result_to_the_exact_opener_origin() {
-    let Some(browser) = chromium() else {
-        eprintln!("SKIPPED popup_posts_its_result_to_the_exact_opener_origin: Chromium is not installed (apt-get install chromium; .ci/run does)");
-        return;
-    };
+    let browser = chromium();
     let integrator = Integrator::start().await;
     let origin = format!("http://localhost:{}", integrator.port);
     let fb = FakeFacebook::start().await;

@@ -1,7 +1,7 @@
 //! Several Gatehouse replicas on one PostgreSQL database: revocations reach every replica's
 //! cache, one-time credentials and usernames hold under cross-replica races, lockout counts
 //! across replicas, and a database outage degrades to 503 (never 401) and recovers by itself.
-//! Skipped with a printed reason when GATEHOUSE_TEST_POSTGRES_URL is not set.
+//! PostgreSQL: see `support::postgres` (the local server, or GATEHOUSE_TEST_POSTGRES_URL).
 
 mod support;
 
@@ -14,8 +14,8 @@ use support::*;
 
 /// Two replicas (A, B) sharing one fresh schema, each with a 300 s positive cache: anything
 /// faster than that came through LISTEN/NOTIFY.
-async fn pair(test: &str) -> Option<(TestGatehouse, TestGatehouse, Arc<EchoUpstream>)> {
-    let url = postgres::url(test)?;
+async fn pair(test: &str) -> (TestGatehouse, TestGatehouse, Arc<EchoUpstream>) {
+    let url = postgres::url(test).await;
     let schema = postgres::fresh_schema();
     let up = EchoUpstream::start("app").await;
     let sections = [
@@ -28,7 +28,7 @@ async fn pair(test: &str) -> Option<(TestGatehouse, TestGatehouse, Arc<EchoUpstr
     let store = postgres::store_section(&url, &schema, "");
     let a = TestGatehouse::start_with_store(tempfile::tempdir().unwrap(), &store, &sections);
     let b = TestGatehouse::start_with_store(tempfile::tempdir().unwrap(), &store, &sections);
-    Some((a, b, up))
+    (a, b, up)
 }
 
 /// Polls `gh` until `token` is refused; returns how long that took.
@@ -45,9 +45,7 @@ async fn until_refused(gh: &TestGatehouse, token: &str, within: Duration) -> Opt
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocations_reach_the_other_replica() {
-    let Some((a, b, _up)) = pair("replicas::revocations_reach_the_other_replica").await else {
-        return;
-    };
+    let (a, b, _up) = pair("replicas::revocations_reach_the_other_replica").await;
     a.sign_up("ann", "password123").await;
     let within = Duration::from_secs(10);
 
@@ -121,11 +119,8 @@ async fn revocations_reach_the_other_replica() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_time_credentials_and_usernames_hold_across_replicas() {
-    let Some((a, b, _up)) =
-        pair("replicas::one_time_credentials_and_usernames_hold_across_replicas").await
-    else {
-        return;
-    };
+    let (a, b, _up) =
+        pair("replicas::one_time_credentials_and_usernames_hold_across_replicas").await;
     let (a, b) = (Arc::new(a), Arc::new(b));
 
     // The same username on both replicas at once: one user, one 409.
@@ -235,9 +230,7 @@ async fn authorization_code(gh: &TestGatehouse, user: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lockout_counts_attempts_on_every_replica() {
-    let Some((a, b, _up)) = pair("replicas::lockout_counts_attempts_on_every_replica").await else {
-        return;
-    };
+    let (a, b, _up) = pair("replicas::lockout_counts_attempts_on_every_replica").await;
     a.sign_up("target", "the right password").await;
     let (a, b) = (Arc::new(a), Arc::new(b));
     let mut tasks = Vec::new();
@@ -265,9 +258,7 @@ async fn lockout_counts_attempts_on_every_replica() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_outage_degrades_to_503_and_recovers() {
-    let Some(url) = postgres::url("replicas::database_outage_degrades_to_503_and_recovers") else {
-        return;
-    };
+    let url = postgres::url("replicas::database_outage_degrades_to_503_and_recovers").await;
     let mut parsed = url::Url::parse(&url).unwrap();
     let target = format!(
         "{}:{}",

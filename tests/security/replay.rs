@@ -433,9 +433,7 @@ async fn replay_corpus_is_refused() {
 /// store transactions, so the replay corpus runs on both backends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_corpus_is_refused_on_postgres() {
-    let Some(url) = postgres::url("security::replay::replay_corpus_is_refused_on_postgres") else {
-        return;
-    };
+    let url = postgres::url("security::replay::replay_corpus_is_refused_on_postgres").await;
     let up = EchoUpstream::start("app").await;
     let store = postgres::store_section(&url, &postgres::fresh_schema(), "");
     let gh = TestGatehouse::start_with_store(tempfile::tempdir().unwrap(), &store, &sections(&up));
