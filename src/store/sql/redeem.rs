@@ -111,6 +111,29 @@ where
         now: i64,
         tokens: &IssuedTokens,
     ) -> Result<Redemption, StoreError> {
+        // Concurrent losers each revoke the same family, and PostgreSQL may lock its rows in
+        // different orders in different transactions: a deadlock it breaks by failing one of
+        // them. Revocation is idempotent, so the failed one just runs again.
+        let mut tries = 0;
+        loop {
+            match self
+                .redeem_once_tx(claim, replayed, hash, now, tokens)
+                .await
+            {
+                Err(e) if is_lock_conflict(&e) && tries < 3 => tries += 1,
+                result => return result.map_err(StoreError::from),
+            }
+        }
+    }
+
+    async fn redeem_once_tx(
+        &self,
+        claim: &str,
+        replayed: &str,
+        hash: &TokenHash,
+        now: i64,
+        tokens: &IssuedTokens,
+    ) -> Result<Redemption, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query::<DB>(claim)
             .bind(now)
@@ -136,4 +159,12 @@ where
         tx.commit().await?;
         Ok(outcome)
     }
+}
+
+/// PostgreSQL's deadlock and serialization failures: the transaction did nothing and may be
+/// run again. (SQLite serializes writers on its lock and reports neither.)
+pub(super) fn is_lock_conflict(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "40P01" || c == "40001")
 }

@@ -113,9 +113,20 @@ where
     }
 
     async fn revoke_family(&self, family_id: &str, now: i64) -> Result<Vec<TokenHash>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let hashes = Self::revoke_family_in(&mut tx, family_id, now).await?;
-        tx.commit().await?;
-        Ok(hashes)
+        // Like `redeem_once`: concurrent revocations of one family may deadlock on
+        // PostgreSQL; revoking is idempotent, so the one PostgreSQL failed runs again.
+        let mut tries = 0;
+        loop {
+            let attempt = async {
+                let mut tx = self.pool.begin().await?;
+                let hashes = Self::revoke_family_in(&mut tx, family_id, now).await?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(hashes)
+            };
+            match attempt.await {
+                Err(e) if super::redeem::is_lock_conflict(&e) && tries < 3 => tries += 1,
+                result => return result.map_err(StoreError::from),
+            }
+        }
     }
 }
