@@ -118,3 +118,58 @@ fn errors_name_the_key() {
         );
     }
 }
+
+/// Hardening finding 13: the Facebook app secret travels to `graph_url` and `dialog_url`, so
+/// plain http is refused except on loopback (a local stand-in of Facebook).
+#[test]
+fn facebook_urls_must_be_https_off_loopback() {
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/facebook.toml"))
+            .unwrap();
+    let run = |text: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.toml");
+        std::fs::write(&path, text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .env(
+                "GATEHOUSE_DATABASE_URL",
+                "postgres://gatehouse@127.0.0.1/gatehouse",
+            )
+            .env("FACEBOOK_APP_SECRET", "an-app-secret-from-the-environment")
+            .env(
+                "GATEHOUSE_FB_TOKEN_KEY",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            )
+            .args(["check-config", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for (key, url, ok) in [
+        ("graph_url", "http://graph.example.com", false),
+        ("dialog_url", "http://www.example.com", false),
+        ("graph_url", "http://127.0.0.1:9100", true),
+        ("dialog_url", "http://localhost:9100", true),
+        ("graph_url", "https://graph.example.com", true),
+    ] {
+        let default = if key == "graph_url" {
+            "https://graph.facebook.com"
+        } else {
+            "https://www.facebook.com"
+        };
+        let text = example.replace(
+            &format!("{key} = \"{default}\""),
+            &format!("{key} = \"{url}\""),
+        );
+        assert_ne!(text, example, "{key} not found in the example");
+        let (passed, out) = run(&text);
+        assert_eq!(passed, ok, "{key} = {url}: {out}");
+        if !ok {
+            assert!(out.contains(&format!("facebook.{key}")), "{out}");
+        }
+    }
+}

@@ -103,13 +103,21 @@ pub(super) fn validate_facebook(p: &mut Problems, raw: RawFacebook) -> Option<Fa
     let mut url = |key: &str, value: Option<String>, default: &str| -> Option<Url> {
         let text = value.unwrap_or_else(|| default.to_string());
         match Url::parse(&text) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
-            _ => None,
+            Ok(u) if u.scheme() == "https" => Some(u),
+            // The app secret (appsecret_proof, code exchange) travels to these: plain http
+            // only to this machine, for a local stand-in of Facebook.
+            Ok(u) if u.scheme() == "http" && is_loopback(&u) => Some(u),
+            Ok(u) if u.scheme() == "http" => {
+                p.push(format!(
+                    "facebook.{key}: `{text}` must be https (plain http only on loopback)"
+                ));
+                None
+            }
+            _ => {
+                p.push(format!("facebook.{key}: `{text}` is not an http(s) URL"));
+                None
+            }
         }
-        .or_else(|| {
-            p.push(format!("facebook.{key}: `{text}` is not an http(s) URL"));
-            None
-        })
     };
     let dialog_url = url("dialog_url", raw.dialog_url, "https://www.facebook.com");
     let graph_url = url("graph_url", raw.graph_url, "https://graph.facebook.com");
@@ -176,6 +184,15 @@ pub(super) fn validate_facebook(p: &mut Problems, raw: RawFacebook) -> Option<Fa
         max_pages: raw.max_pages.unwrap_or(10).max(1),
         state_ttl,
     })
+}
+
+fn is_loopback(u: &Url) -> bool {
+    match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
 }
 
 #[cfg(test)]
