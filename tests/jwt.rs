@@ -193,3 +193,36 @@ fn bad_jwt_config_is_named() {
         assert!(err.contains(needle), "{needle}: {err}");
     }
 }
+
+/// Hardening finding 13: a JWT accepted inside its leeway is served from the cache until the
+/// leeway ends too, instead of being refused (or revalidated) on its next hit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_inside_its_leeway_is_cached_like_any_other() {
+    let up = EchoUpstream::start("app").await;
+    let config = format!(
+        "[jwt]\nalgorithm = \"HS256\"\nsecret = \"{SECRET}\"\nissuer = \"https://issuer.example\"\naudience = \"legacy-api\"\nleeway = \"60s\"\n{}{}",
+        upstream_section("app", &up, ""),
+        route("/api", "app", "required", "scopes = [\"read\"]")
+    );
+    let gh = TestGatehouse::start(&config);
+    let mut claims = good_claims();
+    claims["exp"] = json!(now() - 5);
+    let token = hs256(&claims, SECRET);
+    for _ in 0..3 {
+        assert_eq!(gh.get("/api/x", Some(&token)).await.status(), 200);
+    }
+    assert_eq!(
+        gh.metric("gatehouse_token_cache_total{result=\"miss\"}")
+            .await,
+        1.0
+    );
+    assert_eq!(
+        gh.metric("gatehouse_token_cache_total{result=\"hit\"}")
+            .await,
+        2.0
+    );
+    // Past exp + leeway it is refused as expired.
+    claims["exp"] = json!(now() - 61);
+    let late = hs256(&claims, SECRET);
+    assert_eq!(gh.get("/api/x", Some(&late)).await.status(), 401);
+}

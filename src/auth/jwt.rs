@@ -89,7 +89,9 @@ impl TokenValidator for JwtValidator {
             scopes,
             admin: false,
             created_at: c.iat.unwrap_or(0),
-            expires_at: c.exp,
+            // When the token stops being accepted, leeway included: the cache checks this on
+            // every hit, and `exp` alone would refuse there what the validator just accepted.
+            expires_at: c.exp.saturating_add(self.validation.leeway as i64),
             revoked: false,
             family_id: None,
         };
