@@ -221,6 +221,13 @@ pub trait FacebookStore {
         &self,
         user_id: &str,
     ) -> Result<Option<(String, Vec<String>)>, StoreError>;
+    /// `fb_link_of_user` for every user on one page of `list_users` (same offset and limit),
+    /// keyed by user id: two queries for the page instead of two per user.
+    async fn fb_links_of_user_page(
+        &self,
+        offset: i64,
+        limit: i64,
+    ) -> Result<std::collections::HashMap<String, (String, Vec<String>)>, StoreError>;
 }
 
 pub fn now_unix() -> i64 {

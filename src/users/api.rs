@@ -114,11 +114,15 @@ async fn user_json(server: &UsersService, u: &User) -> Result<Value, ApiError> {
         .store
         .run(move |s| async move { s.fb_link_of_user(&uid).await })
         .await?;
+    Ok(user_value(u, link))
+}
+
+fn user_value(u: &User, link: Option<(String, Vec<String>)>) -> Value {
     let (fb_id, ads) = match link {
         Some((fb, ads)) => (Value::String(fb), ads),
         None => (Value::Null, Vec::new()),
     };
-    Ok(json!({ "id": u.id, "username": u.username, "fb_id": fb_id, "fb_ad_accounts": ads }))
+    json!({ "id": u.id, "username": u.username, "fb_id": fb_id, "fb_ad_accounts": ads })
 }
 
 async fn sign_up(server: &UsersService, req: &Request) -> Result<OwnResponse, ApiError> {
@@ -210,14 +214,19 @@ async fn list(server: &UsersService, req: &Request) -> Result<OwnResponse, ApiEr
             .filter(|n| (1..=1_000_000).contains(n))
             .ok_or_else(|| ApiError::InvalidRequest("page must be a positive integer".into()))?,
     };
-    let (users, total) = server
+    let offset = (page - 1) * PAGE_SIZE;
+    let (users, total, mut links) = server
         .store
-        .run(move |s| async move { s.list_users((page - 1) * PAGE_SIZE, PAGE_SIZE).await })
+        .run(move |s| async move {
+            let (users, total) = s.list_users(offset, PAGE_SIZE).await?;
+            let links = s.fb_links_of_user_page(offset, PAGE_SIZE).await?;
+            Ok((users, total, links))
+        })
         .await?;
-    let mut list = Vec::with_capacity(users.len());
-    for u in &users {
-        list.push(user_json(server, u).await?);
-    }
+    let list: Vec<Value> = users
+        .iter()
+        .map(|u| user_value(u, links.remove(&u.id.to_string())))
+        .collect();
     Ok(OwnResponse::json(
         200,
         &json!({ "users": list, "meta": { "page": page, "total": total } }),

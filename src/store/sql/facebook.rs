@@ -233,4 +233,45 @@ where
         .await?;
         Ok(Some((fb_user_id, ads)))
     }
+
+    async fn fb_links_of_user_page(
+        &self,
+        offset: i64,
+        limit: i64,
+    ) -> Result<std::collections::HashMap<String, (String, Vec<String>)>, StoreError> {
+        const PAGE: &str = "SELECT CAST(id AS TEXT) FROM users ORDER BY id LIMIT $1 OFFSET $2";
+        let accounts = sqlx::query_as::<DB, (String, String, String)>(&format!(
+            "SELECT user_id, id, fb_user_id FROM facebook_accounts WHERE user_id IN ({PAGE}) \
+             ORDER BY created_at, id"
+        ))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let ads = sqlx::query_as::<DB, (String, String)>(&format!(
+            "SELECT x.account_id, x.ad_account_id FROM facebook_ad_accounts x \
+             JOIN facebook_accounts a ON a.id = x.account_id WHERE a.user_id IN ({PAGE}) \
+             ORDER BY x.ad_account_id"
+        ))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        // As in fb_link_of_user: a user's first linked account is the one shown.
+        let mut first: std::collections::HashMap<String, String> = Default::default();
+        let mut links: std::collections::HashMap<String, (String, Vec<String>)> =
+            Default::default();
+        for (user_id, id, fb_user_id) in accounts {
+            if let std::collections::hash_map::Entry::Vacant(slot) = links.entry(user_id) {
+                first.insert(id, slot.key().clone());
+                slot.insert((fb_user_id, Vec::new()));
+            }
+        }
+        for (account_id, ad) in ads {
+            if let Some(link) = first.get(&account_id).and_then(|u| links.get_mut(u)) {
+                link.1.push(ad);
+            }
+        }
+        Ok(links)
+    }
 }
