@@ -10,9 +10,9 @@ mod support;
 
 use gatehouse::auth::{generate_token, hash_token};
 use gatehouse::store::{
-    now_unix, AuthorizationRequest, IssuedTokens, NewUser, PostgresStore, Redemption, SqliteStore,
-    Store, StoreError, StoredAccessToken, StoredCode, StoredRefreshToken, ThrottleOutcome,
-    ThrottlePolicy, TokenHash,
+    now_unix, AuthorizationRequest, FbAccount, FbAdAccount, FbPage, IssuedTokens, NewUser,
+    PostgresStore, Redemption, SqliteStore, Store, StoreError, StoredAccessToken, StoredCode,
+    StoredRefreshToken, ThrottleOutcome, ThrottlePolicy, TokenHash,
 };
 use std::any::Any;
 use std::sync::Arc;
@@ -73,6 +73,7 @@ macro_rules! store_suite {
             users,
             users_list_pagination,
             delete_user_revokes_tokens,
+            delete_user_removes_facebook_links,
             concurrent_create_user_conflicts,
             throttle_lockout_and_ban,
             throttle_reset_and_release,
@@ -839,6 +840,72 @@ mod store_suite_cases {
     }
 
     // 9 (delete).
+    // Hardening 13: deleting a user leaves nothing of their Facebook link behind.
+    pub async fn delete_user_removes_facebook_links(store: Arc<dyn Store>) {
+        let now = now_unix();
+        let dave = store.create_user(&new_user("Dave"), now).await.unwrap();
+        let erin = store.create_user(&new_user("Erin"), now).await.unwrap();
+        let link = |user: i64, fb: &str| {
+            let store = store.clone();
+            let fb = fb.to_string();
+            async move {
+                let account = FbAccount {
+                    id: format!("acct-{fb}"),
+                    fb_user_id: fb.clone(),
+                    user_id: user.to_string(),
+                    name: None,
+                    email: None,
+                    token_ciphertext: vec![1, 2, 3],
+                    token_expires_at: None,
+                    scopes: String::new(),
+                    declined_scopes: String::new(),
+                    created_at: now,
+                    updated_at: now,
+                };
+                let pages = [FbPage {
+                    page_id: format!("page-{fb}"),
+                    name: "p".into(),
+                    avatar: None,
+                    is_owned: true,
+                    is_connected: false,
+                }];
+                let ads = [FbAdAccount {
+                    ad_account_id: format!("ad-{fb}"),
+                    name: None,
+                }];
+                store.link_fb_account(&account, &pages, &ads).await.unwrap()
+            }
+        };
+        let dave_acct = link(dave.id, "fb-dave").await;
+        let erin_acct = link(erin.id, "fb-erin").await;
+        assert!(store
+            .fb_link_of_user(&dave.id.to_string())
+            .await
+            .unwrap()
+            .is_some());
+
+        store
+            .delete_user(dave.id, now + 1)
+            .await
+            .unwrap()
+            .expect("dave existed");
+        assert_eq!(
+            store.fb_link_of_user(&dave.id.to_string()).await.unwrap(),
+            None
+        );
+        assert_eq!(store.find_fb_account(&dave_acct).await.unwrap(), None);
+        assert!(store.fb_pages(&dave_acct).await.unwrap().is_empty());
+        // Another user's link is untouched, and the freed Facebook id can be linked again.
+        assert!(store.find_fb_account(&erin_acct).await.unwrap().is_some());
+        assert_eq!(store.fb_pages(&erin_acct).await.unwrap().len(), 1);
+        assert_eq!(
+            store.fb_link_of_user(&erin.id.to_string()).await.unwrap(),
+            Some(("fb-erin".to_string(), vec!["ad-fb-erin".to_string()]))
+        );
+        let frank = store.create_user(&new_user("Frank"), now).await.unwrap();
+        link(frank.id, "fb-dave").await;
+    }
+
     pub async fn delete_user_revokes_tokens(store: Arc<dyn Store>) {
         let now = now_unix();
         let bob = store.create_user(&new_user("Bob"), now).await.unwrap();

@@ -99,6 +99,23 @@ where
             .bind(&uid)
             .execute(&mut *tx)
             .await?;
+        // Everything Facebook holds for the user goes with them, encrypted tokens included
+        // (the account rows keep them): the pages and ad accounts first, then the accounts.
+        for child in ["facebook_pages", "facebook_ad_accounts"] {
+            sqlx::query::<DB>(&format!(
+                "DELETE FROM {child} WHERE account_id IN \
+                 (SELECT id FROM facebook_accounts WHERE user_id = $1)"
+            ))
+            .bind(&uid)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for table in ["facebook_accounts", "facebook_states"] {
+            sqlx::query::<DB>(&format!("DELETE FROM {table} WHERE user_id = $1"))
+                .bind(&uid)
+                .execute(&mut *tx)
+                .await?;
+        }
         let hashes = to_hashes(rows)?;
         DB::notify_revoked(&mut tx, &hashes).await?;
         tx.commit().await?;
