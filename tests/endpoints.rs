@@ -267,3 +267,51 @@ fn check_config_refuses_a_route_shadowing_a_builtin() {
     );
     assert!(check(&fine).0, "{}", check(&fine).1);
 }
+
+/// Issue 9 part 2: client authentication is a decision like a token check, and counted with
+/// them (the proxy cannot make it: the credentials may sit in the body).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_authentication_decisions_are_counted() {
+    let (gh, _up) = everything("gatehouse").await;
+    let count = |result: &'static str| {
+        let gh = &gh;
+        async move {
+            gh.metric(&format!(
+                "gatehouse_auth_decisions_total{{result=\"{result}\"}}"
+            ))
+            .await
+        }
+    };
+    let (ok, invalid, malformed) = (
+        count("ok").await,
+        count("invalid").await,
+        count("malformed").await,
+    );
+    for (secret, status) in [(SERVICE_SECRET, 200), ("wrong", 401), ("wrong", 401)] {
+        let r = gh
+            .post_form_basic(
+                "/oauth/token",
+                SERVICE,
+                secret,
+                &[("grant_type", "client_credentials")],
+            )
+            .await;
+        assert_eq!(r.status(), status);
+    }
+    // Basic and a body secret at once: malformed.
+    let r = gh
+        .post_form_basic(
+            "/oauth/token",
+            SERVICE,
+            SERVICE_SECRET,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_secret", SERVICE_SECRET),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(count("ok").await, ok + 1.0);
+    assert_eq!(count("invalid").await, invalid + 2.0);
+    assert_eq!(count("malformed").await, malformed + 1.0);
+}

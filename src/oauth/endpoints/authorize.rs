@@ -12,6 +12,7 @@ use crate::config::GrantType;
 use crate::http::ApiError;
 use crate::http::Request;
 use crate::http::{cookies, page, OwnResponse};
+use crate::metrics::AuthDecision;
 use crate::store::{now_unix, AuthorizationRequest, StoredCode, TokenHash};
 use http::header::HeaderValue;
 use serde::de::DeserializeOwned;
@@ -305,12 +306,18 @@ async fn posted_form<F: PendingForm>(
     req: &Request,
 ) -> Result<(TokenHash, AuthorizationRequest, F), ApiError> {
     let Some((id_hash, pending)) = pending(server, req).await? else {
+        server.metrics.auth_decision(AuthDecision::Expired);
         return Err(expired_page());
     };
-    let form: F = super::body_params(req).map_err(|_| forbidden_page())?;
+    let Ok(form) = super::body_params::<F>(req) else {
+        server.metrics.auth_decision(AuthDecision::Malformed);
+        return Err(forbidden_page());
+    };
     if !csrf_matches(form.csrf_token(), &pending.csrf_token) {
+        server.metrics.auth_decision(AuthDecision::Invalid);
         return Err(forbidden_page());
     }
+    server.metrics.auth_decision(AuthDecision::Ok);
     Ok((id_hash, pending, form))
 }
 

@@ -12,6 +12,7 @@ use super::clients::Client;
 use super::request::{basic_credentials, ClientCredentials};
 use super::{OAuthServer, METADATA_PATH};
 use crate::http::{ApiError, Auth, Contract, Endpoint, Request, Verb};
+use crate::metrics::AuthDecision;
 
 const fn endpoint(
     verb: Verb,
@@ -98,8 +99,25 @@ pub const ENDPOINTS: &[Endpoint<OAuthServer>] = &[
 ];
 
 /// Identifies the calling client (RFC 6749 §2.3): HTTP Basic or `client_id`/`client_secret` in
-/// the body (never both); a public client names itself with `client_id` alone.
+/// the body (never both); a public client names itself with `client_id` alone. The outcome is
+/// counted in `gatehouse_auth_decisions_total` like every token decision.
 pub(crate) async fn client_auth<'s>(
+    server: &'s OAuthServer,
+    req: &Request,
+    body: &ClientCredentials,
+) -> Result<&'s Client, ApiError> {
+    let result = identify_client(server, req, body).await;
+    server.metrics.auth_decision(match &result {
+        Ok(c) if c.is_public() => AuthDecision::Anonymous,
+        Ok(_) => AuthDecision::Ok,
+        Err(ApiError::InvalidRequest(_)) => AuthDecision::Malformed,
+        Err(ApiError::Unavailable(_)) => AuthDecision::Unavailable,
+        Err(_) => AuthDecision::Invalid,
+    });
+    result
+}
+
+async fn identify_client<'s>(
     server: &'s OAuthServer,
     req: &Request,
     body: &ClientCredentials,
