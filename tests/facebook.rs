@@ -510,7 +510,7 @@ async fn denial_replay_and_conflicts() {
     assert_eq!(param(&back, "error").unwrap(), "account_conflict");
 
     // Login CSRF: a flow started in one browser cannot be finished in another (no cookie),
-    // and the attempt spends the state.
+    // and the attempt does not spend the state (hardening 13): the real browser finishes.
     let r = w.dialog(INTEGRATOR).await;
     let fake = w.gh.client.get(location(&r)).send().await.unwrap();
     let back = location(&fake).split('#').next().unwrap().to_string();
@@ -523,6 +523,18 @@ async fn denial_replay_and_conflicts() {
             .unwrap();
     assert_eq!(r.status(), 400, "foreign browser");
     assert!(r.headers().get("location").is_none());
+    let r =
+        w.gh.client
+            .get(w.gh.url(&format!("/{path}")))
+            .header("Cookie", w.cookie_header())
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 302, "the real browser still finishes");
+    let back = location(&r);
+    assert!(back.starts_with(INTEGRATOR), "{back}");
+    assert!(param(&back, "error").is_none(), "{back}");
+    // And now it is spent.
     let r =
         w.gh.client
             .get(w.gh.url(&format!("/{path}")))

@@ -52,25 +52,39 @@ pub async fn callback(fb: &FacebookService, req: &Request) -> Result<OwnResponse
     };
     let hash = hash_token(state_param);
     let now = now_unix();
-    let consumed = fb
-        .store
-        .run(move |s| async move { s.consume_fb_state(&hash, now).await })
-        .await?;
-    // Unknown, replayed, expired — or a start token presented as a state: nothing to send back to.
-    let Some(state) = consumed.filter(|s| s.purpose == "redirect" || s.purpose == "popup") else {
-        return Err(ApiError::page(
+    let expired = || {
+        ApiError::page(
             400,
             "Login expired",
             "This Facebook login is no longer valid. Start again from the application.",
-        ));
+        )
     };
-    if !login::same_browser(req, state_param, &state) {
+    // Checked before the state is spent: a hit from another browser (a forged or leaked
+    // callback URL) is refused without cancelling the real user's login.
+    let peeked = fb
+        .store
+        .run(move |s| async move { s.peek_fb_state(&hash, now).await })
+        .await?;
+    // Unknown, replayed, expired — or a start token presented as a state: nothing to send back to.
+    let Some(peeked) = peeked.filter(|s| s.purpose == "redirect" || s.purpose == "popup") else {
+        return Err(expired());
+    };
+    if !login::same_browser(req, state_param, &peeked) {
         return Err(ApiError::page(
             400,
             "Login refused",
             "This Facebook login was started in another browser. Start again from the application.",
         ));
     }
+    // Then spent, atomically: of two callbacks from the right browser, one goes on.
+    let hash = hash_token(state_param);
+    let consumed = fb
+        .store
+        .run(move |s| async move { s.consume_fb_state(&hash, now).await })
+        .await?;
+    let Some(state) = consumed.filter(|s| *s == peeked) else {
+        return Err(expired());
+    };
     let outcome = if let Some(error) = params.error {
         Outcome::Failed {
             error,

@@ -194,6 +194,13 @@ pub trait MaintenanceStore {
 #[async_trait]
 pub trait FacebookStore {
     async fn insert_fb_state(&self, hash: &TokenHash, state: &FbState) -> Result<(), StoreError>;
+    /// The state if it is unused and unexpired, without using it: for checks that must not
+    /// spend it when they fail (the browser that started the login).
+    async fn peek_fb_state(
+        &self,
+        hash: &TokenHash,
+        now: i64,
+    ) -> Result<Option<FbState>, StoreError>;
     /// Marks the state used and returns it, only if it is unused and unexpired (atomic).
     async fn consume_fb_state(
         &self,

@@ -39,6 +39,22 @@ where
         Ok(())
     }
 
+    async fn peek_fb_state(
+        &self,
+        hash: &TokenHash,
+        now: i64,
+    ) -> Result<Option<FbState>, StoreError> {
+        let state = sqlx::query_as::<DB, FbState>(
+            "SELECT purpose, user_id, integrator_uri, details, created_at, expires_at \
+             FROM facebook_states WHERE state_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(&hash[..])
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(state)
+    }
+
     async fn consume_fb_state(
         &self,
         hash: &TokenHash,
