@@ -90,19 +90,10 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
 enum Phase {
     /// Before a request: waiting for its first byte (the idle timeout runs).
     Idle,
-    /// Inside a request head (the head deadline runs).
-    Head { at: LineState },
+    /// Inside a request head (the head deadline runs); `tail` holds its last two bytes.
+    Head { tail: [u8; 2] },
     /// Head complete: body and response; pingora's own read timeouts apply.
     Rest,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LineState {
-    InLine,
-    /// Just after a `\n`.
-    LineEnd,
-    /// A `\r` right after a line end: the empty line's CR.
-    EmptyLineCr,
 }
 
 #[derive(Debug)]
@@ -124,33 +115,47 @@ impl DeadlineStream {
     }
 
     /// Advances the head scan over freshly read bytes: the head ends at a line end followed by
-    /// an empty line, `\r\n\r\n` or a bare `\n\n` (httparse accepts bare LF).
+    /// an empty line, `\r\n\r\n` or a bare `\n\n` (httparse accepts bare LF). Only the bytes
+    /// around each `\n` are looked at (memchr): this runs on every request.
     fn scan(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            let at = match self.phase {
-                Phase::Idle => {
-                    self.timer
-                        .as_mut()
-                        .reset(Instant::now() + self.limits.header_timeout);
-                    LineState::InLine
-                }
-                Phase::Head { at } => at,
-                Phase::Rest => return,
-            };
-            self.phase = match (at, b) {
-                (LineState::LineEnd | LineState::EmptyLineCr, b'\n') => Phase::Rest,
-                (_, b'\n') => Phase::Head {
-                    at: LineState::LineEnd,
-                },
-                (LineState::LineEnd, b'\r') => Phase::Head {
-                    at: LineState::EmptyLineCr,
-                },
-                _ => Phase::Head {
-                    at: LineState::InLine,
-                },
-            };
+        if bytes.is_empty() {
+            return;
+        }
+        let tail = match self.phase {
+            Phase::Idle => {
+                self.timer
+                    .as_mut()
+                    .reset(Instant::now() + self.limits.header_timeout);
+                [0, 0]
+            }
+            Phase::Head { tail } => tail,
+            Phase::Rest => return,
+        };
+        self.phase = match head_rest(tail, bytes) {
+            Some(tail) => Phase::Head { tail },
+            None => Phase::Rest,
+        };
+    }
+}
+
+/// Where a head stands after `bytes`, given the two bytes before them: `None` once it ended
+/// (an empty line), else the new last two bytes.
+fn head_rest(tail: [u8; 2], bytes: &[u8]) -> Option<[u8; 2]> {
+    for i in memchr::memchr_iter(b'\n', bytes) {
+        let before = |back: usize| match i.checked_sub(back) {
+            Some(j) => bytes[j],
+            None => tail[2 - (back - i)],
+        };
+        let p1 = before(1);
+        if p1 == b'\n' || (p1 == b'\r' && before(2) == b'\n') {
+            return None;
         }
     }
+    Some(match bytes {
+        [.., a, b] => [*a, *b],
+        [b] => [tail[1], *b],
+        [] => tail,
+    })
 }
 
 impl AsyncRead for DeadlineStream {
@@ -294,5 +299,38 @@ impl GetSocketDigest for DeadlineStream {
 impl Peek for DeadlineStream {
     async fn try_peek(&mut self, buf: &mut [u8]) -> io::Result<bool> {
         self.inner.try_peek(buf).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::head_rest;
+
+    /// Feeds `chunks` one read at a time; true once the head ended.
+    fn ends(chunks: &[&[u8]]) -> bool {
+        let mut tail = [0, 0];
+        for c in chunks {
+            match head_rest(tail, c) {
+                None => return true,
+                Some(t) => tail = t,
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn a_head_ends_at_its_empty_line_however_it_is_split() {
+        let head: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert!(ends(&[head]));
+        for split in 1..head.len() {
+            assert!(ends(&[&head[..split], &head[split..]]), "split at {split}");
+        }
+        let bytes: Vec<&[u8]> = head.chunks(1).collect();
+        assert!(ends(&bytes), "one byte per read");
+        assert!(ends(&[b"GET / HTTP/1.1\nHost: a\n\n"]), "bare LF");
+        assert!(ends(&[b"GET / HTTP/1.1\r\nHost: a\r\n", b"\r", b"\n"]));
+        assert!(!ends(&[b"GET / HTTP/1.1\r\nHost: a\r\n"]));
+        assert!(!ends(&[b"GET / HTTP/1.1\r\nHost: a\r\nX: \r\r\n"]));
+        assert!(!ends(&[b"GET / HTTP/1.1\r\n", b"Host: a\r", b"\n"]));
     }
 }
