@@ -6,7 +6,8 @@
 //! `Guarded` wraps the proxy's `ServerApp`: it counts the connection and hands the app a
 //! `DeadlineStream` in place of the socket. The stream tells a request head from the rest by
 //! HTTP/1's alternation: after our response (a write) the next byte read starts a head, and the
-//! head ends at the first blank line.
+//! head ends at the first blank line. A 101 response makes the connection a tunnel (WebSocket,
+//! any `Upgrade`) with no deadlines; writes while a response streams count as activity.
 
 use crate::metrics::Metrics;
 use async_trait::async_trait;
@@ -94,6 +95,8 @@ enum Phase {
     Head { tail: [u8; 2] },
     /// Head complete: body and response; pingora's own read timeouts apply.
     Rest,
+    /// Switched protocols (101: WebSocket, any `Upgrade`): no longer HTTP, no deadlines.
+    Tunnel,
 }
 
 #[derive(Debug)]
@@ -129,12 +132,37 @@ impl DeadlineStream {
                 [0, 0]
             }
             Phase::Head { tail } => tail,
-            Phase::Rest => return,
+            Phase::Rest | Phase::Tunnel => return,
         };
         self.phase = match head_rest(tail, bytes) {
             Some(tail) => Phase::Head { tail },
             None => Phase::Rest,
         };
+    }
+
+    /// Something of ours went out, starting with `bytes`. The first write after a head is the
+    /// response's status line: a 101 turns the connection into a tunnel; another 1xx (100
+    /// Continue) leaves the request body to come; anything else means the next byte read
+    /// starts the next request. While a response streams, each write is activity, so the
+    /// idle timeout starts over (a long download is not an idle connection).
+    fn wrote(&mut self, bytes: &[u8]) {
+        match self.phase {
+            Phase::Rest => {
+                let status = bytes.get(9..12);
+                if status == Some(b"101") {
+                    self.phase = Phase::Tunnel;
+                    return;
+                }
+                if status.is_some_and(|s| s[0] == b'1') {
+                    return;
+                }
+                self.phase = Phase::Idle;
+            }
+            Phase::Idle => {}
+            Phase::Head { .. } | Phase::Tunnel => return,
+        }
+        let idle = self.limits.idle_timeout;
+        self.timer.as_mut().reset(Instant::now() + idle);
     }
 }
 
@@ -168,14 +196,16 @@ impl AsyncRead for DeadlineStream {
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                if this.phase != Phase::Rest {
+                if matches!(this.phase, Phase::Idle | Phase::Head { .. }) {
                     this.scan(&buf.filled()[before..]);
                 }
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => {
-                if this.phase != Phase::Rest && this.timer.as_mut().poll(cx).is_ready() {
+                if matches!(this.phase, Phase::Idle | Phase::Head { .. })
+                    && this.timer.as_mut().poll(cx).is_ready()
+                {
                     let what = if this.phase == Phase::Idle {
                         "idle connection timed out"
                     } else {
@@ -197,11 +227,8 @@ impl AsyncWrite for DeadlineStream {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
-        if this.phase == Phase::Rest && matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            // A response is going out: the next byte read begins the next request.
-            this.phase = Phase::Idle;
-            let idle = this.limits.idle_timeout;
-            this.timer.as_mut().reset(Instant::now() + idle);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            this.wrote(buf);
         }
         polled
     }
@@ -213,10 +240,12 @@ impl AsyncWrite for DeadlineStream {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        if this.phase == Phase::Rest && matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            this.phase = Phase::Idle;
-            let idle = this.limits.idle_timeout;
-            this.timer.as_mut().reset(Instant::now() + idle);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            let first = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .map_or(&[][..], |b| &b[..]);
+            this.wrote(first);
         }
         polled
     }

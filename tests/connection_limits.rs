@@ -185,3 +185,70 @@ async fn connections_past_the_cap_are_closed_and_counted() {
     write!(again, "GET /b HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
     assert!(read_response(&mut again).starts_with("HTTP/1.1 200"));
 }
+
+/// A raw upstream on its own thread: answers every connection with `respond(stream)`.
+fn raw_upstream(respond: fn(TcpStream)) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            std::thread::spawn(move || respond(s));
+        }
+    });
+    addr
+}
+
+fn read_head(s: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if s.read(&mut b).unwrap_or(0) == 0 {
+            break;
+        }
+        head.push(b[0]);
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+fn start_raw(upstream: std::net::SocketAddr) -> TestGatehouse {
+    TestGatehouse::start(&format!(
+        "[http]\nheader_timeout = \"1s\"\nkeepalive_timeout = \"1s\"\n\
+         [[upstreams]]\nname = \"raw\"\naddrs = [\"{upstream}\"]\n\
+         [[routes]]\npath_prefix = \"/\"\nupstream = \"raw\"\nauth = \"public\"\n"
+    ))
+}
+
+/// The deadlines are for HTTP request heads only: after a 101 the connection is a tunnel
+/// (WebSocket), quiet for longer than both timeouts and carrying no blank lines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgraded_connection_is_not_held_to_http_deadlines() {
+    let up = raw_upstream(|mut s| {
+        read_head(&mut s);
+        let _ = s.write_all(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        );
+        let mut buf = [0u8; 64];
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 || s.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+    });
+    let gh = start_raw(up);
+    let mut c = TcpStream::connect(gh.addr).unwrap();
+    c.write_all(
+        b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+    )
+    .unwrap();
+    let head = read_head(&mut c);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    for frame in [&b"first frame"[..], b"second"] {
+        // Quiet for longer than both the idle timeout and the head deadline.
+        std::thread::sleep(Duration::from_millis(2500));
+        c.write_all(frame).unwrap();
+        let mut got = vec![0u8; frame.len()];
+        c.read_exact(&mut got).unwrap();
+        assert_eq!(got, frame);
+    }
+}
