@@ -43,18 +43,14 @@ impl Lockout {
     pub async fn begin(&self, account: &str, ip: Option<IpAddr>) -> Result<Attempt, ApiError> {
         let now = now_unix();
         let address = ip.map(|ip| format!("ip:{ip}"));
-        let mut locked_until = 0;
-        let keys = std::iter::once((account.to_string(), self.account_policy))
-            .chain(address.clone().map(|a| (a, self.address_policy)));
-        for (key, policy) in keys {
-            let outcome = self
-                .store
-                .run(move |s| async move { s.throttle_attempt(&key, now, policy).await })
-                .await?;
-            if !outcome.allowed {
-                locked_until = locked_until.max(outcome.locked_until.max(now + 1));
-            }
-        }
+        let keys: Vec<(String, ThrottlePolicy)> =
+            std::iter::once((account.to_string(), self.account_policy))
+                .chain(address.clone().map(|a| (a, self.address_policy)))
+                .collect();
+        let locked_until = self
+            .store
+            .run(move |s| async move { s.throttle_attempts(&keys, now, false).await })
+            .await?;
         if locked_until > 0 {
             self.failed();
             return Err(ApiError::LockedOut {
@@ -124,16 +120,7 @@ impl Lockout {
         let now = now_unix();
         let outcome = self
             .store
-            .run(move |s| async move {
-                let mut locked_until = 0;
-                for (key, policy) in &keys {
-                    let o = s.throttle_attempt(key, now, *policy).await?;
-                    if !o.allowed {
-                        locked_until = locked_until.max(o.locked_until.max(now + 1));
-                    }
-                }
-                Ok(locked_until)
-            })
+            .run(move |s| async move { s.throttle_attempts(&keys, now, false).await })
             .await;
         match outcome {
             Ok(0) => ApiError::InvalidClient,

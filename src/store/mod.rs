@@ -174,6 +174,27 @@ pub trait ThrottleStore {
         now: i64,
         policy: ThrottlePolicy,
     ) -> Result<ThrottleOutcome, StoreError>;
+    /// Counts one attempt on each key in order; when the longest ban among the keys that
+    /// refused ends, or 0 when every key allowed it. With `stop_at_refusal`, keys after the
+    /// first refusal are not counted.
+    async fn throttle_attempts(
+        &self,
+        keys: &[(String, ThrottlePolicy)],
+        now: i64,
+        stop_at_refusal: bool,
+    ) -> Result<i64, StoreError> {
+        let mut until = 0;
+        for (key, policy) in keys {
+            let o = self.throttle_attempt(key, now, *policy).await?;
+            if !o.allowed {
+                until = until.max(o.locked_until.max(now + 1));
+                if stop_at_refusal {
+                    break;
+                }
+            }
+        }
+        Ok(until)
+    }
     /// Forgets the attempts of `key` (after a success on an account).
     async fn throttle_reset(&self, key: &str) -> Result<(), StoreError>;
     /// Gives one attempt back (after a success from an address).

@@ -182,19 +182,11 @@ async fn admit_sign_up(server: &UsersService, req: &Request, client: &str) -> Re
         )))
         .collect();
     let now = now_unix();
+    // The address first, and stop there: one address flooding must not spend the client's
+    // allowance for everyone else.
     let locked_until = server
         .store
-        .run(move |s| async move {
-            // The address first, and stop there: one address flooding must not spend the
-            // client's allowance for everyone else.
-            for (key, policy) in &keys {
-                let o = s.throttle_attempt(key, now, *policy).await?;
-                if !o.allowed {
-                    return Ok(o.locked_until.max(now + 1));
-                }
-            }
-            Ok(0)
-        })
+        .run(move |s| async move { s.throttle_attempts(&keys, now, true).await })
         .await?;
     if locked_until > 0 {
         return Err(ApiError::TooManyRequests {
