@@ -5,6 +5,7 @@
 
 mod authenticate;
 mod framing;
+mod head;
 mod respond;
 
 use crate::app::AppState;
@@ -12,12 +13,12 @@ use crate::auth::{strip_query_token, Identity};
 use crate::config::RouteTarget;
 use crate::http::endpoint::Mounted;
 use crate::http::{request_id, ApiError, Auth, Contract, OwnResponse, Request, Resolved};
-use crate::routing::{normalize_host, normalize_path};
+use crate::routing::normalize_path;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use framing::has_framing_conflict;
+use head::{check_header_size, request_host};
 use pingora::http::{RequestHeader, ResponseHeader};
-use pingora::protocols::http::authority::raw_target_authority;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType};
@@ -46,6 +47,10 @@ pub struct RequestCtx {
     /// Set when the path was normalized or `oauth_token` removed from the query.
     upstream_uri: Option<http::Uri>,
     body_consumed: bool,
+    /// Pre-read chunked body that pingora's retry buffer dropped: goes out before the rest.
+    body_prefix: Option<Bytes>,
+    /// We answered `Expect: 100-continue` ourselves, so the upstream is not asked.
+    continue_sent: bool,
     /// The normalized path, kept for in-process handlers (proxied requests never need it).
     handler_path: String,
     /// The endpoint pattern's captures, for in-process handlers.
@@ -223,41 +228,6 @@ impl GatehouseProxy {
     }
 }
 
-/// The host to route on: exactly the authority the upstream will act on, normalized. HTTP/1.1
-/// requires `Host` (RFC 9112 §3.2), and pingora has already refused a `Host` that differs from an
-/// absolute-form target's authority, so for HTTP/1.x `Host` is that authority. An HTTP/1.0
-/// absolute-form target goes upstream as it came, authority included; HTTP/2 carries
-/// `:authority` in the URI.
-fn request_host(req: &RequestHeader) -> Result<Option<Cow<'_, str>>, ApiError> {
-    let authority = match req.headers.get(http::header::HOST) {
-        Some(h) => Some(h.as_bytes()),
-        None if req.version == http::Version::HTTP_11 => {
-            return Err(ApiError::InvalidRequest(
-                "an HTTP/1.1 request needs a Host header".into(),
-            ))
-        }
-        None => raw_target_authority(req.raw_path())
-            .authority()
-            .or_else(|| req.uri.authority().map(|a| a.as_str().as_bytes())),
-    };
-    authority
-        .map(|a| normalize_host(a).map_err(|e| ApiError::InvalidRequest(e.to_string())))
-        .transpose()
-}
-
-/// Refuses header sections larger than we accept (RFC 6585 §5).
-fn check_header_size(req: &RequestHeader, max_header_bytes: usize) -> Result<(), ApiError> {
-    let size: usize = req
-        .headers
-        .iter()
-        .map(|(k, v)| k.as_str().len() + v.len() + 4)
-        .sum();
-    if size > max_header_bytes {
-        return Err(ApiError::HeadersTooLarge);
-    }
-    Ok(())
-}
-
 #[async_trait]
 impl ProxyHttp for GatehouseProxy {
     type CTX = RequestCtx;
@@ -272,6 +242,8 @@ impl ProxyHttp for GatehouseProxy {
             identity: None,
             upstream_uri: None,
             body_consumed: false,
+            body_prefix: None,
+            continue_sent: false,
             handler_path: String::new(),
             captures: Vec::new(),
         }
@@ -296,6 +268,21 @@ impl ProxyHttp for GatehouseProxy {
         let req = session.req_header();
         let next = self.decide(req, ctx).await;
         match next {
+            Ok(Next::Proxy) if framing::needs_preread(session) => {
+                ctx.continue_sent = framing::expects_continue(session);
+                match framing::preread_chunked(session).await {
+                    Ok(prefix) => {
+                        ctx.body_prefix = prefix;
+                        Ok(false)
+                    }
+                    Err(()) => {
+                        // The rest of the stream cannot be told from the next request.
+                        session.set_keepalive(None);
+                        let bad = ApiError::InvalidRequest("malformed chunked body".into());
+                        self.reject(session, ctx, refused(bad)).await
+                    }
+                }
+            }
             Ok(Next::Proxy) => Ok(false),
             Ok(Next::Respond(resp)) => {
                 respond::write_own(&self.state, session, ctx, resp).await?;
@@ -356,6 +343,22 @@ impl ProxyHttp for GatehouseProxy {
         }
         if let Some(uri) = ctx.upstream_uri.take() {
             upstream_request.set_uri(uri);
+        }
+        if ctx.continue_sent {
+            upstream_request.remove_header(&http::header::EXPECT);
+        }
+        Ok(())
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<()> {
+        if let Some(prefix) = ctx.body_prefix.take() {
+            *body = Some(framing::prepend(prefix, body.take()));
         }
         Ok(())
     }

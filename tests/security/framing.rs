@@ -52,7 +52,7 @@ async fn framing_corpus_is_refused_and_never_forwarded() {
         ]
         .concat(),
     );
-    let cases = crate::corpus(CORPUS, 59);
+    let cases = crate::corpus(CORPUS, 69);
     let mut failures = Vec::new();
     for case in &cases {
         let (expected, request) = (case.field(0), case.field(1));
@@ -133,4 +133,90 @@ async fn expect_continue_is_answered_only_after_auth_and_size_checks() {
         assert!(!got.statuses.contains(&100), "{what}: {:?}", got.statuses);
     }
     assert_eq!(up.count(), 0);
+}
+
+/// F-FRAME-3's other side: chunked bodies are read ahead (up to 64 KiB) before the head goes
+/// upstream, so every well-formed body must still arrive byte for byte, whatever its size and
+/// chunking: inside the window, at its edge, past it in small chunks (pingora's retry buffer
+/// holds them) and past it in one large chunk (the buffer overflows and our copy goes first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_bodies_of_every_size_arrive_intact() {
+    let up = EchoUpstream::start("app").await;
+    let gh = TestGatehouse::start(
+        &[
+            upstream_section("app", &up, ""),
+            route("/", "app", "public", ""),
+        ]
+        .concat(),
+    );
+    let cases: [(&str, usize, usize); 6] = [
+        ("empty", 0, 1),
+        ("small", 10, 3),
+        ("window edge in one chunk", 64 * 1024, 64 * 1024),
+        ("past the window, 1 KiB chunks", 200 * 1024, 1024),
+        ("past the window, one chunk", 300 * 1024, 300 * 1024),
+        ("past the window, 40 KiB chunks", 200 * 1024 + 7, 40 * 1024),
+    ];
+    for (what, len, chunk) in cases {
+        let body: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut request =
+            b"POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                .to_vec();
+        for piece in body.chunks(chunk) {
+            request.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+            request.extend_from_slice(piece);
+            request.extend_from_slice(b"\r\n");
+        }
+        request.extend_from_slice(b"0\r\n\r\n");
+        let before = up.count();
+        let mut s = TcpStream::connect(gh.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(&request).unwrap();
+        let mut response = Vec::new();
+        let _ = s.read_to_end(&mut response);
+        let text = String::from_utf8_lossy(&response);
+        assert!(text.starts_with("HTTP/1.1 200"), "{what}: {text:.200}");
+        assert_eq!(up.count() - before, 1, "{what}");
+        let seen = up.last();
+        assert_eq!(seen.body.len(), body.len(), "{what}: length");
+        assert!(seen.body == body, "{what}: bytes differ");
+    }
+}
+
+/// A chunked upload that waits for `100 Continue` gets it from us once the request passed
+/// auth (we read its body ahead of the upstream, so the upstream is not asked again): one 100,
+/// then the upstream's answer, and the upstream sees no `Expect`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_upload_waiting_for_continue_is_invited_once() {
+    let up = EchoUpstream::start("app").await;
+    let gh = TestGatehouse::start(
+        &[
+            upstream_section("app", &up, ""),
+            route("/", "app", "public", ""),
+        ]
+        .concat(),
+    );
+    let mut s = TcpStream::connect(gh.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    // Only once invited does the body go out, as a real client does.
+    let mut first = [0u8; 25];
+    s.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 100 Continue\r\n\r\n");
+    s.write_all(b"4\r\nabcd\r\n0\r\n\r\n").unwrap();
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    let text = String::from_utf8_lossy(&rest);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(!text.contains(" 100 "), "a second 100: {text}");
+    let seen = up.last();
+    assert_eq!(seen.body, b"abcd");
+    assert!(
+        seen.headers
+            .iter()
+            .all(|(k, _)| !k.eq_ignore_ascii_case("expect")),
+        "{:?}",
+        seen.headers
+    );
 }
