@@ -2,6 +2,7 @@
 //! Nothing here ever formats a token, password or secret: callers log ids and outcomes only.
 
 use crate::config::{LogConfig, LogFormat};
+use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 /// pingora and sqlx dump whole request headers and SQL at debug level, `Authorization`
@@ -22,9 +23,13 @@ pub fn init(config: &LogConfig) {
     let level = std::env::var("RUST_LOG").unwrap_or_else(|_| config.level.clone());
     let filter =
         EnvFilter::try_new(filter_directives(&level)).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colour codes only for a person at a terminal: in a file or journald they are noise that
+    // breaks grep and log parsers (https://no-color.org is honoured too).
+    let ansi = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(true);
+        .with_target(true)
+        .with_ansi(ansi);
     let result = match config.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),
