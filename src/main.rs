@@ -5,9 +5,9 @@
 use clap::{Parser, Subcommand};
 use gatehouse::auth::NewToken;
 use gatehouse::config::{is_scope_token, parse_duration};
+use gatehouse::http::Contract;
 use gatehouse::store::{now_unix, NewUser, StoreError};
 use gatehouse::users::passwords::hash_now;
-use gatehouse::http::Contract;
 use gatehouse::users::{password_problem, screen_username, ReservedNames};
 use gatehouse::{Config, Gatehouse};
 use std::path::PathBuf;

@@ -6,10 +6,10 @@ use crate::app::AppState;
 use crate::config::{Config, StoreBackend};
 use crate::connection::{ConnectionLimits, Guarded};
 use crate::proxy::GatehouseProxy;
-use crate::users::username::confusable_skeleton;
 use crate::store::{
     now_unix, PostgresStore, RevocationFeed, SqliteStore, Store, StoreError, StoreHandle,
 };
+use crate::users::username::confusable_skeleton;
 use async_trait::async_trait;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
@@ -90,7 +90,10 @@ pub fn open_store(config: &Config, runtime: &Runtime) -> Result<OpenedStore, Sta
 fn fill_username_skeletons(store: &dyn Store, runtime: &Runtime) -> Result<(), StartError> {
     let fill = runtime.block_on(store.fill_username_skeletons(confusable_skeleton))?;
     if fill.filled > 0 {
-        tracing::info!(users = fill.filled, "stored the confusable skeletons of existing users");
+        tracing::info!(
+            users = fill.filled,
+            "stored the confusable skeletons of existing users"
+        );
     }
     if !fill.look_alikes.is_empty() {
         tracing::warn!(

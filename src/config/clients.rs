@@ -312,10 +312,26 @@ mod tests {
 
     #[test]
     fn client_ids_are_plain_ascii_identifiers() {
-        for good in ["demo-app", "1bv9sh664cowghktxwn307wpeghj8e1", "a", "svc.reports_v2", &"x".repeat(64)] {
+        for good in [
+            "demo-app",
+            "1bv9sh664cowghktxwn307wpeghj8e1",
+            "a",
+            "svc.reports_v2",
+            &"x".repeat(64),
+        ] {
             assert!(is_client_id(good), "{good}");
         }
-        for bad in ["", "-app", ".app", "my app", "app/x", "\u{430}pp", "app\u{200B}", "app:1", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "-app",
+            ".app",
+            "my app",
+            "app/x",
+            "\u{430}pp",
+            "app\u{200B}",
+            "app:1",
+            &"x".repeat(65),
+        ] {
             assert!(!is_client_id(bad), "{bad:?}");
         }
     }

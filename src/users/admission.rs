@@ -114,7 +114,14 @@ mod tests {
     #[test]
     fn reserved_names_match_by_skeleton() {
         let reserved = ReservedNames::new(["admin-console", "demo-app"]);
-        for name in ["admin", "ADMIN", "root", "admin-console", "Admin-C0nsole", "demo-app"] {
+        for name in [
+            "admin",
+            "ADMIN",
+            "root",
+            "admin-console",
+            "Admin-C0nsole",
+            "demo-app",
+        ] {
             let u = enforce(name).unwrap();
             assert!(reserved.holds(&u.skeleton), "{name}");
         }

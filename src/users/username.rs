@@ -228,36 +228,81 @@ mod tests {
             ("Иван", Stored("Иван")),
             ("josé", Stored("josé")),
             ("jose\u{301}", Stored("josé")),
-            ("user.name+tag@example.com", Stored("user.name+tag@example.com")),
+            (
+                "user.name+tag@example.com",
+                Stored("user.name+tag@example.com"),
+            ),
             ("o_o-1", Stored("o_o-1")),
             (&"a".repeat(64), Accepted),
             ("", Refused(|r| *r == Refusal::Empty)),
             (&"a".repeat(65), Refused(|r| *r == Refusal::TooLong)),
-            ("\u{430}lice", Refused(|r| matches!(r, Refusal::MixedScripts { .. }))),
-            ("p\u{430}ypal", Refused(|r| matches!(r, Refusal::MixedScripts { .. }))),
-            ("\u{3b1}lpha", Refused(|r| matches!(r, Refusal::MixedScripts { .. }))),
-            ("a\u{200B}lice", Refused(|r| *r == Refusal::Format('\u{200B}'))),
-            ("\u{202E}ecila", Refused(|r| *r == Refusal::Format('\u{202E}'))),
-            ("\u{FEFF}alice", Refused(|r| *r == Refusal::Format('\u{FEFF}'))),
-            ("al\u{200D}ice", Refused(|r| *r == Refusal::Format('\u{200D}'))),
-            ("al\u{2028}ice", Refused(|r| *r == Refusal::Separator('\u{2028}'))),
-            ("al\u{2029}ice", Refused(|r| *r == Refusal::Separator('\u{2029}'))),
+            (
+                "\u{430}lice",
+                Refused(|r| matches!(r, Refusal::MixedScripts { .. })),
+            ),
+            (
+                "p\u{430}ypal",
+                Refused(|r| matches!(r, Refusal::MixedScripts { .. })),
+            ),
+            (
+                "\u{3b1}lpha",
+                Refused(|r| matches!(r, Refusal::MixedScripts { .. })),
+            ),
+            (
+                "a\u{200B}lice",
+                Refused(|r| *r == Refusal::Format('\u{200B}')),
+            ),
+            (
+                "\u{202E}ecila",
+                Refused(|r| *r == Refusal::Format('\u{202E}')),
+            ),
+            (
+                "\u{FEFF}alice",
+                Refused(|r| *r == Refusal::Format('\u{FEFF}')),
+            ),
+            (
+                "al\u{200D}ice",
+                Refused(|r| *r == Refusal::Format('\u{200D}')),
+            ),
+            (
+                "al\u{2028}ice",
+                Refused(|r| *r == Refusal::Separator('\u{2028}')),
+            ),
+            (
+                "al\u{2029}ice",
+                Refused(|r| *r == Refusal::Separator('\u{2029}')),
+            ),
             ("al\u{7}ice", Refused(|r| *r == Refusal::Control('\u{7}'))),
             ("alice\n", Refused(|r| *r == Refusal::Control('\n'))),
             ("al ice", Refused(|r| *r == Refusal::Space(' '))),
             ("al\u{A0}ice", Refused(|r| *r == Refusal::Space('\u{A0}'))),
             ("alice\u{3000}", Refused(|r| *r == Refusal::Space(' '))),
             ("\u{301}", Refused(|r| *r == Refusal::StrayMark('\u{301}'))),
-            ("\u{301}alice", Refused(|r| *r == Refusal::StrayMark('\u{301}'))),
-            ("alice.\u{301}", Refused(|r| *r == Refusal::StrayMark('\u{301}'))),
+            (
+                "\u{301}alice",
+                Refused(|r| *r == Refusal::StrayMark('\u{301}')),
+            ),
+            (
+                "alice.\u{301}",
+                Refused(|r| *r == Refusal::StrayMark('\u{301}')),
+            ),
             ("...", Refused(|r| *r == Refusal::NoLetter)),
             ("@+", Refused(|r| *r == Refusal::NoLetter)),
             ("alice!", Refused(|r| *r == Refusal::NotAllowed('!'))),
             ("<b>", Refused(|r| *r == Refusal::NotAllowed('<'))),
-            ("\u{FB01}le", Refused(|r| *r == Refusal::NotAllowed('\u{FB01}'))),
+            (
+                "\u{FB01}le",
+                Refused(|r| *r == Refusal::NotAllowed('\u{FB01}')),
+            ),
             ("x\u{B2}", Refused(|r| *r == Refusal::NotAllowed('\u{B2}'))),
-            ("\u{1F600}", Refused(|r| *r == Refusal::NotAllowed('\u{1F600}'))),
-            ("al\u{E000}", Refused(|r| *r == Refusal::NotAllowed('\u{E000}'))),
+            (
+                "\u{1F600}",
+                Refused(|r| *r == Refusal::NotAllowed('\u{1F600}')),
+            ),
+            (
+                "al\u{E000}",
+                Refused(|r| *r == Refusal::NotAllowed('\u{E000}')),
+            ),
             ("ℌello", Refused(|r| *r == Refusal::NotAllowed('ℌ'))),
         ];
         for (input, expect) in cases {
@@ -279,14 +324,22 @@ mod tests {
         let nfd = enforce("Jose\u{301}").unwrap();
         assert_eq!(nfc, nfd);
         assert_eq!(nfc.key, "jos\u{e9}");
-        assert_eq!(username_key("JOSE\u{301}"), nfc.key, "logins find the same key");
+        assert_eq!(
+            username_key("JOSE\u{301}"),
+            nfc.key,
+            "logins find the same key"
+        );
     }
 
     #[test]
     fn look_alikes_share_a_skeleton() {
         let alice = enforce("alice").unwrap().skeleton;
         for other in ["ALICE", "ａｌｉｃｅ", "a1ice", "al\u{131}ce"] {
-            assert_eq!(enforce(other).map(|u| u.skeleton), Ok(alice.clone()), "{other}");
+            assert_eq!(
+                enforce(other).map(|u| u.skeleton),
+                Ok(alice.clone()),
+                "{other}"
+            );
         }
         match enforce("\u{430}lice") {
             Err(Refusal::MixedScripts { skeleton }) => assert_eq!(skeleton, alice),
@@ -295,7 +348,13 @@ mod tests {
         // Whole-script look-alikes pass the script rule; only the skeleton catches them.
         let ceo = enforce("\u{441}\u{435}\u{43e}").unwrap();
         assert_eq!(ceo.skeleton, enforce("ceo").unwrap().skeleton);
-        assert_eq!(enforce("b0b").unwrap().skeleton, enforce("bob").unwrap().skeleton);
-        assert_ne!(enforce("bob").unwrap().skeleton, enforce("rob").unwrap().skeleton);
+        assert_eq!(
+            enforce("b0b").unwrap().skeleton,
+            enforce("bob").unwrap().skeleton
+        );
+        assert_ne!(
+            enforce("bob").unwrap().skeleton,
+            enforce("rob").unwrap().skeleton
+        );
     }
 }

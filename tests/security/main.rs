@@ -31,8 +31,8 @@ impl Case {
 }
 
 /// Parses a corpus: blank lines and lines starting with `#` are comments; fields are
-/// tab-separated and unescaped (`\r`, `\n`, `\t`, `\\`, `\xHH`, `\u{HEX}`, and `{c*N}` for `N` copies of
-/// `c`, so that oversized cases stay readable).
+/// tab-separated and unescaped (`\r`, `\n`, `\t`, `\\`, `\xHH`, `\u{HEX}`, and `{c*N}` for
+/// `N` copies of `c`, so that oversized cases stay readable).
 pub fn corpus(text: &str, min: usize) -> Vec<Case> {
     let cases: Vec<Case> = text
         .lines()

@@ -50,12 +50,11 @@ where
     }
 
     async fn username_skeleton_taken(&self, skeleton: &str) -> Result<bool, StoreError> {
-        let found = sqlx::query_scalar::<DB, i64>(
-            "SELECT id FROM users WHERE username_skeleton = $1",
-        )
-        .bind(skeleton)
-        .fetch_optional(&self.pool)
-        .await?;
+        let found =
+            sqlx::query_scalar::<DB, i64>("SELECT id FROM users WHERE username_skeleton = $1")
+                .bind(skeleton)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(found.is_some())
     }
 
