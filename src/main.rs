@@ -5,9 +5,10 @@
 use clap::{Parser, Subcommand};
 use gatehouse::auth::NewToken;
 use gatehouse::config::{is_scope_token, parse_duration};
+use gatehouse::http::Contract;
 use gatehouse::store::{now_unix, NewUser, StoreError};
 use gatehouse::users::passwords::hash_now;
-use gatehouse::users::{password_problem, username_key, username_problem};
+use gatehouse::users::{password_problem, screen_username, ReservedNames};
 use gatehouse::{Config, Gatehouse};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -180,23 +181,30 @@ fn user_command(config: &Config, command: UserCommand) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            if let Some(problem) = username_problem(&username).or(password_problem(&password)) {
+            if let Some(problem) = password_problem(&password) {
                 eprintln!("gatehouse: {problem}");
                 return ExitCode::FAILURE;
             }
-            let hash = match hash_now(&password) {
-                Ok(h) => h,
-                Err(e) => {
-                    eprintln!("gatehouse: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            let new = NewUser {
-                username_key: username_key(&username),
-                username,
-                password_hash: hash,
-            };
+            let reserved = ReservedNames::new(config.clients.iter().map(|c| c.id.as_str()));
             with_store(config, move |_, store| async move {
+                // The sign-up API's rules and messages, so an operator cannot add a name a
+                // user could not.
+                let refused = |e: gatehouse::http::ApiError| e.description(Contract::UsersApi);
+                let name = screen_username(&reserved, &username)
+                    .map_err(refused)?
+                    .settle(&store)
+                    .await
+                    .map_err(refused)?;
+                let password_hash = store
+                    .blocking(move || hash_now(&password))
+                    .await
+                    .map_err(|e| e.to_string())??;
+                let new = NewUser {
+                    username: name.display,
+                    username_key: name.key,
+                    username_skeleton: name.skeleton,
+                    password_hash,
+                };
                 let now = now_unix();
                 match store
                     .run(move |s| async move { s.create_user(&new, now).await })

@@ -9,6 +9,7 @@ use crate::proxy::GatehouseProxy;
 use crate::store::{
     now_unix, PostgresStore, RevocationFeed, SqliteStore, Store, StoreError, StoreHandle,
 };
+use crate::users::username::confusable_skeleton;
 use async_trait::async_trait;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
@@ -76,10 +77,31 @@ pub fn open_store(config: &Config, runtime: &Runtime) -> Result<OpenedStore, Sta
             (Arc::new(pg), Some(feed))
         }
     };
+    fill_username_skeletons(store.as_ref(), runtime)?;
     Ok(OpenedStore {
         handle: StoreHandle::new(store, runtime.handle().clone()),
         feed,
     })
+}
+
+/// Users created before skeletons were stored get theirs now (the migration cannot compute
+/// them). Look-alikes already registered are named by id so an operator can look at them; their
+/// start-up, and their logins, go on.
+fn fill_username_skeletons(store: &dyn Store, runtime: &Runtime) -> Result<(), StartError> {
+    let fill = runtime.block_on(store.fill_username_skeletons(confusable_skeleton))?;
+    if fill.filled > 0 {
+        tracing::info!(
+            users = fill.filled,
+            "stored the confusable skeletons of existing users"
+        );
+    }
+    if !fill.look_alikes.is_empty() {
+        tracing::warn!(
+            user_ids = ?fill.look_alikes,
+            "these users' names look like an earlier user's; they keep working, without a skeleton of their own"
+        );
+    }
+    Ok(())
 }
 
 /// Deletes ended tokens, codes and pending requests every `interval`, on the store runtime.

@@ -108,6 +108,11 @@ fn errors_name_the_key() {
             GOOD.replace("path_prefix = \"/\"", "path_prefix = \"/a/../b\""),
             "routes[0].path_prefix",
         ),
+        // Hardening finding 10: client ids are reserved usernames, shown beside them.
+        (
+            format!("{GOOD}\n[oauth]\n[[clients]]\nid = \"ok-app\"\n[[clients]]\nid = \"\u{430}dmin-console\"\n"),
+            "clients[1].id",
+        ),
     ];
     for (text, needle) in cases {
         let (ok, out) = check(&text);

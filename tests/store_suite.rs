@@ -75,6 +75,8 @@ macro_rules! store_suite {
             delete_user_revokes_tokens,
             delete_user_removes_facebook_links,
             concurrent_create_user_conflicts,
+            username_skeletons_are_unique,
+            concurrent_look_alikes_conflict,
             throttle_lockout_and_ban,
             throttle_reset_and_release,
             throttle_concurrent_attempts,
@@ -158,6 +160,7 @@ fn new_user(username: &str) -> NewUser {
     NewUser {
         username: username.to_string(),
         username_key: username.to_lowercase(),
+        username_skeleton: format!("skeleton-{}", username.to_lowercase()),
         password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA${username}"),
     }
 }
@@ -768,6 +771,7 @@ mod store_suite_cases {
         let dup = NewUser {
             username: "ALICE".to_string(),
             username_key: "alice".to_string(),
+            username_skeleton: "skeleton-other".to_string(),
             password_hash: "other".to_string(),
         };
         let err = store.create_user(&dup, now + 1).await;
@@ -970,6 +974,7 @@ mod store_suite_cases {
                     let u = NewUser {
                         username: format!("Dave{i}"),
                         username_key: "dave".to_string(),
+                        username_skeleton: format!("skeleton-dave{i}"),
                         password_hash: format!("hash-{i}"),
                     };
                     store.create_user(&u, now).await
@@ -995,6 +1000,70 @@ mod store_suite_cases {
             format!("hash-{}", winner.username.trim_start_matches("Dave"))
         );
         assert_eq!(store.list_users(0, 100).await.unwrap(), (vec![winner], 1));
+    }
+
+    // Hardening finding 10: two names that look alike are one name. The skeleton is a unique
+    // index, so a look-alike with another key is refused by the store itself.
+    pub async fn username_skeletons_are_unique(store: Arc<dyn Store>) {
+        let now = now_unix();
+        let alice = store.create_user(&new_user("alice"), now).await.unwrap();
+        assert!(store
+            .username_skeleton_taken("skeleton-alice")
+            .await
+            .unwrap());
+        assert!(!store.username_skeleton_taken("skeleton-bob").await.unwrap());
+        let look_alike = NewUser {
+            username: "\u{430}lice".to_string(),
+            username_key: "\u{430}lice".to_string(),
+            username_skeleton: "skeleton-alice".to_string(),
+            password_hash: "other".to_string(),
+        };
+        let err = store.create_user(&look_alike, now).await;
+        assert!(
+            matches!(err, Err(StoreError::Conflict)),
+            "expected Conflict, got {err:?}"
+        );
+        assert!(store
+            .find_user_by_key("\u{430}lice")
+            .await
+            .unwrap()
+            .is_none());
+        assert_eq!(store.list_users(0, 10).await.unwrap(), (vec![alice], 1));
+        // Every user already has a skeleton: a start-up fill finds nothing to do.
+        let fill = store
+            .fill_username_skeletons(|key| format!("skeleton-{key}"))
+            .await
+            .unwrap();
+        assert_eq!(fill, Default::default());
+    }
+
+    /// Concurrent sign-ups of look-alikes (distinct keys, one skeleton): exactly one wins.
+    pub async fn concurrent_look_alikes_conflict(store: Arc<dyn Store>) {
+        let now = now_unix();
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let u = NewUser {
+                        username: format!("eve{i}"),
+                        username_key: format!("eve{i}"),
+                        username_skeleton: "skeleton-eve".to_string(),
+                        password_hash: format!("hash-{i}"),
+                    };
+                    store.create_user(&u, now).await
+                })
+            })
+            .collect();
+        let mut winners = 0;
+        for t in tasks {
+            match t.await.expect("task") {
+                Ok(_) => winners += 1,
+                Err(StoreError::Conflict) => {}
+                Err(e) => panic!("expected Ok or Conflict, got {e:?}"),
+            }
+        }
+        assert_eq!(winners, 1);
+        assert_eq!(store.list_users(0, 100).await.unwrap().1, 1);
     }
 
     const POLICY: ThrottlePolicy = ThrottlePolicy {

@@ -179,13 +179,28 @@ pub fn redirect_uri_problem(uri: &str) -> Option<&'static str> {
 
 const MIN_SECRET_LEN: usize = 16;
 
+pub const MAX_CLIENT_ID_LEN: usize = 64;
+
+/// Client ids are shown on the consent page, sent in `X-Auth-Client-Id` and reserved as
+/// usernames: plain ASCII, so that none can pass for another (a Cyrillic `а`, an invisible
+/// character) and none needs escaping anywhere.
+pub fn is_client_id(id: &str) -> bool {
+    let mut bytes = id.bytes();
+    id.len() <= MAX_CLIENT_ID_LEN
+        && bytes.next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 pub(super) fn validate_clients(p: &mut Problems, raw: Vec<RawClient>) -> Vec<ClientConfig> {
     let mut seen = HashSet::new();
     let mut clients = Vec::new();
     for (i, c) in raw.into_iter().enumerate() {
         let key = format!("clients[{i}]");
-        if c.id.is_empty() || c.id.len() > 128 || !c.id.bytes().all(|b| b.is_ascii_graphic()) {
-            p.push(format!("{key}.id: must be 1–128 visible ASCII characters"));
+        if !is_client_id(&c.id) {
+            p.push(format!(
+                "{key}.id: `{}` is not a client id: 1–{MAX_CLIENT_ID_LEN} characters of A–Z, a–z, 0–9, `.`, `_`, `-`, starting with a letter or digit",
+                c.id.escape_debug()
+            ));
         }
         if !seen.insert(c.id.clone()) {
             p.push(format!("{key}.id: duplicate client `{}`", c.id));
@@ -293,7 +308,33 @@ pub(super) fn validate_clients(p: &mut Problems, raw: Vec<RawClient>) -> Vec<Cli
 
 #[cfg(test)]
 mod tests {
-    use super::redirect_uri_problem;
+    use super::{is_client_id, redirect_uri_problem};
+
+    #[test]
+    fn client_ids_are_plain_ascii_identifiers() {
+        for good in [
+            "demo-app",
+            "1bv9sh664cowghktxwn307wpeghj8e1",
+            "a",
+            "svc.reports_v2",
+            &"x".repeat(64),
+        ] {
+            assert!(is_client_id(good), "{good}");
+        }
+        for bad in [
+            "",
+            "-app",
+            ".app",
+            "my app",
+            "app/x",
+            "\u{430}pp",
+            "app\u{200B}",
+            "app:1",
+            &"x".repeat(65),
+        ] {
+            assert!(!is_client_id(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn redirect_registration_rules() {

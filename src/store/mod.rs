@@ -151,12 +151,22 @@ pub trait GrantStore {
 
 #[async_trait]
 pub trait UserStore {
-    /// `StoreError::Conflict` when the username key is taken.
+    /// `StoreError::Conflict` when the username key or skeleton is taken.
     async fn create_user(&self, user: &NewUser, now: i64) -> Result<User, StoreError>;
     async fn find_user_by_key(
         &self,
         username_key: &str,
     ) -> Result<Option<UserCredentials>, StoreError>;
+    /// Whether a user's confusable skeleton is this one.
+    async fn username_skeleton_taken(&self, skeleton: &str) -> Result<bool, StoreError>;
+    /// Gives every user stored without a skeleton (created before the column existed) the
+    /// skeleton of its username key. Safe to run on every start and from several replicas at
+    /// once. A user whose skeleton another user already holds keeps none; it still logs in
+    /// (logins go by key), and a new look-alike of it is refused through the other user.
+    async fn fill_username_skeletons(
+        &self,
+        skeleton_of_key: SkeletonOfKey,
+    ) -> Result<SkeletonFill, StoreError>;
     async fn find_user(&self, id: i64) -> Result<Option<User>, StoreError>;
     /// One page, ordered by id, and the total count.
     async fn list_users(&self, offset: i64, limit: i64) -> Result<(Vec<User>, i64), StoreError>;

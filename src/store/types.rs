@@ -99,9 +99,25 @@ pub struct UserCredentials {
 
 #[derive(Debug, Clone)]
 pub struct NewUser {
+    /// As the username profile stores and shows it.
     pub username: String,
+    /// Unique: case- and width-insensitive.
     pub username_key: String,
+    /// Unique: the UTS #39 confusable skeleton of the key.
+    pub username_skeleton: String,
     pub password_hash: String,
+}
+
+/// Computes a username key's skeleton. The store cannot (it is the users layer's rule), so
+/// the caller hands it in. An alias, so that `async_trait` leaves its lifetime alone.
+pub type SkeletonOfKey = fn(&str) -> String;
+
+/// What `fill_username_skeletons` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SkeletonFill {
+    pub filled: u64,
+    /// Users left without a skeleton because an earlier user looks the same.
+    pub look_alikes: Vec<i64>,
 }
 
 /// A throttle's verdict on one more attempt.

@@ -3,7 +3,7 @@
 //! user revokes every token they hold, effective at once on this process.
 
 use super::passwords::PasswordHasher;
-use super::{password_problem, username_key, username_problem};
+use super::{password_problem, screen_username, ReservedNames};
 use crate::auth::CachedValidator;
 use crate::config::{Config, SignUpLimits};
 use crate::http::{ApiError, Auth, Contract, Endpoint, OwnResponse, Request, Verb};
@@ -42,6 +42,7 @@ pub struct UsersService {
     pub passwords: Arc<PasswordHasher>,
     pub cache: Arc<CachedValidator>,
     client_ids: HashSet<String>,
+    reserved: ReservedNames,
     sign_up_limits: Option<SignUpLimits>,
 }
 
@@ -57,6 +58,7 @@ impl UsersService {
             passwords,
             cache,
             client_ids: config.clients.iter().map(|c| c.id.clone()).collect(),
+            reserved: ReservedNames::new(config.clients.iter().map(|c| c.id.as_str())),
             sign_up_limits: config.oauth.as_ref().map(|o| o.sign_up.clone()),
         }
     }
@@ -135,18 +137,18 @@ async fn sign_up(server: &UsersService, req: &Request) -> Result<OwnResponse, Ap
     }
     let username = present(&params.username, "username")?;
     let password = present(&params.password, "password")?;
-    if let Some(p) = username_problem(username) {
-        return Err(ApiError::Unprocessable(p.into()));
-    }
+    let screened = screen_username(&server.reserved, username)?;
     // Length is checked before hashing: an oversized password costs nothing.
     if let Some(p) = password_problem(password) {
         return Err(ApiError::Unprocessable(p.into()));
     }
-    // Counted once the request is well-formed, before the hash it would cost.
+    // Counted once the request is well-formed, before the look-up and the hash it would cost.
     admit_sign_up(server, req, present(&params.client_id, "client_id")?).await?;
+    let name = screened.settle(&server.store).await?;
     let new = NewUser {
-        username: username.to_string(),
-        username_key: username_key(username),
+        username: name.display,
+        username_key: name.key,
+        username_skeleton: name.skeleton,
         password_hash: server.passwords.hash(password).await?,
     };
     let now = now_unix();

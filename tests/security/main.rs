@@ -13,6 +13,7 @@ mod open_redirect;
 mod paths;
 mod replay;
 mod token_extraction;
+mod usernames;
 
 /// One corpus line: where it is (for failure messages) and its tab-separated fields, unescaped.
 #[derive(Debug)]
@@ -30,8 +31,8 @@ impl Case {
 }
 
 /// Parses a corpus: blank lines and lines starting with `#` are comments; fields are
-/// tab-separated and unescaped (`\r`, `\n`, `\t`, `\\`, `\xHH`, and `{c*N}` for `N` copies of
-/// `c`, so that oversized cases stay readable).
+/// tab-separated and unescaped (`\r`, `\n`, `\t`, `\\`, `\xHH`, `\u{HEX}`, and `{c*N}` for
+/// `N` copies of `c`, so that oversized cases stay readable).
 pub fn corpus(text: &str, min: usize) -> Vec<Case> {
     let cases: Vec<Case> = text
         .lines()
@@ -63,6 +64,12 @@ pub fn unescape(s: &str) -> String {
                 Some('x') => {
                     let hex: String = chars.by_ref().take(2).collect();
                     out.push(u8::from_str_radix(&hex, 16).expect("\\xHH") as char);
+                }
+                Some('u') => {
+                    assert_eq!(chars.next(), Some('{'), "\\u{{HEX}} in {s:?}");
+                    let hex: String = chars.by_ref().take_while(|&c| c != '}').collect();
+                    let code = u32::from_str_radix(&hex, 16).expect("\\u{HEX}");
+                    out.push(char::from_u32(code).expect("a Unicode scalar value"));
                 }
                 other => panic!("unknown escape \\{other:?} in {s:?}"),
             },

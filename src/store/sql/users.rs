@@ -1,7 +1,9 @@
 //! Local user accounts; deleting one revokes every token it holds in the same transaction.
 
 use super::{to_hashes, ColumnValue, Dialect, SqlStore};
-use crate::store::{NewUser, StoreError, TokenHash, User, UserCredentials, UserStore};
+use crate::store::{
+    NewUser, SkeletonFill, SkeletonOfKey, StoreError, TokenHash, User, UserCredentials, UserStore,
+};
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
@@ -24,11 +26,12 @@ where
 {
     async fn create_user(&self, u: &NewUser, now: i64) -> Result<User, StoreError> {
         let user = sqlx::query_as::<DB, User>(
-            "INSERT INTO users (username, username_key, password_hash, created_at) \
-             VALUES ($1, $2, $3, $4) RETURNING id, username, created_at",
+            "INSERT INTO users (username, username_key, username_skeleton, password_hash, \
+             created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id, username, created_at",
         )
         .bind(&u.username)
         .bind(&u.username_key)
+        .bind(&u.username_skeleton)
         .bind(&u.password_hash)
         .bind(now)
         .fetch_one(&self.pool)
@@ -44,6 +47,52 @@ where
         .fetch_optional(&self.pool)
         .await?;
         Ok(credentials)
+    }
+
+    async fn username_skeleton_taken(&self, skeleton: &str) -> Result<bool, StoreError> {
+        let found =
+            sqlx::query_scalar::<DB, i64>("SELECT id FROM users WHERE username_skeleton = $1")
+                .bind(skeleton)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    async fn fill_username_skeletons(
+        &self,
+        skeleton_of_key: SkeletonOfKey,
+    ) -> Result<SkeletonFill, StoreError> {
+        let mut fill = SkeletonFill::default();
+        let mut after = 0_i64;
+        loop {
+            // Pages by id, so that rows left without a skeleton are not read again.
+            let rows = sqlx::query_as::<DB, (i64, String)>(
+                "SELECT id, username_key FROM users \
+                 WHERE username_skeleton IS NULL AND id > $1 ORDER BY id LIMIT 500",
+            )
+            .bind(after)
+            .fetch_all(&self.pool)
+            .await?;
+            let Some((last, _)) = rows.last() else {
+                return Ok(fill);
+            };
+            after = *last;
+            for (id, key) in rows {
+                let done = sqlx::query::<DB>(
+                    "UPDATE users SET username_skeleton = $1 \
+                     WHERE id = $2 AND username_skeleton IS NULL",
+                )
+                .bind(skeleton_of_key(&key))
+                .bind(id)
+                .execute(&self.pool)
+                .await;
+                match done.map_err(StoreError::from) {
+                    Ok(_) => fill.filled += 1,
+                    Err(StoreError::Conflict) => fill.look_alikes.push(id),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
     }
 
     async fn find_user(&self, id: i64) -> Result<Option<User>, StoreError> {
