@@ -7,6 +7,7 @@ mod authenticate;
 mod framing;
 mod head;
 mod respond;
+mod upgrade;
 
 use crate::app::AppState;
 use crate::auth::{strip_query_token, Identity};
@@ -302,18 +303,22 @@ impl ProxyHttp for GatehouseProxy {
 
     async fn upstream_peer(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> pingora::Result<Box<HttpPeer>> {
         let group = ctx
             .upstream
             .and_then(|i| self.state.upstreams.get(i))
             .ok_or_else(|| Error::explain(ErrorType::InternalError, "request has no upstream"))?;
-        group.peer().ok_or_else(|| {
+        let mut peer = group.peer().ok_or_else(|| {
             let mut e = Error::explain(ErrorType::ConnectNoRoute, "no healthy upstream address");
             e.esource = ErrorSource::Upstream;
             e
-        })
+        })?;
+        if upgrade::is_upgrade(session.req_header()) {
+            upgrade::prepare(&mut peer);
+        }
+        Ok(peer)
     }
 
     async fn upstream_request_filter(
