@@ -3,8 +3,10 @@
 //! writes responses through `respond`; every refusal is an `ApiError` rendered in the
 //! contract of the endpoint it concerns.
 
+mod access;
 mod authenticate;
 mod framing;
+mod head;
 mod respond;
 
 use crate::app::AppState;
@@ -12,16 +14,19 @@ use crate::auth::{strip_query_token, Identity};
 use crate::config::RouteTarget;
 use crate::http::endpoint::Mounted;
 use crate::http::{request_id, ApiError, Auth, Contract, OwnResponse, Request, Resolved};
-use crate::routing::{normalize_host, normalize_path};
+use crate::policy::Decision;
+use crate::ratelimit::RateHeaders;
+use crate::routing::normalize_path;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use framing::has_framing_conflict;
+use head::{check_header_size, request_host};
 use pingora::http::{RequestHeader, ResponseHeader};
-use pingora::protocols::http::authority::raw_target_authority;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType};
 use std::borrow::Cow;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -50,6 +55,10 @@ pub struct RequestCtx {
     handler_path: String,
     /// The endpoint pattern's captures, for in-process handlers.
     captures: Vec<(&'static str, String)>,
+    /// The policy (index into `Config::policies`) and its decision, for the access log.
+    policy: Option<(usize, Decision)>,
+    /// The rate-limit fields an allowed response carries.
+    rate_headers: Option<RateHeaders>,
 }
 
 enum Next<'s> {
@@ -72,7 +81,12 @@ fn unreadable() -> ApiError {
 
 impl GatehouseProxy {
     /// Routes and authenticates; never touches the network except through the token validator.
-    async fn decide(&self, req: &RequestHeader, ctx: &mut RequestCtx) -> Result<Next<'_>, Refusal> {
+    async fn decide(
+        &self,
+        req: &RequestHeader,
+        peer: Option<IpAddr>,
+        ctx: &mut RequestCtx,
+    ) -> Result<Next<'_>, Refusal> {
         let s = &*self.state;
         check_header_size(req, s.config.http.max_header_bytes).map_err(refused)?;
         let uri = &req.uri;
@@ -125,6 +139,10 @@ impl GatehouseProxy {
                 .await
                 .map_err(|e| (e, contract))?;
         }
+        let credential = endpoint.is_some_and(|e| e.credential);
+        self.check_access(req, ctx, route, &path, peer, credential)
+            .await
+            .map_err(|e| (e, contract))?;
 
         match (route.target.clone(), endpoint) {
             (_, Some(endpoint)) => {
@@ -223,41 +241,6 @@ impl GatehouseProxy {
     }
 }
 
-/// The host to route on: exactly the authority the upstream will act on, normalized. HTTP/1.1
-/// requires `Host` (RFC 9112 §3.2), and pingora has already refused a `Host` that differs from an
-/// absolute-form target's authority, so for HTTP/1.x `Host` is that authority. An HTTP/1.0
-/// absolute-form target goes upstream as it came, authority included; HTTP/2 carries
-/// `:authority` in the URI.
-fn request_host(req: &RequestHeader) -> Result<Option<Cow<'_, str>>, ApiError> {
-    let authority = match req.headers.get(http::header::HOST) {
-        Some(h) => Some(h.as_bytes()),
-        None if req.version == http::Version::HTTP_11 => {
-            return Err(ApiError::InvalidRequest(
-                "an HTTP/1.1 request needs a Host header".into(),
-            ))
-        }
-        None => raw_target_authority(req.raw_path())
-            .authority()
-            .or_else(|| req.uri.authority().map(|a| a.as_str().as_bytes())),
-    };
-    authority
-        .map(|a| normalize_host(a).map_err(|e| ApiError::InvalidRequest(e.to_string())))
-        .transpose()
-}
-
-/// Refuses header sections larger than we accept (RFC 6585 §5).
-fn check_header_size(req: &RequestHeader, max_header_bytes: usize) -> Result<(), ApiError> {
-    let size: usize = req
-        .headers
-        .iter()
-        .map(|(k, v)| k.as_str().len() + v.len() + 4)
-        .sum();
-    if size > max_header_bytes {
-        return Err(ApiError::HeadersTooLarge);
-    }
-    Ok(())
-}
-
 #[async_trait]
 impl ProxyHttp for GatehouseProxy {
     type CTX = RequestCtx;
@@ -274,6 +257,8 @@ impl ProxyHttp for GatehouseProxy {
             body_consumed: false,
             handler_path: String::new(),
             captures: Vec::new(),
+            policy: None,
+            rate_headers: None,
         }
     }
 
@@ -293,8 +278,12 @@ impl ProxyHttp for GatehouseProxy {
             );
             return self.reject(session, ctx, refused(conflict)).await;
         }
+        let peer = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
         let req = session.req_header();
-        let next = self.decide(req, ctx).await;
+        let next = self.decide(req, peer, ctx).await;
         match next {
             Ok(Next::Proxy) => Ok(false),
             Ok(Next::Respond(resp)) => {
@@ -370,6 +359,9 @@ impl ProxyHttp for GatehouseProxy {
             if !upstream_response.headers.contains_key(request_id::HEADER) {
                 upstream_response.insert_header(request_id::HEADER, id.clone())?;
             }
+        }
+        if let Some(h) = &ctx.rate_headers {
+            respond::rate_headers(upstream_response, h)?;
         }
         Ok(())
     }
@@ -457,6 +449,9 @@ impl ProxyHttp for GatehouseProxy {
             .observe(status, elapsed.as_secs_f64());
         if s.config.log.access_log {
             let req = session.req_header();
+            let policy = ctx
+                .policy
+                .and_then(|(i, d)| s.config.policies.get(i).map(|p| (d, p)));
             tracing::info!(
                 target: "gatehouse::access",
                 request_id = ctx.request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or(""),
@@ -467,6 +462,8 @@ impl ProxyHttp for GatehouseProxy {
                 status,
                 duration_ms = elapsed.as_secs_f64() * 1000.0,
                 user_id = ctx.identity.as_ref().and_then(|i| i.user_id.as_deref()).unwrap_or("-"),
+                policy = policy.map_or("-", |(d, _)| d.effect.label()),
+                rule = policy.map_or("-", |(d, p)| d.rule_name(p)),
             );
         }
     }
