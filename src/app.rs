@@ -9,9 +9,10 @@ use crate::auth::{
 use crate::config::{Config, HandlerKind, RouteTarget};
 use crate::echo::{self, EchoService};
 use crate::facebook::{self, FacebookService};
-use crate::http::{endpoint, CommonHeaders, EndpointTable, IdentityHeaders, Renderer};
+use crate::http::{endpoint, CommonHeaders, EndpointTable, IdentityHeaders, Renderer, Verb};
 use crate::metrics::{Metrics, RouteMetrics, UNMATCHED_ROUTE};
 use crate::oauth::{self, OAuthServer};
+use crate::ratelimit::RateLimiter;
 use crate::routing::RouteTable;
 use crate::store::StoreHandle;
 use crate::upstream::{HealthCheckService, UpstreamGroup};
@@ -37,7 +38,21 @@ pub struct AppState {
     /// Gatehouse's own endpoints, behind the routes whose target is a handler.
     pub endpoints: EndpointTable,
     pub renderer: Renderer,
+    /// Per route index: one counter per rule of the route's policy, then the no-match one
+    /// (`gatehouse_policy_decisions_total`); empty for routes without a policy.
+    pub policy_counters: Vec<Vec<prometheus::IntCounter>>,
+    pub rate_limiter: RateLimiter,
+    /// The limit of the endpoints `mark_credential` marked (`credentials`).
+    pub credentials_limit: Option<usize>,
 }
+
+/// The endpoints that take a password, a code or a refresh token: the built-in `credentials`
+/// limit (per address) applies to them. Sign-up has its own limits (`oauth.sign_up`).
+const CREDENTIAL_ENDPOINTS: [(HandlerKind, Verb, &str); 3] = [
+    (HandlerKind::OAuth, Verb::Post, "/oauth/token"),
+    (HandlerKind::OAuth, Verb::Post, "/oauth/sign-in"),
+    (HandlerKind::OAuth, Verb::Post, "/oauth/authorize"),
+];
 
 impl AppState {
     /// Builds the state and the health-check services the server must run beside it.
@@ -59,8 +74,29 @@ impl AppState {
             &config.cache,
             metrics.clone(),
         ));
-        let endpoints = endpoint_table(&config, &store, &validator, &metrics)?;
+        let mut endpoints = endpoint_table(&config, &store, &validator, &metrics)?;
+        let credentials_limit = config
+            .rate_limits
+            .iter()
+            .position(|l| l.name == crate::config::CREDENTIALS_LIMIT)
+            .filter(|_| config.oauth.is_some());
+        let mut extra = Vec::new();
+        if let Some(limit) = credentials_limit {
+            for (kind, verb, path) in CREDENTIAL_ENDPOINTS {
+                if !endpoints.mark_credential(kind, verb, path) {
+                    return Err(format!("internal: no credential endpoint {path}"));
+                }
+            }
+            if let Some(route) = config.routes.iter().position(|r| {
+                r.name == "oauth" && r.target == RouteTarget::Handler(HandlerKind::OAuth)
+            }) {
+                extra.push((route, limit));
+            }
+        }
         let state = AppState {
+            policy_counters: policy_counters(&config, &metrics),
+            rate_limiter: RateLimiter::new(&config, &metrics, &extra)?,
+            credentials_limit,
             routes: RouteTable::new(&config.routes),
             route_metrics: config
                 .routes
@@ -88,6 +124,29 @@ impl AppState {
         };
         Ok((Arc::new(state), health_checks))
     }
+}
+
+/// Every (route, rule) series exists from start-up, at zero: names come only from the config.
+fn policy_counters(config: &Config, metrics: &Metrics) -> Vec<Vec<prometheus::IntCounter>> {
+    config
+        .routes
+        .iter()
+        .map(|r| {
+            let Some(policy) = r.policy.and_then(|i| config.policies.get(i)) else {
+                return Vec::new();
+            };
+            policy
+                .rules
+                .iter()
+                .map(|rule| metrics.policy_decision(&r.name, &rule.name, rule.effect.label()))
+                .chain(std::iter::once(metrics.policy_decision(
+                    &r.name,
+                    &policy.default_rule,
+                    "deny",
+                )))
+                .collect()
+        })
+        .collect()
 }
 
 /// Each service registers its endpoints; those the config does not enable are not mounted.
@@ -217,9 +276,8 @@ pub fn token_validator(
 ) -> Arc<dyn TokenValidator> {
     Arc::new(SelectingValidator {
         opaque: Arc::new(OpaqueStoreValidator::new(store, metrics)),
-        jwt: config
-            .jwt
-            .clone()
-            .map(|j| Arc::new(JwtValidator::new(j)) as Arc<dyn TokenValidator>),
+        jwt: config.jwt.clone().map(|j| {
+            Arc::new(JwtValidator::new(j, config.claims.clone().into())) as Arc<dyn TokenValidator>
+        }),
     })
 }

@@ -35,7 +35,18 @@ enum Command {
     /// Run the proxy (the default when no command is given).
     Run,
     /// Validate the config file and exit 0 (valid) or 1 (with every problem listed).
-    CheckConfig,
+    CheckConfig {
+        /// Also tell which route and which policy rule decide this request: METHOD URL.
+        #[arg(long, num_args = 2, value_names = ["METHOD", "URL"])]
+        explain: Option<Vec<String>>,
+        /// A JSON file of token claims (sub, scope, client_id, iss, groups…; `admin: true`
+        /// for Gatehouse admin tokens). Without it the request is anonymous.
+        #[arg(long, requires = "explain")]
+        token_claims: Option<PathBuf>,
+        /// The client address the request comes from, for `address` conditions.
+        #[arg(long, requires = "explain")]
+        address: Option<std::net::IpAddr>,
+    },
     /// Create or upgrade the store's schema, then exit.
     Migrate,
     /// Access tokens, for operators and tests.
@@ -124,10 +135,17 @@ fn main() -> ExitCode {
         }
     };
     match cli.command.unwrap_or(Command::Run) {
-        Command::CheckConfig => match gatehouse::app::check_routes(&config) {
+        Command::CheckConfig {
+            explain,
+            token_claims,
+            address,
+        } => match gatehouse::app::check_routes(&config) {
             Ok(()) => {
                 println!("{}: ok", cli.config.display());
-                ExitCode::SUCCESS
+                match explain {
+                    Some(request) => explain_request(&config, &request, token_claims, address),
+                    None => ExitCode::SUCCESS,
+                }
             }
             Err(problems) => {
                 for p in problems {
@@ -156,6 +174,47 @@ fn main() -> ExitCode {
         Command::Token { command } => token_command(&config, command),
         Command::User { command } => user_command(&config, command),
         Command::HashSecret => ExitCode::SUCCESS,
+    }
+}
+
+/// `check-config --explain`: the report on stdout, exit 0; a question that cannot be
+/// answered (bad method, URL or claims file) on stderr, exit 1.
+fn explain_request(
+    config: &Config,
+    request: &[String],
+    token_claims: Option<PathBuf>,
+    address: Option<std::net::IpAddr>,
+) -> ExitCode {
+    let claims = match token_claims
+        .map(|path| {
+            std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))
+                .and_then(|text| {
+                    serde_json::from_str::<serde_json::Value>(&text)
+                        .map_err(|e| format!("{}: not JSON: {e}", path.display()))
+                })
+        })
+        .transpose()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("--token-claims: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (Some(method), Some(url)) = (request.first(), request.get(1)) else {
+        eprintln!("--explain: give METHOD URL");
+        return ExitCode::FAILURE;
+    };
+    match gatehouse::policy::explain(config, method, url, claims.as_ref(), address) {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("--explain: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -93,6 +93,9 @@ pub struct Metrics {
     pub password_checks: IntCounter,
     tokens_issued: IntCounterVec,
     facebook_requests: IntCounterVec,
+    policy_decisions: IntCounterVec,
+    rate_limited: IntCounterVec,
+    rate_limit_backend_errors: IntCounterVec,
     /// Indexed by `AuthDecision::index`, which covers every variant.
     decision_handles: [IntCounter; AuthDecision::ALL.len()],
 }
@@ -171,6 +174,30 @@ impl Metrics {
             &["endpoint", "outcome"],
         )?;
         registry.register(Box::new(facebook_requests.clone()))?;
+        let policy_decisions = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_policy_decisions_total",
+                "Route policy decisions, by route, deciding rule (from the config) and result",
+            ),
+            &["route", "rule", "result"],
+        )?;
+        let rate_limited = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_rate_limited_total",
+                "Requests refused with 429 by a rate limit, by route and limit",
+            ),
+            &["route", "limit"],
+        )?;
+        let rate_limit_backend_errors = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_rate_limit_backend_errors_total",
+                "Rate-limit checks the shared backend (Redis) could not answer, by limit and by what the request got (fail_mode open or closed)",
+            ),
+            &["limit", "fail_mode"],
+        )?;
+        registry.register(Box::new(policy_decisions.clone()))?;
+        registry.register(Box::new(rate_limited.clone()))?;
+        registry.register(Box::new(rate_limit_backend_errors.clone()))?;
         registry.register(Box::new(password_checks.clone()))?;
         registry.register(Box::new(login_failures.clone()))?;
         registry.register(Box::new(tokens_issued.clone()))?;
@@ -197,6 +224,9 @@ impl Metrics {
             password_checks,
             tokens_issued,
             facebook_requests,
+            policy_decisions,
+            rate_limited,
+            rate_limit_backend_errors,
             decision_handles,
         })
     }
@@ -228,6 +258,23 @@ impl Metrics {
     /// `grant` is one of the fixed grant names, never client input.
     pub fn token_issued(&self, grant: &'static str) {
         self.tokens_issued.with_label_values(&[grant]).inc();
+    }
+
+    /// Resolved once per (route, rule) at start-up: names come from the config.
+    pub fn policy_decision(&self, route: &str, rule: &str, result: &str) -> IntCounter {
+        self.policy_decisions
+            .with_label_values(&[route, rule, result])
+    }
+
+    /// Resolved once per (route, limit) at start-up.
+    pub fn rate_limited(&self, route: &str, limit: &str) -> IntCounter {
+        self.rate_limited.with_label_values(&[route, limit])
+    }
+
+    /// `fail_mode` is `open` or `closed`.
+    pub fn rate_limit_backend_error(&self, limit: &str, fail_mode: &str) -> IntCounter {
+        self.rate_limit_backend_errors
+            .with_label_values(&[limit, fail_mode])
     }
 
     /// The Prometheus text exposition of every metric.

@@ -1,6 +1,7 @@
 //! Who a valid token speaks for. Header values are built once, when the identity enters the
 //! cache, so a cache hit costs no formatting on the hot path.
 
+use super::ClaimValues;
 use crate::store::StoredAccessToken;
 use http::HeaderValue;
 
@@ -11,6 +12,11 @@ pub struct Identity {
     pub client_id: Option<String>,
     pub scopes: Vec<String>,
     pub admin: bool,
+    /// A JWT's `iss`; `None` for Gatehouse's own tokens, so an external issuer's `sub` can
+    /// never pass for a local user in a policy.
+    pub issuer: Option<Box<str>>,
+    /// `groups`, `roles` and the claims policies name (`Config::claims`).
+    pub claims: ClaimValues,
     /// Unix seconds.
     pub expires_at: i64,
     pub headers: IdentityHeaderValues,
@@ -43,6 +49,8 @@ impl Identity {
             client_id: t.client_id.clone(),
             scopes,
             admin: t.admin,
+            issuer: None,
+            claims: ClaimValues::default(),
             expires_at: t.expires_at,
         }
     }

@@ -2,44 +2,24 @@
 //! HMAC on an asymmetric key), signature, `exp`, `nbf`, exact `iss` and `aud` when configured,
 //! bounded leeway. The claims become the same `Identity` an opaque token gives.
 
-use super::{AuthError, Identity, TokenValidator};
+use super::{AuthError, ClaimValues, Identity, TokenValidator};
 use crate::config::JwtConfig;
 use crate::store::StoredAccessToken;
 use async_trait::async_trait;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::Validation;
-use serde::Deserialize;
+use serde_json::{Map, Value};
 use std::sync::Arc;
-
-#[derive(Debug, Deserialize)]
-struct Claims {
-    sub: String,
-    exp: i64,
-    #[serde(default)]
-    iat: Option<i64>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    preferred_username: Option<String>,
-    /// OAuth's space-separated `scope` (RFC 8693 / RFC 9068)…
-    #[serde(default)]
-    scope: Option<String>,
-    /// …or an array, as some issuers write it.
-    #[serde(default)]
-    scp: Option<Vec<String>>,
-    #[serde(default)]
-    client_id: Option<String>,
-    #[serde(default)]
-    azp: Option<String>,
-}
 
 pub struct JwtValidator {
     config: JwtConfig,
     validation: Validation,
+    /// `Config::claims`: the claims identities keep beside the standard ones.
+    claims: Arc<[String]>,
 }
 
 impl JwtValidator {
-    pub fn new(config: JwtConfig) -> Self {
+    pub fn new(config: JwtConfig, claims: Arc<[String]>) -> Self {
         let mut validation = Validation::new(config.algorithm);
         validation.leeway = config.leeway.as_secs();
         validation.validate_nbf = true;
@@ -55,7 +35,11 @@ impl JwtValidator {
             }
             None => validation.validate_aud = false,
         }
-        JwtValidator { config, validation }
+        JwtValidator {
+            config,
+            validation,
+            claims,
+        }
     }
 }
 
@@ -71,32 +55,61 @@ impl TokenValidator for JwtValidator {
     }
 
     async fn validate(&self, token: &str) -> Result<Arc<Identity>, AuthError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.config.key, &self.validation)
-            .map_err(|e| match e.kind() {
+        let data =
+            jsonwebtoken::decode::<Map<String, Value>>(token, &self.config.key, &self.validation)
+                .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => AuthError::Expired,
                 _ => AuthError::Invalid,
             })?;
-        let c = data.claims;
-        let scopes = match (c.scope, c.scp) {
-            (Some(s), _) => s,
-            (None, Some(list)) => list.join(" "),
-            (None, None) => String::new(),
-        };
-        let stored = StoredAccessToken {
-            user_id: Some(c.sub),
-            user_name: c.name.or(c.preferred_username),
-            client_id: c.client_id.or(c.azp),
-            scopes,
-            admin: false,
-            created_at: c.iat.unwrap_or(0),
-            // When the token stops being accepted, leeway included: the cache checks this on
-            // every hit, and `exp` alone would refuse there what the validator just accepted.
-            expires_at: c.exp.saturating_add(self.validation.leeway as i64),
-            revoked: false,
-            family_id: None,
-        };
-        Ok(Arc::new(Identity::from_stored(&stored)))
+        let exp = data
+            .claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .ok_or(AuthError::Invalid)?;
+        // When the token stops being accepted, leeway included: the cache checks this on
+        // every hit, and `exp` alone would refuse there what the validator just accepted.
+        let expires_at = exp.saturating_add(self.validation.leeway as i64);
+        identity_from_claims(&data.claims, &self.claims, expires_at)
+            .map(Arc::new)
+            .ok_or(AuthError::Invalid)
     }
+}
+
+/// The identity a JWT's claims describe: `sub` → user id (required, a string),
+/// `name`/`preferred_username` → user name, `scope` (or the array `scp`) → scopes,
+/// `client_id`/`azp` → client id, `iss` → issuer, and the `claims` named by the config.
+/// Shared with `check-config --explain`, which builds identities from a claims file.
+pub fn identity_from_claims(
+    c: &Map<String, Value>,
+    claims: &[String],
+    expires_at: i64,
+) -> Option<Identity> {
+    let text = |k: &str| c.get(k).and_then(Value::as_str).map(str::to_string);
+    let scopes = match (c.get("scope"), c.get("scp")) {
+        (Some(Value::String(s)), _) => s.clone(),
+        (None, Some(Value::Array(list))) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(" "),
+        (None, None) => String::new(),
+        _ => return None,
+    };
+    let stored = StoredAccessToken {
+        user_id: Some(text("sub")?),
+        user_name: text("name").or_else(|| text("preferred_username")),
+        client_id: text("client_id").or_else(|| text("azp")),
+        scopes,
+        admin: false,
+        created_at: c.get("iat").and_then(Value::as_i64).unwrap_or(0),
+        expires_at,
+        revoked: false,
+        family_id: None,
+    };
+    let mut identity = Identity::from_stored(&stored);
+    identity.issuer = text("iss").map(String::into_boxed_str);
+    identity.claims = ClaimValues::from_json(claims, c);
+    Some(identity)
 }
 
 /// Sends JWT-shaped tokens to the JWT validator (when configured), everything else to the

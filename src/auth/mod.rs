@@ -2,6 +2,7 @@
 //! (`validator`, behind the moka `cache`), and the identity forwarded upstream.
 
 mod cache;
+mod claims;
 mod extract;
 mod identity;
 mod jwt;
@@ -10,9 +11,10 @@ mod token;
 mod validator;
 
 pub use cache::CachedValidator;
+pub use claims::ClaimValues;
 pub use extract::{extract_token, strip_query_token, Locations, Malformed, QUERY_PARAM};
 pub use identity::{Identity, IdentityHeaderValues};
-pub use jwt::{looks_like_jwt, JwtValidator, SelectingValidator};
+pub use jwt::{identity_from_claims, looks_like_jwt, JwtValidator, SelectingValidator};
 pub use service::{NewToken, TokenService};
 pub use token::{generate_token, hash_token};
 pub use validator::{OpaqueStoreValidator, TokenValidator};

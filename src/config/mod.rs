@@ -9,7 +9,9 @@ mod duration;
 mod facebook;
 mod http;
 mod jwt;
+mod policies;
 mod problems;
+mod rate_limits;
 mod raw;
 mod routes;
 pub mod secret;
@@ -27,6 +29,12 @@ pub use clients::{
 pub use duration::parse_duration;
 pub use facebook::{origin_problem, FacebookConfig};
 pub use jwt::JwtConfig;
+pub use policies::{
+    ClaimTest, Condition, Effect, IssuerRef, PolicyConfig, RuleConfig, STANDARD_CLAIMS,
+};
+pub use rate_limits::{
+    parse_rate, FailMode, RateBackend, RateKey, RateLimitConfig, CREDENTIALS_LIMIT,
+};
 pub use routes::{AuthMode, HandlerKind, RouteConfig, RouteTarget};
 pub use secret::SecretString;
 pub use server::{LogConfig, LogFormat, ServerConfig};
@@ -69,6 +77,13 @@ pub struct Config {
     pub facebook: Option<FacebookConfig>,
     pub upstreams: Vec<UpstreamConfig>,
     pub routes: Vec<RouteConfig>,
+    /// `[[policies]]`, then the inline policies of routes; routes refer to them by index.
+    pub policies: Vec<PolicyConfig>,
+    /// `[[rate_limits]]` (and the built-in `credentials` one with `[oauth]`).
+    pub rate_limits: Vec<RateLimitConfig>,
+    /// The claims identities keep, in the order they keep them: `groups`, `roles`, then every
+    /// other claim a policy names. Nothing else of a token is stored.
+    pub claims: Vec<String>,
 }
 
 impl Config {
@@ -116,13 +131,25 @@ fn validate(raw: RawConfig) -> Result<Config, Vec<String>> {
         p.push("clients: declared without an [oauth] section (add `[oauth]` to enable the authorization server)".into());
     }
     let upstreams = upstreams::validate_upstreams(&mut p, raw.upstreams);
+    let local_issuer = server.as_ref().map(|s| s.public_url.as_str().to_string());
+    let mut compiler = policies::Compiler::new(local_issuer.as_deref());
+    let mut policies = policies::validate_policies(&mut p, &mut compiler, raw.policies);
+    let rate_limits = rate_limits::validate_rate_limits(&mut p, raw.rate_limits, oauth.is_some());
+    let named = policies.len();
     let routes = routes::validate_routes(
         &mut p,
         raw.routes,
         &upstreams,
         oauth.as_ref(),
         facebook.is_some(),
+        &mut routes::Referenced {
+            policies: &mut policies,
+            named,
+            compiler: &mut compiler,
+            rate_limits: &rate_limits,
+        },
     );
+    let claims = compiler.claims;
 
     if let Some(problems) = p.into_problems() {
         return Err(problems);
@@ -145,6 +172,9 @@ fn validate(raw: RawConfig) -> Result<Config, Vec<String>> {
         facebook,
         upstreams,
         routes,
+        policies,
+        rate_limits,
+        claims,
     })
 }
 

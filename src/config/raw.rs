@@ -2,7 +2,7 @@
 //! the spellings of its enum values. Nothing outside `config/` sees these; each section's
 //! `validate_*` function turns them into the checked types of `Config`.
 
-use super::{AuthMode, GrantType, LogFormat, TokenFormat};
+use super::{AuthMode, FailMode, GrantType, LogFormat, RateKey, TokenFormat};
 use serde::de::{DeserializeOwned, IntoDeserializer};
 use serde::{Deserialize, Deserializer};
 
@@ -82,6 +82,10 @@ pub struct RawConfig {
     pub clients: Vec<RawClient>,
     #[serde(default)]
     pub upstreams: Vec<RawUpstream>,
+    #[serde(default)]
+    pub policies: Vec<RawPolicy>,
+    #[serde(default)]
+    pub rate_limits: Vec<RawRateLimit>,
     #[serde(default)]
     pub routes: Vec<RawRoute>,
 }
@@ -200,6 +204,87 @@ pub struct RawRoute {
     #[serde(default)]
     pub scopes: Vec<String>,
     pub forward_authorization: Option<bool>,
+    pub policy: Option<RawPolicyRef>,
+    pub rate_limit: Option<OneOrMany>,
+}
+
+/// A string, or a list of them (`method = "GET"` or `method = ["GET", "HEAD"]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+/// `routes.policy`: the name of a `[[policies]]` entry, or the rules written inline.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawPolicyRef {
+    Named(String),
+    Inline(Vec<RawRule>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    pub name: String,
+    pub rules: Vec<RawRule>,
+}
+
+/// `{ allow = COND }` or `{ deny = COND }`, optionally named for logs and metrics.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    pub name: Option<String>,
+    pub allow: Option<RawCondition>,
+    pub deny: Option<RawCondition>,
+}
+
+/// One condition per table (the `claim` key comes with one of `equals`, `any_of`, `glob`);
+/// several are combined with `all`, `any` and `not`. Unknown keys are refused by serde.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCondition {
+    pub scopes: Option<Vec<String>>,
+    pub any_scope: Option<Vec<String>>,
+    pub claim: Option<String>,
+    pub equals: Option<String>,
+    pub any_of: Option<Vec<String>>,
+    pub glob: Option<String>,
+    pub client_id: Option<OneOrMany>,
+    pub issuer: Option<OneOrMany>,
+    pub admin: Option<bool>,
+    pub authenticated: Option<bool>,
+    pub method: Option<OneOrMany>,
+    pub path: Option<OneOrMany>,
+    pub address: Option<OneOrMany>,
+    pub all: Option<Vec<RawCondition>>,
+    pub any: Option<Vec<RawCondition>>,
+    pub not: Option<Box<RawCondition>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimit {
+    pub name: String,
+    pub key: OneOf<RateKey>,
+    pub rate: String,
+    pub burst: Option<u32>,
+    pub backend: Option<String>,
+    pub backend_file: Option<String>,
+    pub fail_mode: Option<OneOf<FailMode>>,
+    pub timeout: Option<String>,
+    pub key_prefix: Option<String>,
+    pub max_keys: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

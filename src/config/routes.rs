@@ -1,8 +1,9 @@
 //! The `[[routes]]` list and the routes Gatehouse mounts itself for `[oauth]` and `[facebook]`:
 //! what each route matches (host, normalized prefix), where it goes and how it authenticates.
 
-use super::raw::{OneOf, RawRoute, RouteHandler};
-use super::{is_scope_token, OAuthConfig, Problems, UpstreamConfig};
+use super::policies::{compile_policy, Compiler, PolicyConfig};
+use super::raw::{OneOf, RawPolicyRef, RawRoute, RouteHandler};
+use super::{is_scope_token, OAuthConfig, Problems, RateLimitConfig, UpstreamConfig};
 use crate::path::normalize_path;
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -57,6 +58,19 @@ pub struct RouteConfig {
     /// Send the client's `Authorization` header upstream. Off by default: the identity
     /// headers are the upstream's contract, and an upstream that logs headers would log tokens.
     pub forward_authorization: bool,
+    /// Index into `Config::policies`; `None`: no rules beyond `auth` and `scopes`.
+    pub policy: Option<usize>,
+    /// Indexes into `Config::rate_limits`, each one checked.
+    pub rate_limits: Vec<usize>,
+}
+
+/// What routes refer to by name, and where inline policies are added.
+pub(super) struct Referenced<'a, 'c> {
+    pub policies: &'a mut Vec<PolicyConfig>,
+    /// How many of `policies` are `[[policies]]` entries (the rest are inline ones).
+    pub named: usize,
+    pub compiler: &'a mut Compiler<'c>,
+    pub rate_limits: &'a [RateLimitConfig],
 }
 
 /// What the routes seen so far already claim: a route must not repeat another's place or name.
@@ -74,12 +88,15 @@ pub(super) fn validate_routes(
     upstreams: &[UpstreamConfig],
     oauth: Option<&OAuthConfig>,
     with_facebook: bool,
+    refs: &mut Referenced<'_, '_>,
 ) -> Vec<RouteConfig> {
     let mut claimed = Claimed::default();
     let mut routes: Vec<RouteConfig> = raw
         .into_iter()
         .enumerate()
-        .filter_map(|(i, r)| validate_route(p, &format!("routes[{i}]"), r, upstreams, &mut claimed))
+        .filter_map(|(i, r)| {
+            validate_route(p, &format!("routes[{i}]"), r, upstreams, &mut claimed, refs)
+        })
         .collect();
     let mut builtins = oauth.map(oauth_routes).unwrap_or_default();
     if with_facebook {
@@ -118,6 +135,7 @@ fn validate_route(
     r: RawRoute,
     upstreams: &[UpstreamConfig],
     claimed: &mut Claimed,
+    refs: &mut Referenced<'_, '_>,
 ) -> Option<RouteConfig> {
     let prefix = match normalize_path(&r.path_prefix) {
         Ok(n) if n == r.path_prefix => r.path_prefix.clone(),
@@ -169,6 +187,39 @@ fn validate_route(
     if !claimed.names.insert(name.clone()) {
         p.push(format!("{key}.name: duplicate route name `{name}`"));
     }
+    let policy = match r.policy {
+        None => None,
+        Some(RawPolicyRef::Named(wanted)) => {
+            let found = refs.policies[..refs.named]
+                .iter()
+                .position(|x| x.name == wanted);
+            if found.is_none() {
+                p.push(format!("{key}.policy: no policy named `{wanted}`"));
+            }
+            found
+        }
+        Some(RawPolicyRef::Inline(rules)) => {
+            let compiled = compile_policy(
+                p,
+                refs.compiler,
+                &format!("{key}.policy"),
+                name.clone(),
+                rules,
+            );
+            refs.policies.push(compiled);
+            Some(refs.policies.len() - 1)
+        }
+    };
+    let mut rate_limits = Vec::new();
+    for wanted in r.rate_limit.map(|l| l.into_vec()).unwrap_or_default() {
+        match refs.rate_limits.iter().position(|l| l.name == wanted) {
+            Some(i) if rate_limits.contains(&i) => {
+                p.push(format!("{key}.rate_limit: `{wanted}` given twice"))
+            }
+            Some(i) => rate_limits.push(i),
+            None => p.push(format!("{key}.rate_limit: no rate limit named `{wanted}`")),
+        }
+    }
     Some(RouteConfig {
         name,
         host,
@@ -178,6 +229,8 @@ fn validate_route(
         scopes: r.scopes,
         accept_oauth_header: false,
         forward_authorization: r.forward_authorization.unwrap_or(false),
+        policy,
+        rate_limits,
     })
 }
 /// Exactly one of `upstream` (by name) or `handler`.
@@ -227,6 +280,8 @@ fn oauth_routes(oauth: &OAuthConfig) -> Vec<RouteConfig> {
         scopes: vec![],
         accept_oauth_header: legacy,
         forward_authorization: false,
+        policy: None,
+        rate_limits: vec![],
     };
     let mut routes = vec![
         r(
@@ -283,6 +338,8 @@ fn facebook_routes() -> Vec<RouteConfig> {
         scopes: vec![],
         accept_oauth_header: false,
         forward_authorization: false,
+        policy: None,
+        rate_limits: vec![],
     })
     .collect()
 }

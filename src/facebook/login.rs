@@ -252,6 +252,8 @@ pub async fn start_popup(fb: &FacebookService, req: &Request) -> Result<OwnRespo
                         client_id: None,
                         scopes: vec![],
                         admin: false,
+                        issuer: None,
+                        claims: Default::default(),
                         expires_at: now + 60,
                         headers: Default::default(),
                     };

@@ -178,6 +178,11 @@ pub struct Mounted {
     pub verb: Verb,
     pub auth: Auth,
     pub contract: Contract,
+    /// The pattern as declared, mount prefix included.
+    pub pattern: String,
+    /// A credential endpoint (password, code or token exchange): the built-in per-address
+    /// rate limit applies (`mark_credential`).
+    pub credential: bool,
     segments: Vec<Segment>,
     call: Call,
 }
@@ -221,6 +226,8 @@ impl EndpointTable {
                 verb: e.verb,
                 auth: e.auth,
                 contract: e.contract,
+                pattern: format!("{prefix}{}", e.path),
+                credential: false,
                 segments: parse_pattern(prefix, e.path),
                 call: Box::new(move |req| {
                     let service = service.clone();
@@ -228,6 +235,20 @@ impl EndpointTable {
                 }),
             });
         }
+    }
+
+    /// Marks the endpoint declared as `verb pattern` under `mount`; false when none is.
+    pub fn mark_credential(&mut self, mount: HandlerKind, verb: Verb, pattern: &str) -> bool {
+        let mut found = false;
+        for e in self
+            .endpoints
+            .iter_mut()
+            .filter(|e| e.mount == mount && e.verb == verb && e.pattern == pattern)
+        {
+            e.credential = true;
+            found = true;
+        }
+        found
     }
 
     pub fn resolve(&self, mount: HandlerKind, method: &Method, path: &str) -> Resolved<'_> {

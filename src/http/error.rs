@@ -25,6 +25,8 @@ pub enum Contract {
 pub enum Dependency {
     Store,
     TokenStore,
+    /// A rate limit's shared backend (Redis), with `fail_mode = "closed"`.
+    RateLimiter,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +50,8 @@ pub enum ApiError {
         required: String,
     },
     Forbidden(String),
+    /// A route's policy refused the request. Which rule did is logged and counted, never told.
+    AccessDenied,
     /// Client authentication failed: 401 with a `Basic` challenge.
     InvalidClient,
     /// Client authentication refused for now (too many wrong secrets from this address):
@@ -68,6 +72,13 @@ pub enum ApiError {
     /// A rate limit (sign-ups per address or client): 429 with `Retry-After`.
     TooManyRequests {
         retry_after: i64,
+    },
+    /// A `[[rate_limits]]` bucket is empty: 429 with `Retry-After` and the draft RateLimit
+    /// fields (draft-ietf-httpapi-ratelimit-headers), already formatted.
+    RateLimited {
+        retry_after: i64,
+        policy: String,
+        state: String,
     },
     /// 503 so the client retries rather than giving up (or throwing a good token away).
     Unavailable(Dependency),
@@ -114,11 +125,13 @@ impl ApiError {
             | ApiError::InvalidToken { .. }
             | ApiError::InvalidClient
             | ApiError::ClientLockedOut { .. } => 401,
-            ApiError::InsufficientScope { .. } | ApiError::Forbidden(_) => 403,
+            ApiError::InsufficientScope { .. }
+            | ApiError::Forbidden(_)
+            | ApiError::AccessDenied => 403,
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::UsernameTaken => 409,
-            ApiError::TooManyRequests { .. } => 429,
+            ApiError::TooManyRequests { .. } | ApiError::RateLimited { .. } => 429,
             ApiError::PayloadTooLarge => 413,
             ApiError::UnsupportedMediaType => 415,
             ApiError::Unprocessable(_) => 422,
@@ -145,6 +158,7 @@ impl ApiError {
             ApiError::InvalidToken { .. } => "invalid_token",
             ApiError::InsufficientScope { .. } => "insufficient_scope",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::AccessDenied => "access_denied",
             ApiError::InvalidClient | ApiError::ClientLockedOut { .. } => "invalid_client",
             ApiError::InvalidGrant(_) | ApiError::LockedOut { .. } => "invalid_grant",
             ApiError::UnauthorizedClient(_) => "unauthorized_client",
@@ -152,7 +166,7 @@ impl ApiError {
             ApiError::InvalidScope(_) => "invalid_scope",
             ApiError::Unprocessable(_) => "invalid_user",
             ApiError::UsernameTaken => "username_taken",
-            ApiError::TooManyRequests { .. } => "too_many_requests",
+            ApiError::TooManyRequests { .. } | ApiError::RateLimited { .. } => "too_many_requests",
             ApiError::Unavailable(_) => "temporarily_unavailable",
             ApiError::UpstreamUnavailable => "bad_gateway",
             ApiError::UpstreamTimeout => "gateway_timeout",
@@ -199,6 +213,11 @@ impl ApiError {
             ApiError::LockedOut { .. } => BAD_CREDENTIALS,
             ApiError::UsernameTaken => "this username is already taken",
             ApiError::TooManyRequests { .. } => "too many requests from here; retry later",
+            ApiError::RateLimited { .. } => "rate limit exceeded; retry after the time given",
+            ApiError::AccessDenied => "access to this resource is denied",
+            ApiError::Unavailable(Dependency::RateLimiter) => {
+                "the rate limiter cannot be reached; retry later"
+            }
             ApiError::Unavailable(Dependency::Store) => "the store cannot be reached; retry later",
             ApiError::Unavailable(Dependency::TokenStore) => {
                 "the token store cannot be reached; retry later"

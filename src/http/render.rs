@@ -7,6 +7,10 @@ use super::{page, OwnResponse};
 use http::header::{HeaderName, HeaderValue, CACHE_CONTROL, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
 use serde_json::json;
 
+/// draft-ietf-httpapi-ratelimit-headers-11 §3 and §4.
+pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+
 pub struct Renderer {
     realm: String,
 }
@@ -55,6 +59,19 @@ impl Renderer {
             | ApiError::TooManyRequests { retry_after } => resp
                 .headers
                 .push((RETRY_AFTER, HeaderValue::from((*retry_after).max(1)))),
+            ApiError::RateLimited {
+                retry_after,
+                policy,
+                state,
+            } => {
+                resp.headers
+                    .push((RETRY_AFTER, HeaderValue::from((*retry_after).max(1))));
+                for (name, value) in [(RATELIMIT_POLICY, policy), (RATELIMIT, state)] {
+                    if let Ok(v) = HeaderValue::from_str(value) {
+                        resp.headers.push((name, v));
+                    }
+                }
+            }
             ApiError::Unavailable(_) => resp
                 .headers
                 .push((RETRY_AFTER, HeaderValue::from_static("1"))),
@@ -113,6 +130,9 @@ fn seed_message(e: &ApiError) -> String {
         ApiError::Unavailable(Dependency::TokenStore) => {
             "The token store cannot be reached; retry later".into()
         }
+        ApiError::Unavailable(Dependency::RateLimiter) => {
+            "The rate limiter cannot be reached; retry later".into()
+        }
         ApiError::PayloadTooLarge => "The request body is too large".into(),
         ApiError::MethodNotAllowed { allow } => format!("Use {}", allow.replace(", ", " or ")),
         other => other.description(Contract::Seed003),
@@ -128,6 +148,7 @@ fn reason_phrase(status: u16) -> &'static str {
         405 => "Method Not Allowed",
         413 => "Payload Too Large",
         422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
         503 => "Service Unavailable",
         _ => "Error",
     }

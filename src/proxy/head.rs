@@ -1,5 +1,4 @@
-//! What the request head alone decides before routing: the host to route on and the size
-//! of the header section.
+//! Checks of the request head before routing: its size, and the host it is routed on.
 
 use crate::http::ApiError;
 use crate::routing::normalize_host;
@@ -12,7 +11,7 @@ use std::borrow::Cow;
 /// absolute-form target's authority, so for HTTP/1.x `Host` is that authority. An HTTP/1.0
 /// absolute-form target goes upstream as it came, authority included; HTTP/2 carries
 /// `:authority` in the URI.
-pub fn request_host(req: &RequestHeader) -> Result<Option<Cow<'_, str>>, ApiError> {
+pub(super) fn request_host(req: &RequestHeader) -> Result<Option<Cow<'_, str>>, ApiError> {
     let authority = match req.headers.get(http::header::HOST) {
         Some(h) => Some(h.as_bytes()),
         None if req.version == http::Version::HTTP_11 => {
@@ -30,7 +29,10 @@ pub fn request_host(req: &RequestHeader) -> Result<Option<Cow<'_, str>>, ApiErro
 }
 
 /// Refuses header sections larger than we accept (RFC 6585 §5).
-pub fn check_header_size(req: &RequestHeader, max_header_bytes: usize) -> Result<(), ApiError> {
+pub(super) fn check_header_size(
+    req: &RequestHeader,
+    max_header_bytes: usize,
+) -> Result<(), ApiError> {
     let size: usize = req
         .headers
         .iter()

@@ -3,8 +3,10 @@
 //! writes responses through `respond`; every refusal is an `ApiError` rendered in the
 //! contract of the endpoint it concerns.
 
+mod access;
 mod authenticate;
 mod framing;
+mod handler;
 mod head;
 mod respond;
 mod upgrade;
@@ -13,10 +15,12 @@ use crate::app::AppState;
 use crate::auth::{strip_query_token, Identity};
 use crate::config::RouteTarget;
 use crate::http::endpoint::Mounted;
-use crate::http::{request_id, ApiError, Auth, Contract, OwnResponse, Request, Resolved};
+use crate::http::{request_id, ApiError, Auth, Contract, OwnResponse, Resolved};
+use crate::policy::Decision;
+use crate::ratelimit::RateHeaders;
 use crate::routing::normalize_path;
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use framing::has_framing_conflict;
 use head::{check_header_size, request_host};
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -24,6 +28,7 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType};
 use std::borrow::Cow;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -56,6 +61,10 @@ pub struct RequestCtx {
     handler_path: String,
     /// The endpoint pattern's captures, for in-process handlers.
     captures: Vec<(&'static str, String)>,
+    /// The policy (index into `Config::policies`) and its decision, for the access log.
+    policy: Option<(usize, Decision)>,
+    /// The rate-limit fields an allowed response carries.
+    rate_headers: Option<RateHeaders>,
 }
 
 enum Next<'s> {
@@ -78,7 +87,12 @@ fn unreadable() -> ApiError {
 
 impl GatehouseProxy {
     /// Routes and authenticates; never touches the network except through the token validator.
-    async fn decide(&self, req: &RequestHeader, ctx: &mut RequestCtx) -> Result<Next<'_>, Refusal> {
+    async fn decide(
+        &self,
+        req: &RequestHeader,
+        peer: Option<IpAddr>,
+        ctx: &mut RequestCtx,
+    ) -> Result<Next<'_>, Refusal> {
         let s = &*self.state;
         check_header_size(req, s.config.http.max_header_bytes).map_err(refused)?;
         let uri = &req.uri;
@@ -131,6 +145,10 @@ impl GatehouseProxy {
                 .await
                 .map_err(|e| (e, contract))?;
         }
+        let credential = endpoint.is_some_and(|e| e.credential);
+        self.check_access(req, ctx, route, &path, peer, credential)
+            .await
+            .map_err(|e| (e, contract))?;
 
         match (route.target.clone(), endpoint) {
             (_, Some(endpoint)) => {
@@ -145,76 +163,6 @@ impl GatehouseProxy {
                 "an internal error occurred".into(),
             ))),
         }
-    }
-
-    /// Reads a handler's request body, refusing more than `http.max_body_bytes`.
-    async fn read_body(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-    ) -> Result<Bytes, ApiError> {
-        let max = self.state.config.http.max_body_bytes;
-        let declared = session
-            .req_header()
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > max) {
-            return Err(ApiError::PayloadTooLarge);
-        }
-        let mut body = BytesMut::new();
-        while let Some(chunk) = session
-            .read_request_body()
-            .await
-            .map_err(|_| unreadable())?
-        {
-            if body.len() + chunk.len() > max {
-                return Err(ApiError::PayloadTooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        ctx.body_consumed = true;
-        Ok(body.freeze())
-    }
-
-    async fn run_handler(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-        endpoint: &Mounted,
-    ) -> Result<OwnResponse, ApiError> {
-        let body = self.read_body(session, ctx).await?;
-        let s = &*self.state;
-        let req = session.req_header();
-        let route = ctx
-            .route
-            .and_then(|i| s.config.routes.get(i))
-            .ok_or_else(|| ApiError::Internal("an internal error occurred".into()))?;
-        let forwarded = ctx
-            .identity
-            .as_deref()
-            .map(|id| s.identity_headers.describe(id))
-            .unwrap_or_default();
-        let request = Request {
-            method: req.method.clone(),
-            path: std::mem::take(&mut ctx.handler_path),
-            query: req.uri.query().map(str::to_string),
-            headers: req.headers.clone(),
-            body,
-            route_name: route.name.clone(),
-            identity: ctx.identity.clone(),
-            forwarded,
-            client_ip: s.identity_headers.client_ip(
-                session
-                    .client_addr()
-                    .and_then(|a| a.as_inet())
-                    .map(|a| a.ip()),
-                &req.headers,
-            ),
-            captures: std::mem::take(&mut ctx.captures),
-        };
-        endpoint.call(request).await
     }
 
     async fn reject(
@@ -247,6 +195,8 @@ impl ProxyHttp for GatehouseProxy {
             continue_sent: false,
             handler_path: String::new(),
             captures: Vec::new(),
+            policy: None,
+            rate_headers: None,
         }
     }
 
@@ -266,8 +216,12 @@ impl ProxyHttp for GatehouseProxy {
             );
             return self.reject(session, ctx, refused(conflict)).await;
         }
+        let peer = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
         let req = session.req_header();
-        let next = self.decide(req, ctx).await;
+        let next = self.decide(req, peer, ctx).await;
         match next {
             Ok(Next::Proxy) if framing::needs_preread(session) => {
                 ctx.continue_sent = framing::expects_continue(session);
@@ -379,6 +333,9 @@ impl ProxyHttp for GatehouseProxy {
                 upstream_response.insert_header(request_id::HEADER, id.clone())?;
             }
         }
+        if let Some(h) = &ctx.rate_headers {
+            respond::rate_headers(upstream_response, h)?;
+        }
         Ok(())
     }
 
@@ -465,6 +422,9 @@ impl ProxyHttp for GatehouseProxy {
             .observe(status, elapsed.as_secs_f64());
         if s.config.log.access_log {
             let req = session.req_header();
+            let policy = ctx
+                .policy
+                .and_then(|(i, d)| s.config.policies.get(i).map(|p| (d, p)));
             tracing::info!(
                 target: "gatehouse::access",
                 request_id = ctx.request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or(""),
@@ -475,6 +435,8 @@ impl ProxyHttp for GatehouseProxy {
                 status,
                 duration_ms = elapsed.as_secs_f64() * 1000.0,
                 user_id = ctx.identity.as_ref().and_then(|i| i.user_id.as_deref()).unwrap_or("-"),
+                policy = policy.map_or("-", |(d, _)| d.effect.label()),
+                rule = policy.map_or("-", |(d, p)| d.rule_name(p)),
             );
         }
     }

@@ -3,6 +3,7 @@
 
 use super::RequestCtx;
 use crate::app::AppState;
+use crate::http::render::{RATELIMIT, RATELIMIT_POLICY};
 use crate::http::{request_id, OwnResponse};
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
@@ -26,6 +27,9 @@ pub async fn write_own(
         format!("{:.6}", ctx.start.elapsed().as_secs_f64()),
     )?;
     header.insert_header(http::header::CONTENT_LENGTH, resp.body.len().to_string())?;
+    if let Some(h) = &ctx.rate_headers {
+        rate_headers(&mut header, h)?;
+    }
     // A request body we did not read would be taken for the next request: close instead.
     if !session.is_body_empty() && !ctx.body_consumed {
         session.set_keepalive(None);
@@ -37,5 +41,15 @@ pub async fn write_own(
     if !head_only {
         session.write_response_body(Some(resp.body), true).await?;
     }
+    Ok(())
+}
+
+/// `RateLimit-Policy` and `RateLimit` on a response the limits let through.
+pub(super) fn rate_headers(
+    header: &mut ResponseHeader,
+    h: &crate::ratelimit::RateHeaders,
+) -> pingora::Result<()> {
+    header.insert_header(RATELIMIT_POLICY, h.policy.as_str())?;
+    header.insert_header(RATELIMIT, h.state.as_str())?;
     Ok(())
 }

@@ -21,6 +21,10 @@ pub struct Route {
     pub auth: AuthMode,
     pub scopes: Vec<String>,
     pub accept_oauth_header: bool,
+    /// Copied from the config so the proxy needs no further lookup: index into
+    /// `Config::policies`, and into `Config::rate_limits`.
+    pub policy: Option<usize>,
+    pub rate_limits: Vec<usize>,
 }
 
 #[derive(Debug)]
@@ -48,6 +52,8 @@ impl RouteTable {
                 auth: c.auth,
                 scopes: c.scopes.clone(),
                 accept_oauth_header: c.accept_oauth_header,
+                policy: c.policy,
+                rate_limits: c.rate_limits.clone(),
             })
             .collect();
         routes.sort_by(|a, b| {
@@ -102,6 +108,8 @@ mod tests {
             scopes: vec![],
             accept_oauth_header: false,
             forward_authorization: false,
+            policy: None,
+            rate_limits: vec![],
         }
     }
 

@@ -63,6 +63,30 @@ impl TestGatehouse {
         }
     }
 
+    /// Like `start`, on a port the test chose (to know `public_url`), with extra `[server]`
+    /// keys.
+    pub fn start_at(port: u16, server_extra: &str, sections: &str) -> TestGatehouse {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("gatehouse.db");
+        let store = format!("[store]\nurl = \"sqlite://{}\"\n", db.display());
+        let text = Self::config_text_full(port, free_port(), &store, server_extra, sections);
+        let config =
+            Config::from_toml(&text, "test").unwrap_or_else(|e| panic!("{e}\n---\n{text}"));
+        let addr = config.server.listen;
+        let admin = config.server.admin_listen;
+        let running = start_outside_runtime(config);
+        TestGatehouse {
+            running,
+            addr,
+            admin,
+            dir,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+        }
+    }
+
     pub fn config_text(port: u16, admin_port: u16, db: &str, sections: &str) -> String {
         Self::config_text_with_store(
             port,
@@ -78,6 +102,17 @@ impl TestGatehouse {
         store: &str,
         sections: &str,
     ) -> String {
+        Self::config_text_full(port, admin_port, store, "", sections)
+    }
+
+    /// `server_extra`: more `[server]` keys (`trusted_proxies = […]`).
+    pub fn config_text_full(
+        port: u16,
+        admin_port: u16,
+        store: &str,
+        server_extra: &str,
+        sections: &str,
+    ) -> String {
         format!(
             r#"
 [server]
@@ -86,6 +121,7 @@ public_url = "http://localhost:{port}"
 admin_listen = "127.0.0.1:{admin_port}"
 threads = 2
 shutdown_grace = "1s"
+{server_extra}
 
 [log]
 level = "warn"
