@@ -7,6 +7,7 @@
 mod clients;
 mod duration;
 mod facebook;
+mod forward_auth;
 mod http;
 mod jwt;
 mod problems;
@@ -26,6 +27,7 @@ pub use clients::{
 };
 pub use duration::parse_duration;
 pub use facebook::{origin_problem, FacebookConfig};
+pub use forward_auth::ForwardAuthConfig;
 pub use jwt::JwtConfig;
 pub use routes::{AuthMode, HandlerKind, RouteConfig, RouteTarget};
 pub use secret::SecretString;
@@ -69,6 +71,8 @@ pub struct Config {
     pub facebook: Option<FacebookConfig>,
     pub upstreams: Vec<UpstreamConfig>,
     pub routes: Vec<RouteConfig>,
+    /// Present when the `[forward_auth]` section is: the decision endpoint is answered.
+    pub forward_auth: Option<ForwardAuthConfig>,
 }
 
 impl Config {
@@ -116,6 +120,10 @@ fn validate(raw: RawConfig) -> Result<Config, Vec<String>> {
         p.push("clients: declared without an [oauth] section (add `[oauth]` to enable the authorization server)".into());
     }
     let upstreams = upstreams::validate_upstreams(&mut p, raw.upstreams);
+    let forward_auth = raw
+        .forward_auth
+        .map(|f| forward_auth::validate_forward_auth(&mut p, f, server.as_ref()));
+    forward_auth::check_decision_only_routes(&mut p, &raw.routes, forward_auth.as_ref());
     let routes = routes::validate_routes(
         &mut p,
         raw.routes,
@@ -123,6 +131,9 @@ fn validate(raw: RawConfig) -> Result<Config, Vec<String>> {
         oauth.as_ref(),
         facebook.is_some(),
     );
+    if let Some(f) = &forward_auth {
+        forward_auth::check_shadowed_routes(&mut p, &routes, f);
+    }
 
     if let Some(problems) = p.into_problems() {
         return Err(problems);
@@ -145,6 +156,7 @@ fn validate(raw: RawConfig) -> Result<Config, Vec<String>> {
         facebook,
         upstreams,
         routes,
+        forward_auth,
     })
 }
 

@@ -84,6 +84,14 @@ pub struct RawConfig {
     pub upstreams: Vec<RawUpstream>,
     #[serde(default)]
     pub routes: Vec<RawRoute>,
+    pub forward_auth: Option<RawForwardAuth>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawForwardAuth {
+    pub path: Option<String>,
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -105,6 +105,11 @@ impl IdentityHeaders {
         }
     }
 
+    /// Whether `ip` is one of `server.trusted_proxies`.
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.contains(ip)
+    }
+
     /// The client's address for throttles and logs (see `client_address`).
     pub fn client_ip(&self, peer: Option<IpAddr>, headers: &http::HeaderMap) -> Option<IpAddr> {
         self.trusted_proxies.client_ip(peer, headers)
@@ -122,6 +127,22 @@ impl IdentityHeaders {
                 let _ = req.insert_header(name.clone(), v.clone());
             }
         }
+    }
+
+    /// The headers `inject` would set, for a forward-auth answer: the ingress copies them
+    /// onto the request it forwards (`auth_request_set`, `authResponseHeaders`,
+    /// `copy_headers`, `allowed_upstream_headers`).
+    pub fn fields(&self, identity: &Identity) -> Vec<(HeaderName, HeaderValue)> {
+        let h = &identity.headers;
+        [
+            (&self.user_id, &h.user_id),
+            (&self.user_name, &h.user_name),
+            (&self.scopes, &h.scopes),
+            (&self.client_id, &h.client_id),
+        ]
+        .into_iter()
+        .filter_map(|(n, v)| v.as_ref().map(|v| (n.clone(), v.clone())))
+        .collect()
     }
 
     /// The (name, value) pairs `inject` would set: for the echo handler.

@@ -4,7 +4,10 @@
 //! contract of the endpoint it concerns.
 
 mod authenticate;
+mod described;
+mod forward_auth;
 mod framing;
+mod handler;
 mod head;
 mod respond;
 
@@ -12,10 +15,11 @@ use crate::app::AppState;
 use crate::auth::{strip_query_token, Identity};
 use crate::config::RouteTarget;
 use crate::http::endpoint::Mounted;
-use crate::http::{request_id, ApiError, Auth, Contract, OwnResponse, Request, Resolved};
+use crate::http::{request_id, ApiError, Auth, Contract, OwnResponse, Resolved};
 use crate::routing::normalize_path;
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use forward_auth::Listener;
 use framing::has_framing_conflict;
 use head::{check_header_size, request_host};
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -28,12 +32,23 @@ use std::time::Instant;
 
 pub struct GatehouseProxy {
     state: Arc<AppState>,
+    listener: Listener,
 }
 
 impl GatehouseProxy {
     pub fn new(state: Arc<AppState>) -> Self {
-        GatehouseProxy { state }
+        GatehouseProxy {
+            state,
+            listener: Listener::Proxy,
+        }
     }
+}
+
+/// Why a request is decided: to be proxied, or to answer an ingress's forward-auth question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Proxy,
+    Decision,
 }
 
 /// Everything later hooks need, computed once in `request_filter`.
@@ -77,7 +92,12 @@ fn unreadable() -> ApiError {
 
 impl GatehouseProxy {
     /// Routes and authenticates; never touches the network except through the token validator.
-    async fn decide(&self, req: &RequestHeader, ctx: &mut RequestCtx) -> Result<Next<'_>, Refusal> {
+    async fn decide(
+        &self,
+        req: &RequestHeader,
+        ctx: &mut RequestCtx,
+        purpose: Purpose,
+    ) -> Result<Next<'_>, Refusal> {
         let s = &*self.state;
         check_header_size(req, s.config.http.max_header_bytes).map_err(refused)?;
         let uri = &req.uri;
@@ -116,6 +136,11 @@ impl GatehouseProxy {
 
         let (auth, contract, endpoint) = match route.target {
             RouteTarget::Upstream(_) => (Auth::Route, Contract::Rfc6750, None),
+            RouteTarget::Decisions if purpose == Purpose::Proxy => {
+                let only = "this route only answers forward-auth decisions";
+                return Err(refused(ApiError::NotFound(only.into())));
+            }
+            RouteTarget::Decisions => (Auth::Route, Contract::Rfc6750, None),
             RouteTarget::Handler(kind) => match s.endpoints.resolve(kind, &req.method, &path) {
                 Resolved::Found { endpoint, captures } => {
                     ctx.captures = captures;
@@ -140,80 +165,12 @@ impl GatehouseProxy {
                 ctx.upstream = Some(i);
                 Ok(Next::Proxy)
             }
+            // Only decisions get here (the proxy refused the route above): nothing to run.
+            (RouteTarget::Decisions, None) => Ok(Next::Respond(OwnResponse::empty(200))),
             (RouteTarget::Handler(_), None) => Err(refused(ApiError::Internal(
                 "an internal error occurred".into(),
             ))),
         }
-    }
-
-    /// Reads a handler's request body, refusing more than `http.max_body_bytes`.
-    async fn read_body(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-    ) -> Result<Bytes, ApiError> {
-        let max = self.state.config.http.max_body_bytes;
-        let declared = session
-            .req_header()
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > max) {
-            return Err(ApiError::PayloadTooLarge);
-        }
-        let mut body = BytesMut::new();
-        while let Some(chunk) = session
-            .read_request_body()
-            .await
-            .map_err(|_| unreadable())?
-        {
-            if body.len() + chunk.len() > max {
-                return Err(ApiError::PayloadTooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        ctx.body_consumed = true;
-        Ok(body.freeze())
-    }
-
-    async fn run_handler(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-        endpoint: &Mounted,
-    ) -> Result<OwnResponse, ApiError> {
-        let body = self.read_body(session, ctx).await?;
-        let s = &*self.state;
-        let req = session.req_header();
-        let route = ctx
-            .route
-            .and_then(|i| s.config.routes.get(i))
-            .ok_or_else(|| ApiError::Internal("an internal error occurred".into()))?;
-        let forwarded = ctx
-            .identity
-            .as_deref()
-            .map(|id| s.identity_headers.describe(id))
-            .unwrap_or_default();
-        let request = Request {
-            method: req.method.clone(),
-            path: std::mem::take(&mut ctx.handler_path),
-            query: req.uri.query().map(str::to_string),
-            headers: req.headers.clone(),
-            body,
-            route_name: route.name.clone(),
-            identity: ctx.identity.clone(),
-            forwarded,
-            client_ip: s.identity_headers.client_ip(
-                session
-                    .client_addr()
-                    .and_then(|a| a.as_inet())
-                    .map(|a| a.ip()),
-                &req.headers,
-            ),
-            captures: std::mem::take(&mut ctx.captures),
-        };
-        endpoint.call(request).await
     }
 
     async fn reject(
@@ -265,8 +222,11 @@ impl ProxyHttp for GatehouseProxy {
             );
             return self.reject(session, ctx, refused(conflict)).await;
         }
+        if let Some(answered) = self.forward_auth(session, ctx).await {
+            return answered;
+        }
         let req = session.req_header();
-        let next = self.decide(req, ctx).await;
+        let next = self.decide(req, ctx, Purpose::Proxy).await;
         match next {
             Ok(Next::Proxy) if framing::needs_preread(session) => {
                 ctx.continue_sent = framing::expects_continue(session);
