@@ -140,7 +140,10 @@ async fn failed_upstream_requests_log_no_credentials_at_debug() {
         "our request summary is used:\n{logs}"
     );
     // Written to a file, not a terminal: no colour codes (issue 13, logs).
-    assert!(!logs.contains('\x1b'), "ANSI escape codes in a log file:\n{logs:.400}");
+    assert!(
+        !logs.contains('\x1b'),
+        "ANSI escape codes in a log file:\n{logs:.400}"
+    );
     for secret in [
         access.as_str(),
         refresh.as_str(),

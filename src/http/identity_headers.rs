@@ -3,7 +3,7 @@
 //! validated token. Client-sent forwarding headers are dropped unless the peer is trusted.
 
 use super::client_address::TrustedProxies;
-use crate::auth::Identity;
+use crate::auth::{Identity, IdentityHeaderValues};
 use crate::config::IdentityHeadersConfig;
 use http::header::{HeaderName, HeaderValue};
 use ipnet::IpNet;
@@ -129,11 +129,14 @@ impl IdentityHeaders {
         }
     }
 
-    /// The headers `inject` would set, for a forward-auth answer: the ingress copies them
-    /// onto the request it forwards (`auth_request_set`, `authResponseHeaders`,
-    /// `copy_headers`, `allowed_upstream_headers`).
-    pub fn fields(&self, identity: &Identity) -> Vec<(HeaderName, HeaderValue)> {
-        let h = &identity.headers;
+    /// The identity headers of a forward-auth answer, for the ingress to copy onto the
+    /// request it forwards (`auth_request_set`, `authResponseHeaders`, `copy_headers`,
+    /// `allowed_upstream_headers`). Every one is present, empty when the identity lacks it
+    /// (or the request is anonymous): Caddy before 2.9 copies its placeholder text, not
+    /// nothing, for a header the answer leaves out, and an upstream could take that for a user.
+    pub fn fields(&self, identity: Option<&Identity>) -> Vec<(HeaderName, HeaderValue)> {
+        let empty = IdentityHeaderValues::default();
+        let h = identity.map_or(&empty, |i| &i.headers);
         [
             (&self.user_id, &h.user_id),
             (&self.user_name, &h.user_name),
@@ -141,7 +144,7 @@ impl IdentityHeaders {
             (&self.client_id, &h.client_id),
         ]
         .into_iter()
-        .filter_map(|(n, v)| v.as_ref().map(|v| (n.clone(), v.clone())))
+        .map(|(n, v)| (n.clone(), v.clone().unwrap_or(HeaderValue::from_static(""))))
         .collect()
     }
 

@@ -173,8 +173,14 @@ mod tests {
     fn missing_conflicting_or_repeated_descriptions_are_refused() {
         let cases: &[&[(&'static str, &str)]] = &[
             &[("host", "a")],
-            &[("x-original-uri", "/private"), ("x-forwarded-uri", "/public")],
-            &[("x-original-uri", "/private"), ("x-original-uri", "/public")],
+            &[
+                ("x-original-uri", "/private"),
+                ("x-forwarded-uri", "/public"),
+            ],
+            &[
+                ("x-original-uri", "/private"),
+                ("x-original-uri", "/public"),
+            ],
             &[
                 ("x-original-uri", "/p"),
                 ("x-original-method", "GET"),
@@ -191,7 +197,11 @@ mod tests {
             );
         }
         // The appended path and a header must agree too.
-        let req = request("GET", "/_gatehouse/auth/private", &[("x-forwarded-uri", "/public")]);
+        let req = request(
+            "GET",
+            "/_gatehouse/auth/private",
+            &[("x-forwarded-uri", "/public")],
+        );
         assert!(describe(&req, Some("/private")).is_err());
         // Saying the same thing twice is fine.
         let req = request(

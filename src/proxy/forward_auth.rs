@@ -120,9 +120,8 @@ impl GatehouseProxy {
         match decided {
             Ok(()) => {
                 let mut allowed = OwnResponse::empty(200).no_store();
-                if let Some(identity) = &ctx.identity {
-                    allowed.headers.extend(s.identity_headers.fields(identity));
-                }
+                let identity = s.identity_headers.fields(ctx.identity.as_deref());
+                allowed.headers.extend(identity);
                 (ForwardAuthResult::Allowed, allowed)
             }
             Err((error, contract)) => (result_of(&error), s.renderer.render(contract, &error)),
