@@ -26,6 +26,8 @@ needs=(
 if [ "$what" = test ]; then
   needs+=(
     "chromium chromium-browser google-chrome|chromium|tests/facebook_popup_browser.rs drives headless Chromium"
+    "nginx /usr/sbin/nginx|nginx-light|tests/forward_auth.rs puts nginx auth_request in front of the decision endpoint"
+    "caddy|caddy|tests/forward_auth.rs puts Caddy forward_auth in front of the decision endpoint"
   )
 fi
 

@@ -77,6 +77,62 @@ impl AuthDecision {
     }
 }
 
+/// How the decision endpoint answered (`gatehouse_forward_auth_decisions_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardAuthResult {
+    /// 2xx: the ingress forwards the request.
+    Allowed,
+    /// 401: no usable token.
+    Unauthenticated,
+    /// 403: the token lacks a scope, or the route's rules refuse it.
+    Forbidden,
+    /// 403: the asking peer is not in `server.trusted_proxies`.
+    Untrusted,
+    /// 400: the described request is missing, ambiguous or unreadable.
+    Invalid,
+    /// 503: the token store could not be asked.
+    Unavailable,
+    /// Anything else (no route, method not allowed, internal error).
+    Other,
+}
+
+impl ForwardAuthResult {
+    pub const ALL: [ForwardAuthResult; 7] = [
+        ForwardAuthResult::Allowed,
+        ForwardAuthResult::Unauthenticated,
+        ForwardAuthResult::Forbidden,
+        ForwardAuthResult::Untrusted,
+        ForwardAuthResult::Invalid,
+        ForwardAuthResult::Unavailable,
+        ForwardAuthResult::Other,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ForwardAuthResult::Allowed => "allowed",
+            ForwardAuthResult::Unauthenticated => "unauthenticated",
+            ForwardAuthResult::Forbidden => "forbidden",
+            ForwardAuthResult::Untrusted => "untrusted",
+            ForwardAuthResult::Invalid => "invalid",
+            ForwardAuthResult::Unavailable => "unavailable",
+            ForwardAuthResult::Other => "other",
+        }
+    }
+
+    /// Position in `ALL` (a match, for the reason given at `AuthDecision::index`).
+    fn index(self) -> usize {
+        match self {
+            ForwardAuthResult::Allowed => 0,
+            ForwardAuthResult::Unauthenticated => 1,
+            ForwardAuthResult::Forbidden => 2,
+            ForwardAuthResult::Untrusted => 3,
+            ForwardAuthResult::Invalid => 4,
+            ForwardAuthResult::Unavailable => 5,
+            ForwardAuthResult::Other => 6,
+        }
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
@@ -98,6 +154,8 @@ pub struct Metrics {
     rate_limit_backend_errors: IntCounterVec,
     /// Indexed by `AuthDecision::index`, which covers every variant.
     decision_handles: [IntCounter; AuthDecision::ALL.len()],
+    /// Indexed by `ForwardAuthResult::index`.
+    forward_auth_handles: [IntCounter; ForwardAuthResult::ALL.len()],
 }
 
 impl Metrics {
@@ -209,6 +267,16 @@ impl Metrics {
         registry.register(Box::new(token_store_lookups.clone()))?;
         let decision_handles =
             AuthDecision::ALL.map(|d| auth_decisions.with_label_values(&[d.label()]));
+        let forward_auth = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_forward_auth_decisions_total",
+                "Answers of the forward-auth decision endpoint, by result",
+            ),
+            &["result"],
+        )?;
+        registry.register(Box::new(forward_auth.clone()))?;
+        let forward_auth_handles =
+            ForwardAuthResult::ALL.map(|r| forward_auth.with_label_values(&[r.label()]));
         Ok(Metrics {
             cache_hit: cache.with_label_values(&["hit"]),
             cache_miss: cache.with_label_values(&["miss"]),
@@ -228,6 +296,7 @@ impl Metrics {
             rate_limited,
             rate_limit_backend_errors,
             decision_handles,
+            forward_auth_handles,
         })
     }
 
@@ -244,6 +313,12 @@ impl Metrics {
 
     pub fn auth_decision(&self, d: AuthDecision) {
         if let Some(h) = self.decision_handles.get(d.index()) {
+            h.inc();
+        }
+    }
+
+    pub fn forward_auth_decision(&self, r: ForwardAuthResult) {
+        if let Some(h) = self.forward_auth_handles.get(r.index()) {
             h.inc();
         }
     }
@@ -306,6 +381,23 @@ mod decision_tests {
             let series = format!(
                 "gatehouse_auth_decisions_total{{result=\"{}\"}} 1",
                 d.label()
+            );
+            assert!(text.contains(&series), "{series} missing:\n{text}");
+        }
+    }
+
+    #[test]
+    fn every_forward_auth_result_has_its_own_counter() {
+        let m = Metrics::new().unwrap();
+        for (i, r) in ForwardAuthResult::ALL.into_iter().enumerate() {
+            assert_eq!(r.index(), i, "{r:?}");
+            m.forward_auth_decision(r);
+        }
+        let text = String::from_utf8(m.render()).unwrap();
+        for r in ForwardAuthResult::ALL {
+            let series = format!(
+                "gatehouse_forward_auth_decisions_total{{result=\"{}\"}} 1",
+                r.label()
             );
             assert!(text.contains(&series), "{series} missing:\n{text}");
         }

@@ -134,7 +134,7 @@ impl Gatehouse {
     pub fn build(config: Config) -> Result<Gatehouse, StartError> {
         // pingora retries a busy port for a while and then panics in a service thread while the
         // process lives on: find out now, with a clear message.
-        for addr in [config.server.listen, config.server.admin_listen] {
+        for addr in listeners(&config) {
             TcpListener::bind(addr).map_err(|source| StartError::Bind { addr, source })?;
         }
         let store_runtime = store_runtime()?;
@@ -184,6 +184,22 @@ impl Gatehouse {
         );
         proxy.add_tcp(&listen);
         server.add_service(proxy);
+
+        if let Some(addr) = state.config.forward_auth.as_ref().and_then(|f| f.listen) {
+            let mut decisions = Service::new(
+                "gatehouse forward-auth".to_string(),
+                Guarded::new(
+                    pingora::proxy::http_proxy(
+                        &server.configuration,
+                        GatehouseProxy::decisions(state.clone()),
+                    ),
+                    limits,
+                    state.metrics.clone(),
+                ),
+            );
+            decisions.add_tcp(&addr.to_string());
+            server.add_service(decisions);
+        }
 
         let mut admin = Service::new("gatehouse admin".to_string(), AdminApp::new(state.clone()));
         admin.add_tcp(&admin_listen);
@@ -238,14 +254,18 @@ impl Gatehouse {
             shutdown: Some(tx),
             thread: Some(thread),
         };
-        for addr in [
-            running.state.config.server.listen,
-            running.state.config.server.admin_listen,
-        ] {
+        for addr in listeners(&running.state.config) {
             wait_listening(addr)?;
         }
         Ok(running)
     }
+}
+
+/// Every address Gatehouse listens on.
+fn listeners(config: &Config) -> Vec<SocketAddr> {
+    let mut addrs = vec![config.server.listen, config.server.admin_listen];
+    addrs.extend(config.forward_auth.as_ref().and_then(|f| f.listen));
+    addrs
 }
 
 fn wait_listening(addr: SocketAddr) -> Result<(), StartError> {

@@ -7,6 +7,7 @@
 mod clients;
 mod duration;
 mod facebook;
+mod forward_auth;
 mod http;
 mod jwt;
 mod policies;
@@ -28,6 +29,7 @@ pub use clients::{
 };
 pub use duration::parse_duration;
 pub use facebook::{origin_problem, FacebookConfig};
+pub use forward_auth::ForwardAuthConfig;
 pub use jwt::JwtConfig;
 pub use policies::{
     ClaimTest, Condition, Effect, IssuerRef, PolicyConfig, RuleConfig, STANDARD_CLAIMS,
@@ -84,6 +86,8 @@ pub struct Config {
     /// The claims identities keep, in the order they keep them: `groups`, `roles`, then every
     /// other claim a policy names. Nothing else of a token is stored.
     pub claims: Vec<String>,
+    /// Present when the `[forward_auth]` section is: the decision endpoint is answered.
+    pub forward_auth: Option<ForwardAuthConfig>,
 }
 
 impl Config {
@@ -136,6 +140,10 @@ fn validate(raw: RawConfig) -> Result<Config, Vec<String>> {
     let mut policies = policies::validate_policies(&mut p, &mut compiler, raw.policies);
     let rate_limits = rate_limits::validate_rate_limits(&mut p, raw.rate_limits, oauth.is_some());
     let named = policies.len();
+    let forward_auth = raw
+        .forward_auth
+        .map(|f| forward_auth::validate_forward_auth(&mut p, f, server.as_ref()));
+    forward_auth::check_decision_only_routes(&mut p, &raw.routes, forward_auth.as_ref());
     let routes = routes::validate_routes(
         &mut p,
         raw.routes,
@@ -150,6 +158,9 @@ fn validate(raw: RawConfig) -> Result<Config, Vec<String>> {
         },
     );
     let claims = compiler.claims;
+    if let Some(f) = &forward_auth {
+        forward_auth::check_shadowed_routes(&mut p, &routes, f);
+    }
 
     if let Some(problems) = p.into_problems() {
         return Err(problems);
@@ -175,6 +186,7 @@ fn validate(raw: RawConfig) -> Result<Config, Vec<String>> {
         policies,
         rate_limits,
         claims,
+        forward_auth,
     })
 }
 

@@ -88,6 +88,14 @@ pub struct RawConfig {
     pub rate_limits: Vec<RawRateLimit>,
     #[serde(default)]
     pub routes: Vec<RawRoute>,
+    pub forward_auth: Option<RawForwardAuth>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawForwardAuth {
+    pub path: Option<String>,
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

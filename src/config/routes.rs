@@ -42,6 +42,9 @@ pub enum RouteTarget {
     /// Index into `Config::upstreams`.
     Upstream(usize),
     Handler(HandlerKind),
+    /// Neither: the route only answers forward-auth decisions (the ingress carries the
+    /// traffic); the proxy refuses it with 404.
+    Decisions,
 }
 
 #[derive(Debug, Clone)]
@@ -262,10 +265,9 @@ fn validate_target(
             ));
             None
         }
-        (None, None) => {
-            p.push(format!("{key}: needs `upstream` or `handler`"));
-            None
-        }
+        // Allowed only with `[forward_auth]`, which `forward_auth::check_decision_only_routes`
+        // checks (this function does not see the other sections).
+        (None, None) => Some(RouteTarget::Decisions),
     }
 }
 

@@ -3,7 +3,7 @@
 //! validated token. Client-sent forwarding headers are dropped unless the peer is trusted.
 
 use super::client_address::TrustedProxies;
-use crate::auth::Identity;
+use crate::auth::{Identity, IdentityHeaderValues};
 use crate::config::IdentityHeadersConfig;
 use http::header::{HeaderName, HeaderValue};
 use ipnet::IpNet;
@@ -105,6 +105,11 @@ impl IdentityHeaders {
         }
     }
 
+    /// Whether `ip` is one of `server.trusted_proxies`.
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.contains(ip)
+    }
+
     /// The client's address for throttles and logs (see `client_address`).
     pub fn client_ip(&self, peer: Option<IpAddr>, headers: &http::HeaderMap) -> Option<IpAddr> {
         self.trusted_proxies.client_ip(peer, headers)
@@ -122,6 +127,25 @@ impl IdentityHeaders {
                 let _ = req.insert_header(name.clone(), v.clone());
             }
         }
+    }
+
+    /// The identity headers of a forward-auth answer, for the ingress to copy onto the
+    /// request it forwards (`auth_request_set`, `authResponseHeaders`, `copy_headers`,
+    /// `allowed_upstream_headers`). Every one is present, empty when the identity lacks it
+    /// (or the request is anonymous): Caddy before 2.9 copies its placeholder text, not
+    /// nothing, for a header the answer leaves out, and an upstream could take that for a user.
+    pub fn fields(&self, identity: Option<&Identity>) -> Vec<(HeaderName, HeaderValue)> {
+        let empty = IdentityHeaderValues::default();
+        let h = identity.map_or(&empty, |i| &i.headers);
+        [
+            (&self.user_id, &h.user_id),
+            (&self.user_name, &h.user_name),
+            (&self.scopes, &h.scopes),
+            (&self.client_id, &h.client_id),
+        ]
+        .into_iter()
+        .map(|(n, v)| (n.clone(), v.clone().unwrap_or(HeaderValue::from_static(""))))
+        .collect()
     }
 
     /// The (name, value) pairs `inject` would set: for the echo handler.

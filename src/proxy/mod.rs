@@ -5,6 +5,8 @@
 
 mod access;
 mod authenticate;
+mod described;
+mod forward_auth;
 mod framing;
 mod handler;
 mod head;
@@ -21,6 +23,7 @@ use crate::ratelimit::RateHeaders;
 use crate::routing::normalize_path;
 use async_trait::async_trait;
 use bytes::Bytes;
+use forward_auth::Listener;
 use framing::has_framing_conflict;
 use head::{check_header_size, request_host};
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -34,12 +37,23 @@ use std::time::Instant;
 
 pub struct GatehouseProxy {
     state: Arc<AppState>,
+    listener: Listener,
 }
 
 impl GatehouseProxy {
     pub fn new(state: Arc<AppState>) -> Self {
-        GatehouseProxy { state }
+        GatehouseProxy {
+            state,
+            listener: Listener::Proxy,
+        }
     }
+}
+
+/// Why a request is decided: to be proxied, or to answer an ingress's forward-auth question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Proxy,
+    Decision,
 }
 
 /// Everything later hooks need, computed once in `request_filter`.
@@ -92,6 +106,7 @@ impl GatehouseProxy {
         req: &RequestHeader,
         peer: Option<IpAddr>,
         ctx: &mut RequestCtx,
+        purpose: Purpose,
     ) -> Result<Next<'_>, Refusal> {
         let s = &*self.state;
         check_header_size(req, s.config.http.max_header_bytes).map_err(refused)?;
@@ -131,6 +146,11 @@ impl GatehouseProxy {
 
         let (auth, contract, endpoint) = match route.target {
             RouteTarget::Upstream(_) => (Auth::Route, Contract::Rfc6750, None),
+            RouteTarget::Decisions if purpose == Purpose::Proxy => {
+                let only = "this route only answers forward-auth decisions";
+                return Err(refused(ApiError::NotFound(only.into())));
+            }
+            RouteTarget::Decisions => (Auth::Route, Contract::Rfc6750, None),
             RouteTarget::Handler(kind) => match s.endpoints.resolve(kind, &req.method, &path) {
                 Resolved::Found { endpoint, captures } => {
                     ctx.captures = captures;
@@ -159,6 +179,8 @@ impl GatehouseProxy {
                 ctx.upstream = Some(i);
                 Ok(Next::Proxy)
             }
+            // Only decisions get here (the proxy refused the route above): nothing to run.
+            (RouteTarget::Decisions, None) => Ok(Next::Respond(OwnResponse::empty(200))),
             (RouteTarget::Handler(_), None) => Err(refused(ApiError::Internal(
                 "an internal error occurred".into(),
             ))),
@@ -216,12 +238,15 @@ impl ProxyHttp for GatehouseProxy {
             );
             return self.reject(session, ctx, refused(conflict)).await;
         }
+        if let Some(answered) = self.forward_auth(session, ctx).await {
+            return answered;
+        }
         let peer = session
             .client_addr()
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
         let req = session.req_header();
-        let next = self.decide(req, peer, ctx).await;
+        let next = self.decide(req, peer, ctx, Purpose::Proxy).await;
         match next {
             Ok(Next::Proxy) if framing::needs_preread(session) => {
                 ctx.continue_sent = framing::expects_continue(session);

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_facebook;
+pub mod ingress;
 pub mod oauth;
 pub mod postgres;
 pub mod tcp_proxy;
@@ -37,15 +38,33 @@ impl TestGatehouse {
     /// `sections` is every config section except `[server]`, `[store]` and `[log]`, which the
     /// harness owns (free ports, a temp database).
     pub fn start(sections: &str) -> TestGatehouse {
+        Self::start_with_server("", sections)
+    }
+
+    /// Like `start`, with extra `[server]` lines (`trusted_proxies = [...]`).
+    pub fn start_with_server(server_extra: &str, sections: &str) -> TestGatehouse {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("gatehouse.db");
         let store = format!("[store]\nurl = \"sqlite://{}\"\n", db.display());
-        Self::start_with_store(dir, &store, sections)
+        Self::start_text(
+            dir,
+            Self::config_text_with_server(server_extra, &store, sections),
+        )
     }
 
     /// Like `start`, with the `[store]` section given (PostgreSQL tests).
     pub fn start_with_store(dir: TempDir, store: &str, sections: &str) -> TestGatehouse {
-        let text = Self::config_text_with_store(free_port(), free_port(), store, sections);
+        Self::start_text(dir, Self::config_text_with_server("", store, sections))
+    }
+
+    fn config_text_with_server(server_extra: &str, store: &str, sections: &str) -> String {
+        Self::config_text_with_store(free_port(), free_port(), store, sections).replace(
+            "shutdown_grace = \"1s\"\n",
+            &format!("shutdown_grace = \"1s\"\n{server_extra}\n"),
+        )
+    }
+
+    fn start_text(dir: TempDir, text: String) -> TestGatehouse {
         let config =
             Config::from_toml(&text, "test").unwrap_or_else(|e| panic!("{e}\n---\n{text}"));
         let addr = config.server.listen;

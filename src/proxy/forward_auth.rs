@@ -1,0 +1,146 @@
+//! The forward-auth decision endpoint. An ingress that carries the traffic itself asks
+//! whether a request may pass; the answer is the proxy's own decision for that request
+//! (`decide`: the same normalization, route table, authentication and route rules), so the
+//! two modes cannot drift apart. Allowed → 200 with the identity headers for the ingress to
+//! copy upstream; refused → the proxy's own refusal, body and `WWW-Authenticate` included.
+
+use super::described::describe;
+use super::{respond, GatehouseProxy, Purpose, RequestCtx};
+use crate::app::AppState;
+use crate::http::{ApiError, Contract, OwnResponse};
+use crate::metrics::ForwardAuthResult;
+use crate::routing::normalize_path;
+use pingora::proxy::Session;
+use std::sync::Arc;
+
+/// What a listener serves: the proxy (and decisions at `forward_auth.path` when they have
+/// no listener of their own), or decisions only (`forward_auth.listen`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    Proxy,
+    Decisions,
+}
+
+impl GatehouseProxy {
+    /// The service for `forward_auth.listen`.
+    pub fn decisions(state: Arc<AppState>) -> Self {
+        GatehouseProxy {
+            state,
+            listener: Listener::Decisions,
+        }
+    }
+
+    /// Answers the request when it is one for this listener's decision endpoint (or when the
+    /// listener serves nothing else); `None`: an ordinary request for the proxy.
+    pub(super) async fn forward_auth(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Option<pingora::Result<bool>> {
+        let fa = match (&self.state.config.forward_auth, self.listener) {
+            (Some(fa), Listener::Decisions) => fa,
+            (Some(fa), Listener::Proxy) if fa.listen.is_none() => fa,
+            _ => return None,
+        };
+        let req = session.req_header();
+        let path = normalize_path(req.uri.path()).ok();
+        let appended = path.as_deref().and_then(|p| {
+            let rest = p.strip_prefix(fa.path.as_str())?;
+            (rest.is_empty() || rest.starts_with('/')).then(|| rest.to_string())
+        });
+        let response = match appended {
+            Some(rest) => self.decision(session, ctx, &rest).await,
+            None if self.listener == Listener::Proxy => return None,
+            None => {
+                let elsewhere = ApiError::NotFound(format!(
+                    "this listener answers only forward-auth decisions, at {}",
+                    fa.path
+                ));
+                self.state.renderer.render(Contract::Rfc6750, &elsewhere)
+            }
+        };
+        Some(
+            respond::write_own(&self.state, session, ctx, response)
+                .await
+                .map(|()| true),
+        )
+    }
+
+    /// `appended` is what followed the decision path: empty, or Envoy's original path.
+    async fn decision(
+        &self,
+        session: &Session,
+        ctx: &mut RequestCtx,
+        appended: &str,
+    ) -> OwnResponse {
+        let s = &*self.state;
+        let peer = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        let (result, response) = if !peer.is_some_and(|ip| s.identity_headers.is_trusted(ip)) {
+            // The described request is whatever the asker says it is: only an ingress may say.
+            tracing::warn!(
+                peer = ?peer,
+                "forward-auth decision refused: the peer is not in server.trusted_proxies"
+            );
+            let untrusted = ApiError::Forbidden(
+                "forward-auth decisions are answered only to server.trusted_proxies".into(),
+            );
+            (
+                ForwardAuthResult::Untrusted,
+                s.renderer.render(Contract::Rfc6750, &untrusted),
+            )
+        } else {
+            self.decide_described(session, ctx, appended).await
+        };
+        s.metrics.forward_auth_decision(result);
+        response
+    }
+
+    async fn decide_described(
+        &self,
+        session: &Session,
+        ctx: &mut RequestCtx,
+        appended: &str,
+    ) -> (ForwardAuthResult, OwnResponse) {
+        let s = &*self.state;
+        let req = session.req_header();
+        let appended = (!appended.is_empty()).then(|| match req.uri.query() {
+            Some(q) => format!("{appended}?{q}"),
+            None => appended.to_string(),
+        });
+        // The ingress is the peer; the client behind it is in its X-Forwarded-For, which the
+        // policy's and the limits' address reading believes because the ingress is trusted.
+        let peer = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        let decided = match describe(req, appended.as_deref()) {
+            Ok(described) => self
+                .decide(&described, peer, ctx, Purpose::Decision)
+                .await
+                .map(|_| ()),
+            Err(e) => Err((e, Contract::Rfc6750)),
+        };
+        match decided {
+            Ok(()) => {
+                let mut allowed = OwnResponse::empty(200).no_store();
+                let identity = s.identity_headers.fields(ctx.identity.as_deref());
+                allowed.headers.extend(identity);
+                (ForwardAuthResult::Allowed, allowed)
+            }
+            Err((error, contract)) => (result_of(&error), s.renderer.render(contract, &error)),
+        }
+    }
+}
+
+fn result_of(error: &ApiError) -> ForwardAuthResult {
+    match error.status() {
+        400 => ForwardAuthResult::Invalid,
+        401 => ForwardAuthResult::Unauthenticated,
+        403 => ForwardAuthResult::Forbidden,
+        503 => ForwardAuthResult::Unavailable,
+        _ => ForwardAuthResult::Other,
+    }
+}
