@@ -26,6 +26,7 @@ needs=(
 if [ "$what" = test ]; then
   needs+=(
     "chromium chromium-browser google-chrome|chromium|tests/facebook_popup_browser.rs drives headless Chromium"
+    "promtool|prometheus|tests/deploy.rs: promtool checks deploy/prometheus (config, alert rules and their unit tests)"
   )
 fi
 
@@ -64,3 +65,13 @@ echo "install-deps: apt-get install -y ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq "${missing[@]}"
+
+# Debian's `prometheus` package (installed for promtool) starts a Prometheus server on :9090,
+# the admin port of config/gatehouse.toml, and its node exporter on :9100: stop and disable
+# them where systemd runs services (in containers, policy-rc.d usually kept them from starting).
+for service in prometheus prometheus-node-exporter; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
+    echo "install-deps: stopping and disabling $service (only promtool is needed)" >&2
+    systemctl disable --now "$service" >/dev/null 2>&1 || true
+  fi
+done

@@ -20,7 +20,9 @@ use support::oauth::oauth_sections;
 use support::*;
 
 fn deploy(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy")
+        .join(rel)
 }
 
 fn read(path: &Path) -> String {
@@ -91,7 +93,10 @@ fn every_alert_has_a_firing_unit_test() {
         .filter_map(|c| c["alertname"].as_str().map(str::to_string))
         .collect();
     let untested: Vec<_> = alerts.difference(&fired).collect();
-    assert!(untested.is_empty(), "alerts never shown firing: {untested:?}");
+    assert!(
+        untested.is_empty(),
+        "alerts never shown firing: {untested:?}"
+    );
 }
 
 fn seq(v: &Yaml) -> Vec<Yaml> {
@@ -125,7 +130,10 @@ fn every_yaml_and_json_file_under_deploy_parses() {
         }
     }
     // compose, prometheus (3), grafana provisioning (2), kubernetes (3), helm (2).
-    assert!(yaml_files >= 11, "only {yaml_files} YAML files under deploy/");
+    assert!(
+        yaml_files >= 11,
+        "only {yaml_files} YAML files under deploy/"
+    );
     let chart = yaml("helm/gatehouse/Chart.yaml");
     assert_eq!(chart["apiVersion"].as_str(), Some("v2"));
     assert_eq!(chart["name"].as_str(), Some("gatehouse"));
@@ -258,13 +266,19 @@ async fn gatehouse_after_traffic() -> (TestGatehouse, std::sync::Arc<FakeFaceboo
                 "grant_type": "password", "client_id": support::oauth::LEGACY}),
         )
         .await;
-    assert_eq!(refused.status(), 400, "a wrong password is refused (invalid_grant)");
+    assert_eq!(
+        refused.status(),
+        400,
+        "a wrong password is refused (invalid_grant)"
+    );
     for _ in 0..3 {
         assert_eq!(gh.get("/api/items", Some(&token)).await.status(), 200);
     }
     assert_eq!(gh.get("/api/items", None).await.status(), 401);
     assert_eq!(
-        gh.get("/api/items", Some("not-a-real-token")).await.status(),
+        gh.get("/api/items", Some("not-a-real-token"))
+            .await
+            .status(),
         401
     );
 
@@ -291,7 +305,11 @@ async fn gatehouse_after_traffic() -> (TestGatehouse, std::sync::Arc<FakeFaceboo
     let r = gh.client.get(&dialog).send().await.expect("fake dialog");
     assert_eq!(r.status(), 302, "the fake dialog redirects back");
     let back = location(&r);
-    let path = back.splitn(4, '/').nth(3).expect("callback path").to_string();
+    let path = back
+        .splitn(4, '/')
+        .nth(3)
+        .expect("callback path")
+        .to_string();
     let r = gh
         .client
         .get(gh.url(&format!("/{path}")))
@@ -299,7 +317,12 @@ async fn gatehouse_after_traffic() -> (TestGatehouse, std::sync::Arc<FakeFaceboo
         .send()
         .await
         .expect("callback");
-    assert_eq!(r.status(), 302, "callback: {}", r.text().await.unwrap_or_default());
+    assert_eq!(
+        r.status(),
+        302,
+        "callback: {}",
+        r.text().await.unwrap_or_default()
+    );
     (gh, fb)
 }
 
@@ -527,7 +550,8 @@ fn compose_prometheus_and_grafana_agree_with_the_compose_config_and_the_image() 
         config.server.admin_listen.port(),
     );
     assert!(
-        config.server.listen.ip().is_unspecified() && config.server.admin_listen.ip().is_unspecified(),
+        config.server.listen.ip().is_unspecified()
+            && config.server.admin_listen.ip().is_unspecified(),
         "in a container both listeners bind 0.0.0.0"
     );
     assert_eq!(image.exposed, vec![proxy, admin], "Dockerfile EXPOSE");
@@ -544,8 +568,14 @@ fn compose_prometheus_and_grafana_agree_with_the_compose_config_and_the_image() 
         .iter()
         .filter_map(|p| p.as_str()?.rsplit(':').next()?.parse().ok())
         .collect();
-    assert!(published.contains(&proxy), "{app} publishes {proxy}: {published:?}");
-    assert!(published.contains(&admin), "{app} publishes {admin}: {published:?}");
+    assert!(
+        published.contains(&proxy),
+        "{app} publishes {proxy}: {published:?}"
+    );
+    assert!(
+        published.contains(&admin),
+        "{app} publishes {admin}: {published:?}"
+    );
     // The upstream is the app on the shared loopback.
     let upstream_addr = text
         .lines()
@@ -570,9 +600,8 @@ fn compose_prometheus_and_grafana_agree_with_the_compose_config_and_the_image() 
         .filter_map(|v| v.as_str().map(str::to_string))
         .collect();
     assert!(
-        volumes
-            .iter()
-            .any(|v| v.starts_with("./gatehouse.toml:") && v.contains(&format!(":{}:", image.config_path))),
+        volumes.iter().any(|v| v.starts_with("./gatehouse.toml:")
+            && v.contains(&format!(":{}:", image.config_path))),
         "{volumes:?} mounts ./gatehouse.toml at {}",
         image.config_path
     );
@@ -619,7 +648,10 @@ fn compose_prometheus_and_grafana_agree_with_the_compose_config_and_the_image() 
         .collect();
     assert_eq!(targets, [format!("{app}:{admin}")]);
     let prom_volumes = format!("{:?}", services["prometheus"]["volumes"]);
-    assert!(prom_volumes.contains("./prometheus:/etc/prometheus"), "{prom_volumes}");
+    assert!(
+        prom_volumes.contains("./prometheus:/etc/prometheus"),
+        "{prom_volumes}"
+    );
 
     // Grafana: the dashboard file is mounted where the provider reads, from Prometheus.
     let provider = yaml("grafana/provisioning/dashboards/gatehouse.yml");
@@ -634,10 +666,13 @@ fn compose_prometheus_and_grafana_agree_with_the_compose_config_and_the_image() 
     assert!(
         grafana_volumes
             .iter()
-            .any(|v| v.starts_with("./grafana/gatehouse.json:") && v.contains(&format!("{dir}/gatehouse.json"))),
+            .any(|v| v.starts_with("./grafana/gatehouse.json:")
+                && v.contains(&format!("{dir}/gatehouse.json"))),
         "{grafana_volumes:?}"
     );
-    assert!(grafana_volumes.iter().any(|v| v.starts_with("./grafana/provisioning:/etc/grafana/provisioning")));
+    assert!(grafana_volumes
+        .iter()
+        .any(|v| v.starts_with("./grafana/provisioning:/etc/grafana/provisioning")));
     let datasource = yaml("grafana/provisioning/datasources/prometheus.yml");
     assert_eq!(
         seq(&datasource["datasources"])[0]["url"].as_str(),
@@ -683,7 +718,11 @@ fn kubernetes_manifests_and_helm_values_agree_with_their_config_and_the_image() 
         ("startupProbe", "/healthz"),
     ] {
         assert_eq!(c[probe]["httpGet"]["path"].as_str(), Some(path), "{probe}");
-        assert_eq!(c[probe]["httpGet"]["port"].as_str(), Some("admin"), "{probe}");
+        assert_eq!(
+            c[probe]["httpGet"]["port"].as_str(),
+            Some("admin"),
+            "{probe}"
+        );
     }
     let annotations = &deployment["spec"]["template"]["metadata"]["annotations"];
     assert_eq!(
@@ -720,8 +759,14 @@ fn kubernetes_manifests_and_helm_values_agree_with_their_config_and_the_image() 
         configmap["metadata"]["name"].as_str()
     );
     // Read-only root filesystem, with emptyDirs where files may be written.
-    assert_eq!(mount("data")["mountPath"].as_str(), Some(image.volume.as_str()));
-    assert!(volume("data")["emptyDir"].is_mapping(), "data is an emptyDir");
+    assert_eq!(
+        mount("data")["mountPath"].as_str(),
+        Some(image.volume.as_str())
+    );
+    assert!(
+        volume("data")["emptyDir"].is_mapping(),
+        "data is an emptyDir"
+    );
     assert_eq!(mount("tmp")["mountPath"].as_str(), Some("/tmp"));
     assert!(volume("tmp")["emptyDir"].is_mapping(), "tmp is an emptyDir");
     let sc = &c["securityContext"];
@@ -730,7 +775,10 @@ fn kubernetes_manifests_and_helm_values_agree_with_their_config_and_the_image() 
     assert_eq!(sc["runAsNonRoot"].as_bool(), Some(true));
     assert_eq!(seq(&sc["capabilities"]["drop"]), [Yaml::from("ALL")]);
     let uid = image.user.split(':').next().expect("USER uid");
-    assert_eq!(sc["runAsUser"].as_u64().map(|u| u.to_string()).as_deref(), Some(uid));
+    assert_eq!(
+        sc["runAsUser"].as_u64().map(|u| u.to_string()).as_deref(),
+        Some(uid)
+    );
     assert!(c["resources"]["requests"]["memory"].is_string());
     assert!(c["resources"]["limits"]["memory"].is_string());
     // Each `${VAR}` of the config comes from the Secret.
@@ -754,9 +802,14 @@ fn kubernetes_manifests_and_helm_values_agree_with_their_config_and_the_image() 
         .find_map(|a| a.as_str()?.strip_prefix("-listen=").map(str::to_string))
         .expect("app -listen");
     assert!(app_listen.starts_with("127.0.0.1:"), "{app_listen}");
-    assert!(text.contains(&format!("addrs = [\"{app_listen}\"]")), "upstream is the app");
+    assert!(
+        text.contains(&format!("addrs = [\"{app_listen}\"]")),
+        "upstream is the app"
+    );
     // Shutdown: the grace period covers the preStop sleep and server.shutdown_grace.
-    let grace = pod["terminationGracePeriodSeconds"].as_u64().expect("grace");
+    let grace = pod["terminationGracePeriodSeconds"]
+        .as_u64()
+        .expect("grace");
     assert!(grace >= 20 + 5, "terminationGracePeriodSeconds {grace}");
 
     // The Service targets the proxy port by name, never the admin one.
@@ -778,13 +831,22 @@ fn kubernetes_manifests_and_helm_values_agree_with_their_config_and_the_image() 
     assert_eq!(values["ports"]["http"].as_u64(), Some(u64::from(proxy)));
     assert_eq!(values["ports"]["admin"].as_u64(), Some(u64::from(admin)));
     assert_eq!(
-        values["securityContext"]["runAsUser"].as_u64().map(|u| u.to_string()).as_deref(),
+        values["securityContext"]["runAsUser"]
+            .as_u64()
+            .map(|u| u.to_string())
+            .as_deref(),
         Some(uid)
     );
-    assert_eq!(values["securityContext"]["readOnlyRootFilesystem"].as_bool(), Some(true));
+    assert_eq!(
+        values["securityContext"]["readOnlyRootFilesystem"].as_bool(),
+        Some(true)
+    );
     let templates = deploy("helm/gatehouse/templates");
     let helpers = read(&templates.join("_helpers.tpl"));
-    assert!(helpers.contains("(list \"sidecar\" \"standalone\")"), "both modes validated");
+    assert!(
+        helpers.contains("(list \"sidecar\" \"standalone\")"),
+        "both modes validated"
+    );
     let chart_deployment = read(&templates.join("deployment.yaml"));
     for needle in [
         "path: /healthz",
@@ -795,7 +857,10 @@ fn kubernetes_manifests_and_helm_values_agree_with_their_config_and_the_image() 
         &format!("mountPath: {}", config_dir.display()),
         &format!("\"--config\", \"{}\"", image.config_path),
     ] {
-        assert!(chart_deployment.contains(needle), "chart deployment lacks {needle:?}");
+        assert!(
+            chart_deployment.contains(needle),
+            "chart deployment lacks {needle:?}"
+        );
     }
     for file in ["configmap.yaml", "service.yaml", "secret.yaml", "NOTES.txt"] {
         assert!(templates.join(file).is_file(), "chart template {file}");
