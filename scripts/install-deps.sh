@@ -28,6 +28,7 @@ if [ "$what" = test ]; then
     "chromium chromium-browser google-chrome|chromium|tests/facebook_popup_browser.rs drives headless Chromium"
     "nginx /usr/sbin/nginx|nginx-light|tests/forward_auth.rs puts nginx auth_request in front of the decision endpoint"
     "caddy|caddy|tests/forward_auth.rs puts Caddy forward_auth in front of the decision endpoint"
+    "promtool|prometheus|tests/deploy.rs: promtool checks deploy/prometheus (config, alert rules and their unit tests)"
   )
 fi
 
@@ -66,3 +67,13 @@ echo "install-deps: apt-get install -y ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq "${missing[@]}"
+
+# Debian's `prometheus` package (installed for promtool) starts a Prometheus server on :9090,
+# the admin port of config/gatehouse.toml, and its node exporter on :9100: stop and disable
+# them where systemd runs services (in containers, policy-rc.d usually kept them from starting).
+for service in prometheus prometheus-node-exporter; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
+    echo "install-deps: stopping and disabling $service (only promtool is needed)" >&2
+    systemctl disable --now "$service" >/dev/null 2>&1 || true
+  fi
+done

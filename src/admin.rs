@@ -19,7 +19,8 @@ impl AdminApp {
         AdminApp { state }
     }
 
-    /// Ready when the store answers and every upstream has a healthy address.
+    /// Ready when the store answers and every upstream has a healthy address. The result is
+    /// also kept in `gatehouse_ready`, so that a scrape alone shows readiness.
     async fn readiness(&self) -> (StatusCode, serde_json::Value) {
         let store =
             match tokio::time::timeout(Duration::from_secs(2), self.state.store.ping()).await {
@@ -42,6 +43,7 @@ impl AdminApp {
             })
             .collect();
         let ready = store == "ok" && upstreams.values().all(|v| v == "ok");
+        self.state.metrics.ready.set(i64::from(ready));
         let status = if ready {
             StatusCode::OK
         } else {
@@ -76,11 +78,15 @@ impl ServeHttp for AdminApp {
         let path = session.req_header().uri.path().to_string();
         let json_type = "application/json";
         match path.as_str() {
-            "/metrics" => respond(
-                StatusCode::OK,
-                "text/plain; version=0.0.4; charset=utf-8",
-                self.state.metrics.render(),
-            ),
+            "/metrics" => {
+                // Checked on each scrape, so `gatehouse_ready` is current without a prober.
+                self.readiness().await;
+                respond(
+                    StatusCode::OK,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                    self.state.metrics.render(),
+                )
+            }
             "/healthz" => respond(StatusCode::OK, json_type, br#"{"status":"alive"}"#.to_vec()),
             "/readyz" => {
                 let (status, body) = self.readiness().await;

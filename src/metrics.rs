@@ -2,8 +2,8 @@
 //! from config names and fixed enums only, so the series count cannot grow with traffic.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 pub const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
@@ -146,6 +146,8 @@ pub struct Metrics {
     pub login_failures: IntCounter,
     /// Client connections closed at once because `server.max_connections` were open.
     pub connections_refused: IntCounter,
+    /// 1 when the last readiness check (every `/readyz` and `/metrics` request) passed, else 0.
+    pub ready: IntGauge,
     pub password_checks: IntCounter,
     tokens_issued: IntCounterVec,
     facebook_requests: IntCounterVec,
@@ -209,6 +211,11 @@ impl Metrics {
             "Client connections closed on accept because server.max_connections were open",
         )?;
         registry.register(Box::new(connections_refused.clone()))?;
+        let ready = IntGauge::new(
+            "gatehouse_ready",
+            "1 when the last readiness check passed (store answers, every upstream has a healthy address), else 0",
+        )?;
+        registry.register(Box::new(ready.clone()))?;
         let login_failures = IntCounter::new(
             "gatehouse_login_failures_total",
             "Failed or throttled credential checks (passwords, client secrets)",
@@ -289,6 +296,7 @@ impl Metrics {
             token_store_lookups,
             login_failures,
             connections_refused,
+            ready,
             password_checks,
             tokens_issued,
             facebook_requests,
