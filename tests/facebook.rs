@@ -322,16 +322,10 @@ async fn full_login_links_the_account_and_feeds_the_accounts_api() {
 
     // The users API shows the link.
     let admin = w.gh.admin_token().await;
-    let users: Value = w.gh.get("/users", Some(&admin)).await.json().await.unwrap();
-    let me = users["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "fbuser")
-        .unwrap()
-        .clone();
-    assert_eq!(me["fb_id"], FakeFacebook::default_user().id.as_str());
-    assert_eq!(me["fb_ad_accounts"], json!(["123"]));
+    assert_eq!(
+        fb_link(&w, &admin).await,
+        (json!(FakeFacebook::default_user().id), json!(["123"]))
+    );
 
     // Logging in again refreshes the link and keeps the attached page.
     let again = w.login_flow().await;
@@ -711,7 +705,13 @@ async fn a_graph_that_never_answers_fails_in_time_and_writes_nothing() {
     assert_eq!(w.fb.calls(Endpoint::CodeExchange), 1);
     assert_eq!(fb_link(&w, &admin).await, (Value::Null, json!([])));
     let (s, b) = w
-        .accounts(get.clone(), "ffffffffffffffffffffffff", Some(&w.token), version, None)
+        .accounts(
+            get.clone(),
+            "ffffffffffffffffffffffff",
+            Some(&w.token),
+            version,
+            None,
+        )
         .await;
     assert_eq!(s, 422);
     assert_eq!(b["statusCode"], 422, "{b}");

@@ -5,7 +5,7 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,6 +14,24 @@ use support::*;
 
 fn gatehouse() -> Command {
     Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+}
+
+/// Writes `gatehouse.toml` into `dir` (its SQLite store there too), the harness's text with
+/// each `(from, to)` edit applied; returns its path.
+fn write_config(
+    dir: &Path,
+    (port, admin): (u16, u16),
+    sections: &str,
+    edits: &[(&str, &str)],
+) -> PathBuf {
+    let db = dir.join("g.db").display().to_string();
+    let text = edits.iter().fold(
+        TestGatehouse::config_text(port, admin, &db, sections),
+        |text, (from, to)| text.replace(from, to),
+    );
+    let config = dir.join("gatehouse.toml");
+    std::fs::write(&config, text).unwrap();
+    config
 }
 
 /// A token for user 7 with scope `read`, from the command line.
@@ -77,17 +95,16 @@ async fn binary_serves_logs_no_secrets_and_drains_on_sigterm() {
         route("/", "app", "required", ""),
     ]
     .concat();
-    let text = TestGatehouse::config_text(
-        port,
-        admin,
-        &dir.path().join("g.db").display().to_string(),
+    let config = write_config(
+        dir.path(),
+        (port, admin),
         &sections,
-    )
-    .replace("level = \"warn\"", "level = \"debug\"")
-    .replace("access_log = false", "access_log = true")
-    .replace("shutdown_grace = \"1s\"", "shutdown_grace = \"2s\"");
-    let config = dir.path().join("gatehouse.toml");
-    std::fs::write(&config, text).unwrap();
+        &[
+            ("level = \"warn\"", "level = \"debug\""),
+            ("access_log = false", "access_log = true"),
+            ("shutdown_grace = \"1s\"", "shutdown_grace = \"2s\""),
+        ],
+    );
 
     let token = cli_token(&config);
     assert_eq!(token.len(), 43);
@@ -181,15 +198,12 @@ async fn sigterm_under_load_completes_every_accepted_request_and_exits_0() {
         route("/", "app", "required", ""),
     ]
     .concat();
-    let text = TestGatehouse::config_text(
-        port,
-        admin,
-        &dir.path().join("g.db").display().to_string(),
+    let config = write_config(
+        dir.path(),
+        (port, admin),
         &sections,
-    )
-    .replace("shutdown_grace = \"1s\"", "shutdown_grace = \"3s\"");
-    let config = dir.path().join("gatehouse.toml");
-    std::fs::write(&config, text).unwrap();
+        &[("shutdown_grace = \"1s\"", "shutdown_grace = \"3s\"")],
+    );
     let token = cli_token(&config);
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let mut child = spawn_server(&config, &dir.path().join("gatehouse.log"), addr);
@@ -201,8 +215,12 @@ async fn sigterm_under_load_completes_every_accepted_request_and_exits_0() {
     let url = format!("http://{addr}/slow?ms=300");
     let clients: Vec<_> = (0..CLIENTS)
         .map(|_| {
-            let (client, url, token, term_sent) =
-                (client.clone(), url.clone(), token.clone(), term_sent.clone());
+            let (client, url, token, term_sent) = (
+                client.clone(),
+                url.clone(),
+                token.clone(),
+                term_sent.clone(),
+            );
             tokio::spawn(async move {
                 let mut outcomes = Vec::new();
                 loop {
@@ -249,7 +267,10 @@ async fn sigterm_under_load_completes_every_accepted_request_and_exits_0() {
         .filter(|o| o.status != Some(200))
         .map(|o| o.status)
         .collect();
-    assert!(failed.is_empty(), "requests sent before SIGTERM failed: {failed:?}");
+    assert!(
+        failed.is_empty(),
+        "requests sent before SIGTERM failed: {failed:?}"
+    );
     let drained = accepted.iter().filter(|o| o.finished_after_term).count();
     assert!(drained >= 1, "no request was in flight at SIGTERM");
     // Sent after SIGTERM: served, or refused at the closed listener; never an error status.

@@ -71,7 +71,10 @@ async fn before_restart(gh: &TestGatehouse, config: &std::path::Path) -> (Held, 
         alice_access: field(&login, "access_token"),
         alice_refresh: field(&login, "refresh_token"),
         service_access: field(&service, "access_token"),
-        cli_access: cli_issue(config, &["--user", "99", "--name", "ops", "--scopes", "read"]),
+        cli_access: cli_issue(
+            config,
+            &["--user", "99", "--name", "ops", "--scopes", "read"],
+        ),
         revoked: field(&bob, "access_token"),
     };
     let r = gh
@@ -109,7 +112,10 @@ async fn restart_keeps_users_and_live_tokens(dir: TempDir, store: &str) {
     let gh = TestGatehouse::start_with_store(dir, store, &sections);
     for (token, user, client) in live {
         let (status, seen_user, seen_client) = protected(&gh, &up, token).await;
-        assert_eq!(status, 200, "a live token of {user:?}/{client:?} after the restart");
+        assert_eq!(
+            status, 200,
+            "a live token of {user:?}/{client:?} after the restart"
+        );
         assert_eq!(seen_user.as_deref(), user);
         if client.is_some() {
             assert_eq!(seen_client.as_deref(), client);
