@@ -322,16 +322,10 @@ async fn full_login_links_the_account_and_feeds_the_accounts_api() {
 
     // The users API shows the link.
     let admin = w.gh.admin_token().await;
-    let users: Value = w.gh.get("/users", Some(&admin)).await.json().await.unwrap();
-    let me = users["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "fbuser")
-        .unwrap()
-        .clone();
-    assert_eq!(me["fb_id"], FakeFacebook::default_user().id.as_str());
-    assert_eq!(me["fb_ad_accounts"], json!(["123"]));
+    assert_eq!(
+        fb_link(&w, &admin).await,
+        (json!(FakeFacebook::default_user().id), json!(["123"]))
+    );
 
     // Logging in again refreshes the link and keeps the attached page.
     let again = w.login_flow().await;
@@ -676,6 +670,71 @@ async fn graph_errors_and_timeouts() {
     let back = w.login_flow().await;
     assert_eq!(param(&back, "error").unwrap(), "invalid_token");
     w.fb.set_debug_token_app_id(None);
+}
+
+/// What the users API says fbuser is linked to: `(fb_id, fb_ad_accounts)`.
+async fn fb_link(w: &World, admin: &str) -> (Value, Value) {
+    let users: Value = w.gh.get("/users", Some(admin)).await.json().await.unwrap();
+    let me = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "fbuser")
+        .unwrap()
+        .clone();
+    (me["fb_id"].clone(), me["fb_ad_accounts"].clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graph_that_never_answers_fails_in_time_and_writes_nothing() {
+    let w = world().await;
+    let admin = w.gh.admin_token().await;
+    let version = Some("2021-07-28");
+    let get = reqwest::Method::GET;
+
+    w.fb.set_graph_silent(true);
+    let started = std::time::Instant::now();
+    let back = w.login_flow().await;
+    // Hang guard only: the code exchange is not retried, so one Graph timeout (1 s) ends it.
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(back.starts_with(&format!("{INTEGRATOR}/done?")), "{back}");
+    assert_eq!(param(&back, "status").unwrap(), "error");
+    assert_eq!(param(&back, "error").unwrap(), "temporarily_unavailable");
+    assert!(param(&back, "error_description").is_some());
+    assert_eq!(param(&back, "account_id"), None);
+    assert_eq!(w.fb.calls(Endpoint::CodeExchange), 1);
+    assert_eq!(fb_link(&w, &admin).await, (Value::Null, json!([])));
+    let (s, b) = w
+        .accounts(
+            get.clone(),
+            "ffffffffffffffffffffffff",
+            Some(&w.token),
+            version,
+            None,
+        )
+        .await;
+    assert_eq!(s, 422);
+    assert_eq!(b["statusCode"], 422, "{b}");
+
+    // Linked while Graph answers; then Graph goes silent again.
+    w.fb.set_graph_silent(false);
+    let account_id = param(&w.login_flow().await, "account_id").unwrap();
+    let linked = fb_link(&w, &admin).await;
+    let (s, pages) = w
+        .accounts(get.clone(), &account_id, Some(&w.token), version, None)
+        .await;
+    assert_eq!(s, 200);
+    w.fb.set_graph_silent(true);
+    let back = w.login_flow().await;
+    assert_eq!(param(&back, "error").unwrap(), "temporarily_unavailable");
+    // The failed relink changed nothing, and the accounts API (which never calls Graph) still
+    // answers from the store while Graph hangs.
+    assert_eq!(fb_link(&w, &admin).await, linked);
+    let (s, after) = w
+        .accounts(get, &account_id, Some(&w.token), version, None)
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(after, pages);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

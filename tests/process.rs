@@ -1,14 +1,86 @@
 //! The real binary as an operator runs it: tokens issued on the command line work, logs never
-//! contain a token, and SIGTERM lets in-flight requests finish before the process exits.
+//! contain a token, and SIGTERM lets in-flight requests finish before the process exits, also
+//! under load.
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::*;
 
 fn gatehouse() -> Command {
     Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+}
+
+/// Writes `gatehouse.toml` into `dir` (its SQLite store there too), the harness's text with
+/// each `(from, to)` edit applied; returns its path.
+fn write_config(
+    dir: &Path,
+    (port, admin): (u16, u16),
+    sections: &str,
+    edits: &[(&str, &str)],
+) -> PathBuf {
+    let db = dir.join("g.db").display().to_string();
+    let text = edits.iter().fold(
+        TestGatehouse::config_text(port, admin, &db, sections),
+        |text, (from, to)| text.replace(from, to),
+    );
+    let config = dir.join("gatehouse.toml");
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+/// A token for user 7 with scope `read`, from the command line.
+fn cli_token(config: &Path) -> String {
+    cli_issue(
+        config,
+        &["--user", "7", "--name", "ops", "--scopes", "read"],
+    )
+}
+
+/// Starts the server with its output in `log`; returns once `addr` accepts connections.
+fn spawn_server(config: &Path, log: &Path, addr: SocketAddr) -> Child {
+    let log = std::fs::File::create(log).unwrap();
+    let child = gatehouse()
+        .arg("--config")
+        .arg(config)
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "gatehouse did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+fn sigterm(child: &Child) {
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+}
+
+/// The exit status, or a failure when the process is still running after `within`.
+fn wait_exit(child: &mut Child, within: Duration) -> ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gatehouse did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,48 +95,23 @@ async fn binary_serves_logs_no_secrets_and_drains_on_sigterm() {
         route("/", "app", "required", ""),
     ]
     .concat();
-    let text = TestGatehouse::config_text(
-        port,
-        admin,
-        &dir.path().join("g.db").display().to_string(),
+    let config = write_config(
+        dir.path(),
+        (port, admin),
         &sections,
-    )
-    .replace("level = \"warn\"", "level = \"debug\"")
-    .replace("access_log = false", "access_log = true")
-    .replace("shutdown_grace = \"1s\"", "shutdown_grace = \"2s\"");
-    let config = dir.path().join("gatehouse.toml");
-    std::fs::write(&config, text).unwrap();
-
-    let out = gatehouse()
-        .args([
-            "token", "issue", "--user", "7", "--name", "ops", "--scopes", "read", "--config",
-        ])
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        &[
+            ("level = \"warn\"", "level = \"debug\""),
+            ("access_log = false", "access_log = true"),
+            ("shutdown_grace = \"1s\"", "shutdown_grace = \"2s\""),
+        ],
     );
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+
+    let token = cli_token(&config);
     assert_eq!(token.len(), 43);
 
     let log_path = dir.path().join("gatehouse.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = gatehouse()
-        .arg("--config")
-        .arg(&config)
-        .stdout(Stdio::from(log.try_clone().unwrap()))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .unwrap();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "gatehouse did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut child = spawn_server(&config, &log_path, addr);
 
     let client = reqwest::Client::new();
     let base = format!("http://{addr}");
@@ -110,28 +157,14 @@ async fn binary_serves_logs_no_secrets_and_drains_on_sigterm() {
         }
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    sigterm(&child);
     assert_eq!(
         slow.await.unwrap().unwrap(),
         200,
         "in-flight request drained"
     );
 
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gatehouse did not exit after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_exit(&mut child, Duration::from_secs(15));
     assert!(status.success(), "{status:?}");
 
     let logs = std::fs::read_to_string(&log_path).unwrap();
@@ -144,4 +177,106 @@ async fn binary_serves_logs_no_secrets_and_drains_on_sigterm() {
         !logs.contains("secret-looking-but-wrong-token"),
         "a token reached the logs"
     );
+}
+
+/// One client request: whether it started before SIGTERM, its status (or `None` for a
+/// connection-level failure), and whether it finished after SIGTERM was sent.
+struct Outcome {
+    before_term: bool,
+    status: Option<u16>,
+    finished_after_term: bool,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_completes_every_accepted_request_and_exits_0() {
+    const CLIENTS: usize = 32;
+    let up = EchoUpstream::start("app").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (port, admin) = (free_port(), free_port());
+    let sections = [
+        upstream_section("app", &up, ""),
+        route("/", "app", "required", ""),
+    ]
+    .concat();
+    let config = write_config(
+        dir.path(),
+        (port, admin),
+        &sections,
+        &[("shutdown_grace = \"1s\"", "shutdown_grace = \"3s\"")],
+    );
+    let token = cli_token(&config);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut child = spawn_server(&config, &dir.path().join("gatehouse.log"), addr);
+
+    // Each client sends ~300 ms requests back to back until one it started after SIGTERM
+    // has come back (answered or refused).
+    let term_sent = Arc::new(AtomicBool::new(false));
+    let client = reqwest::Client::new();
+    let url = format!("http://{addr}/slow?ms=300");
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (client, url, token, term_sent) = (
+                client.clone(),
+                url.clone(),
+                token.clone(),
+                term_sent.clone(),
+            );
+            tokio::spawn(async move {
+                let mut outcomes = Vec::new();
+                loop {
+                    let before_term = !term_sent.load(Ordering::SeqCst);
+                    let sent = client.get(&url).bearer_auth(&token).send().await;
+                    let status = match sent {
+                        // The whole body, so the connection goes back to the pool.
+                        Ok(r) => {
+                            let status = r.status().as_u16();
+                            r.bytes().await.ok().map(|_| status)
+                        }
+                        Err(_) => None,
+                    };
+                    outcomes.push(Outcome {
+                        before_term,
+                        status,
+                        finished_after_term: term_sent.load(Ordering::SeqCst),
+                    });
+                    if !before_term || status.is_none() {
+                        return outcomes;
+                    }
+                }
+            })
+        })
+        .collect();
+
+    // Mid-load: every client has had two answers and has its third request in flight.
+    let loaded = eventually(Duration::from_secs(15), || async {
+        up.count() >= 2 * CLIENTS
+    })
+    .await;
+    assert!(loaded, "load did not build up: {} requests", up.count());
+    term_sent.store(true, Ordering::SeqCst);
+    sigterm(&child);
+
+    let mut outcomes = Vec::new();
+    for c in clients {
+        let done = tokio::time::timeout(Duration::from_secs(15), c).await;
+        outcomes.extend(done.expect("a client hung").unwrap());
+    }
+    let accepted: Vec<_> = outcomes.iter().filter(|o| o.before_term).collect();
+    let failed: Vec<_> = accepted
+        .iter()
+        .filter(|o| o.status != Some(200))
+        .map(|o| o.status)
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "requests sent before SIGTERM failed: {failed:?}"
+    );
+    let drained = accepted.iter().filter(|o| o.finished_after_term).count();
+    assert!(drained >= 1, "no request was in flight at SIGTERM");
+    // Sent after SIGTERM: served, or refused at the closed listener; never an error status.
+    for o in outcomes.iter().filter(|o| !o.before_term) {
+        assert!(matches!(o.status, None | Some(200)), "{:?}", o.status);
+    }
+    let status = wait_exit(&mut child, Duration::from_secs(15));
+    assert!(status.success(), "{status:?}");
 }

@@ -423,6 +423,10 @@ impl ProxyHttp for GatehouseProxy {
             code = resp.status;
             // Once the upstream's header went out, only closing the connection is left.
             if session.response_written().is_none() {
+                // The connection is closed after a proxy failure (`can_reuse_downstream`
+                // below): the answer must say so, or a client sends its next request into a
+                // socket we are closing.
+                session.set_keepalive(None);
                 if let Err(err) = respond::write_own(&self.state, session, ctx, resp).await {
                     tracing::debug!(error = %err, "could not write error response");
                 }

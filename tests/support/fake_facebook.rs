@@ -131,6 +131,7 @@ struct State {
     debug_app_id: Option<String>,
     failures: HashMap<Endpoint, Injection>,
     delays: HashMap<Endpoint, Delay>,
+    graph_silent: bool,
     counts: HashMap<Endpoint, usize>,
     requests: Vec<RecordedRequest>,
     codes: HashMap<String, CodeEntry>,
@@ -155,6 +156,7 @@ impl FakeFacebook {
                 debug_app_id: None,
                 failures: HashMap::new(),
                 delays: HashMap::new(),
+                graph_silent: false,
                 counts: HashMap::new(),
                 requests: Vec::new(),
                 codes: HashMap::new(),
@@ -273,6 +275,12 @@ impl FakeFacebook {
                 delay,
             },
         );
+    }
+
+    /// While on, every Graph call (anything but the dialog) is received and counted and then
+    /// never answered: the connection stays open without a response byte.
+    pub fn set_graph_silent(&self, on: bool) {
+        self.state().graph_silent = on;
     }
 
     /// Requests received for `endpoint`, failed and injected ones included.
@@ -521,7 +529,7 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Resp {
         _ => false,
     };
 
-    let (failure, delay) = {
+    let (failure, delay, silent) = {
         let mut st = inner.state.lock().unwrap();
         st.requests.push(RecordedRequest {
             endpoint,
@@ -555,8 +563,11 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Resp {
             }
             _ => None,
         };
-        (failure, delay)
+        (failure, delay, st.graph_silent && ep != Endpoint::Dialog)
     };
+    if silent {
+        std::future::pending::<()>().await;
+    }
     let endpoint = endpoint.expect("checked above");
 
     // Processed in a task of its own, so a delayed request completes even when the client

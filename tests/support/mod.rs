@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_facebook;
+pub mod faulty_upstream;
 pub mod ingress;
 pub mod oauth;
 pub mod postgres;
@@ -209,6 +210,26 @@ access_log = false
     }
 }
 
+/// `gatehouse token issue --config F ARGS…` run as an operator would; the token it prints.
+pub fn cli_issue(config: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["token", "issue"])
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .expect("run gatehouse token issue");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8 token")
+        .trim()
+        .to_string()
+}
+
 /// Gatehouse opens its store on a runtime of its own, which cannot start from inside the
 /// test's tokio runtime: build and spawn it from a plain thread.
 pub fn start_outside_runtime(config: Config) -> RunningGatehouse {
@@ -258,10 +279,12 @@ pub fn metric_value(text: &str, series: &str) -> f64 {
 }
 
 pub fn upstream_section(name: &str, up: &EchoUpstream, extra: &str) -> String {
-    format!(
-        "[[upstreams]]\nname = \"{name}\"\naddrs = [\"{}\"]\n{extra}\n",
-        up.addr
-    )
+    upstream_at(name, up.addr, extra)
+}
+
+/// An `[[upstreams]]` group of one address, whatever listens there (or nothing).
+pub fn upstream_at(name: &str, addr: SocketAddr, extra: &str) -> String {
+    format!("[[upstreams]]\nname = \"{name}\"\naddrs = [\"{addr}\"]\n{extra}\n")
 }
 
 pub fn route(prefix: &str, target: &str, auth: &str, extra: &str) -> String {

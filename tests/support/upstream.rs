@@ -1,6 +1,6 @@
 //! A real HTTP upstream for tests: records every request it receives and answers with a JSON
 //! echo of it. It can be stopped and restarted on the same port, made to fail its health
-//! check, or made silent (accepts connections, never answers).
+//! check, or made silent (accepts connections, never answers). `/slow` paths answer late.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -168,7 +168,14 @@ async fn answer(
             .unwrap();
     }
     if req.uri().path().starts_with("/slow") {
-        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        // `?ms=N` sets the delay; 800 ms without it.
+        let ms = req
+            .uri()
+            .query()
+            .and_then(|q| q.strip_prefix("ms="))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(800);
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
     let method = req.method().to_string();
     let uri = req.uri().to_string();
