@@ -247,7 +247,13 @@ async fn gatehouse_after_traffic() -> (TestGatehouse, std::sync::Arc<FakeFaceboo
          token_encryption_key = \"{FB_KEY}\"\ntimeout = \"2s\"\n",
         oauth = oauth_sections(""),
         upstream = upstream_section("legacy", &up, ""),
-        api = route("/api", "legacy", "required", "name = \"api\""),
+        // A policy, so its decisions family is exposed like every other.
+        api = route(
+            "/api",
+            "legacy",
+            "required",
+            "name = \"api\"\npolicy = [ { allow = { scopes = [\"read\"] } } ]"
+        ),
         base = fb.base_url,
     );
     let gh = TestGatehouse::start(&sections);
@@ -360,6 +366,9 @@ async fn dashboard_and_alerts_name_only_exposed_metrics_and_every_family_has_a_p
         "gatehouse_password_checks_total",
         "gatehouse_facebook_requests_total",
         "gatehouse_ready",
+        "gatehouse_policy_decisions_total",
+        "gatehouse_rate_limited_total",
+        "gatehouse_forward_auth_decisions_total",
     ] {
         assert!(
             families.contains_key(expected),
