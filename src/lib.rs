@@ -11,6 +11,8 @@ pub mod config;
 pub mod connection;
 pub mod echo;
 pub mod facebook;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod metrics;
 pub mod oauth;

@@ -34,7 +34,7 @@ pub use store::{StoreBackend, StoreConfig};
 pub use tokens::{CacheConfig, TokenFormat, TokensConfig};
 pub use upstreams::{HealthCheckConfig, UpstreamConfig};
 
-use problems::Problems;
+use problems::{Outside, Problems};
 use raw::RawConfig;
 use std::path::Path;
 
@@ -83,11 +83,21 @@ impl Config {
 
     /// `origin` names the source in errors (a path, or "inline" in tests).
     pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        Self::parse(text, origin, Outside::Process)
+    }
+
+    /// `from_toml` consulting nothing but `text`: socket addresses must be literal, and a
+    /// `${ENV}` value or a `*_file` key is a problem. For the fuzzer (`crate::fuzzing`).
+    pub(crate) fn from_toml_sandboxed(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        Self::parse(text, origin, Outside::Nothing)
+    }
+
+    fn parse(text: &str, origin: &str, outside: Outside) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: origin.to_string(),
             message: e.to_string().trim_end().to_string(),
         })?;
-        validate(raw).map_err(|problems| ConfigError::Invalid {
+        validate(raw, outside).map_err(|problems| ConfigError::Invalid {
             path: origin.to_string(),
             problems,
         })
@@ -97,8 +107,8 @@ impl Config {
 /// Checks every section, always in the same order, into one problem list: a section with
 /// problems still yields what it can, so later sections (routes naming upstreams) are checked
 /// against it.
-fn validate(raw: RawConfig) -> Result<Config, Vec<String>> {
-    let mut p = Problems::new();
+fn validate(raw: RawConfig, outside: Outside) -> Result<Config, Vec<String>> {
+    let mut p = Problems::new(outside);
     let server = server::validate_server(&mut p, raw.server);
     let log = server::validate_log(&mut p, raw.log);
     let store = store::validate_store(&mut p, raw.store);
