@@ -253,6 +253,25 @@ upstream = "app"
     }
 
     #[test]
+    fn sandboxed_loading_consults_nothing_outside_the_text() {
+        let literal = MINIMAL.replace("127.0.0.1:3000", "[::1]:3000");
+        assert!(Config::from_toml_sandboxed(&literal, "t.toml").is_ok());
+        std::env::set_var("GATEHOUSE_TEST_SANDBOX_URL", "sqlite://x.db");
+        let url_file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(url_file.path(), "sqlite://x.db\n").unwrap();
+        let url_file = url_file.path().display();
+        for (text, key) in [
+            (MINIMAL.replace("127.0.0.1:3000", "localhost:3000"), "upstreams[0].addrs[0]"),
+            (format!("{MINIMAL}[store]\nurl = \"${{GATEHOUSE_TEST_SANDBOX_URL}}\"\n"), "store.url"),
+            (format!("{MINIMAL}[store]\nurl_file = \"{url_file}\"\n"), "store.url_file"),
+        ] {
+            assert!(Config::from_toml(&text, "t.toml").is_ok(), "{key}");
+            let e = Config::from_toml_sandboxed(&text, "t.toml").unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains("here"), "{e}");
+        }
+    }
+
+    #[test]
     fn unreadable_secret_is_named() {
         let e = err(&format!(
             "{MINIMAL}\n[store]\nurl_file = \"/nonexistent/secret\"\n"
