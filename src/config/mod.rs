@@ -253,6 +253,30 @@ upstream = "app"
     }
 
     #[test]
+    fn two_spellings_of_one_route_host_are_one_place() {
+        let route = |host: &str, auth: &str| {
+            format!("[[routes]]\npath_prefix = \"/\"\nhost = \"{host}\"\nupstream = \"app\"\nauth = \"{auth}\"\n")
+        };
+        // Found by the fuzz harness: both were accepted, and the table let the first shadow the second.
+        let text = format!(
+            "{MINIMAL}{}{}",
+            route("Admin.Test.", "public"),
+            route("admin.test", "required")
+        );
+        let e = err(&text);
+        assert!(
+            e.contains("routes[2]: duplicate route for host admin.test"),
+            "{e}"
+        );
+        let c = Config::from_toml(&format!("{MINIMAL}{}", route("ADMIN.test.", "public")), "t")
+            .unwrap();
+        assert_eq!(c.routes[1].host.as_deref(), Some("admin.test"));
+        assert!(
+            err(&format!("{MINIMAL}{}", route("admin..test", "public"))).contains("routes[1].host")
+        );
+    }
+
+    #[test]
     fn sandboxed_loading_consults_nothing_outside_the_text() {
         let literal = MINIMAL.replace("127.0.0.1:3000", "[::1]:3000");
         assert!(Config::from_toml_sandboxed(&literal, "t.toml").is_ok());
@@ -261,12 +285,23 @@ upstream = "app"
         std::fs::write(url_file.path(), "sqlite://x.db\n").unwrap();
         let url_file = url_file.path().display();
         for (text, key) in [
-            (MINIMAL.replace("127.0.0.1:3000", "localhost:3000"), "upstreams[0].addrs[0]"),
-            (format!("{MINIMAL}[store]\nurl = \"${{GATEHOUSE_TEST_SANDBOX_URL}}\"\n"), "store.url"),
-            (format!("{MINIMAL}[store]\nurl_file = \"{url_file}\"\n"), "store.url_file"),
+            (
+                MINIMAL.replace("127.0.0.1:3000", "localhost:3000"),
+                "upstreams[0].addrs[0]",
+            ),
+            (
+                format!("{MINIMAL}[store]\nurl = \"${{GATEHOUSE_TEST_SANDBOX_URL}}\"\n"),
+                "store.url",
+            ),
+            (
+                format!("{MINIMAL}[store]\nurl_file = \"{url_file}\"\n"),
+                "store.url_file",
+            ),
         ] {
             assert!(Config::from_toml(&text, "t.toml").is_ok(), "{key}");
-            let e = Config::from_toml_sandboxed(&text, "t.toml").unwrap_err().to_string();
+            let e = Config::from_toml_sandboxed(&text, "t.toml")
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(key) && e.contains("here"), "{e}");
         }
     }

@@ -49,7 +49,10 @@ fn validators() -> &'static (JwtValidator, Option<JwtValidator>) {
             audience: Some(JWT_AUDIENCE.into()),
             leeway: LEEWAY,
         };
-        let hs = JwtValidator::new(config(Algorithm::HS256, DecodingKey::from_secret(JWT_SECRET)));
+        let hs = JwtValidator::new(config(
+            Algorithm::HS256,
+            DecodingKey::from_secret(JWT_SECRET),
+        ));
         let rs = DecodingKey::from_rsa_pem(RSA_PUBLIC_PEM)
             .ok()
             .map(|k| JwtValidator::new(config(Algorithm::RS256, k)));
@@ -144,7 +147,10 @@ pub fn jwt(data: &[u8]) {
     assert!(exp.is_some_and(|e| e + leeway >= now), "accepted {claims}");
     // A null claim reads as absent (serde's `Option`); anything else must be a time.
     if let Some(nbf) = claims.get("nbf").filter(|v| !v.is_null()) {
-        assert!(nbf.as_i64().is_some_and(|n| n - leeway <= now), "accepted {claims}");
+        assert!(
+            nbf.as_i64().is_some_and(|n| n - leeway <= now),
+            "accepted {claims}"
+        );
     }
     assert_eq!(identity.user_id.as_deref(), claims["sub"].as_str());
 }
@@ -181,7 +187,10 @@ pub fn signed_request(data: &[u8]) {
     };
     assert_eq!(
         b64(sig),
-        Some(hmac_sha256(FACEBOOK_APP_SECRET.as_bytes(), payload.as_bytes())),
+        Some(hmac_sha256(
+            FACEBOOK_APP_SECRET.as_bytes(),
+            payload.as_bytes()
+        )),
         "accepted a signature not made with the app secret"
     );
     assert_eq!(

@@ -16,8 +16,9 @@ pub use requests::{form_params, host_normalize, json_params, path_normalize, tok
 pub use urls::{integrator_url, redirect_uri};
 
 use crate::config::{origin_problem, redirect_uri_problem, Config, ConfigError, RouteTarget};
+use crate::host::normalize_host;
 use crate::path::normalize_path;
-use crate::routing::{normalize_host, RouteTable};
+use crate::routing::RouteTable;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -64,10 +65,13 @@ pub fn config_load(data: &[u8]) {
     // Two routes the table would see at one place: one silently shadows the other.
     let mut places = HashSet::new();
     for r in &config.routes {
-        let host = r.host.as_deref().map(|h| match normalize_host(h.as_bytes()) {
-            Ok(n) => n.into_owned(),
-            Err(_) => h.to_ascii_lowercase(),
-        });
+        let host = r
+            .host
+            .as_deref()
+            .map(|h| match normalize_host(h.as_bytes()) {
+                Ok(n) => n.into_owned(),
+                Err(_) => h.to_ascii_lowercase(),
+            });
         assert!(
             places.insert((host, r.path_prefix.as_str())),
             "route {:?} shares its host and prefix with another",

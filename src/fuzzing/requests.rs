@@ -1,9 +1,9 @@
 //! Harnesses for what a request brings: its path, its Host, its token, its parameters.
 
 use crate::auth::{extract_token, strip_query_token, Locations, QUERY_PARAM};
+use crate::host::normalize_host;
 use crate::http::Params;
 use crate::path::normalize_path;
-use crate::routing::normalize_host;
 use http::{HeaderMap, HeaderValue};
 use std::collections::BTreeMap;
 
@@ -194,6 +194,10 @@ fn assert_round_trip(params: &Params) {
         Err(e) => panic!("accepted parameters cannot be read back: {e:?}"),
     };
     for name in params.names() {
-        assert_eq!(read.get(name).map(String::as_str), params.get(name), "{name:?}");
+        assert_eq!(
+            read.get(name).map(String::as_str),
+            params.get(name),
+            "{name:?}"
+        );
     }
 }

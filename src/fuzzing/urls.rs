@@ -61,7 +61,10 @@ pub fn redirect_uri(data: &[u8]) {
     let Ok(params) = Params::from_query(Some(query)) else {
         return;
     };
-    let Ok(Asked { redirect_uri: asked }) = params.parse::<Asked>() else {
+    let Ok(Asked {
+        redirect_uri: asked,
+    }) = params.parse::<Asked>()
+    else {
         return;
     };
     assert_eq!(asked.as_deref(), params.get("redirect_uri"), "read twice");
@@ -123,7 +126,10 @@ pub fn integrator_url(data: &[u8]) {
     let origin = url.origin().ascii_serialization();
     assert!(allowed.contains(&origin), "{raw:?} reaches {origin}");
     assert!(matches!(url.scheme(), "https" | "http"));
-    assert!(url.username().is_empty() && url.password().is_none(), "{raw:?}");
+    assert!(
+        url.username().is_empty() && url.password().is_none(),
+        "{raw:?}"
+    );
     assert!(url.fragment().is_none(), "{raw:?}");
     assert!(
         !raw.chars()
@@ -132,7 +138,10 @@ pub fn integrator_url(data: &[u8]) {
     );
     let sent = match Url::parse(url.as_str()) {
         Ok(u) => u,
-        Err(e) => panic!("{raw:?} is sent as {:?}, which does not parse: {e}", url.as_str()),
+        Err(e) => panic!(
+            "{raw:?} is sent as {:?}, which does not parse: {e}",
+            url.as_str()
+        ),
     };
     assert_eq!(sent.origin().ascii_serialization(), origin, "{raw:?}");
 }
