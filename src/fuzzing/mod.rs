@@ -22,8 +22,11 @@ use crate::routing::RouteTable;
 use std::collections::HashSet;
 use std::time::Duration;
 
+/// A harness: arbitrary bytes in, a panic when a property breaks.
+pub type Harness = fn(&[u8]);
+
 /// Every target by the name of its `fuzz/fuzz_targets/<name>.rs` and of its input folders.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Harness)] = &[
     ("path_normalize", path_normalize),
     ("host_normalize", host_normalize),
     ("token_extract", token_extract),
