@@ -11,6 +11,9 @@ pub mod config;
 pub mod connection;
 pub mod echo;
 pub mod facebook;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod host;
 pub mod http;
 pub mod metrics;
 pub mod oauth;

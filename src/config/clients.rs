@@ -1,7 +1,7 @@
 //! Validation of the `[oauth]` section and the `[[clients]]` registry.
 
 use super::raw::{OneOf, RawClient, RawOAuth};
-use super::{is_scope_token, secret, Problems, SecretString};
+use super::{is_scope_token, Problems, SecretString};
 use serde::de::{value::StrDeserializer, IntoDeserializer};
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -207,7 +207,7 @@ pub(super) fn validate_clients(p: &mut Problems, raw: Vec<RawClient>) -> Vec<Cli
         }
         let secret = match (
             &c.secret_hash,
-            secret::resolve(
+            p.secret(
                 &format!("{key}.secret"),
                 c.secret.as_deref(),
                 c.secret_file.as_deref(),

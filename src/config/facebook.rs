@@ -2,7 +2,7 @@
 //! integrator origins allow-list and the key that encrypts stored Facebook tokens.
 
 use super::raw::RawFacebook;
-use super::{secret, Problems, SecretString};
+use super::{Problems, SecretString};
 use base64::Engine;
 use std::time::Duration;
 use url::Url;
@@ -57,7 +57,7 @@ pub(super) fn validate_facebook(p: &mut Problems, raw: RawFacebook) -> Option<Fa
     if raw.app_id.is_empty() || !raw.app_id.bytes().all(|b| b.is_ascii_digit()) {
         p.push("facebook.app_id: must be the numeric app id".into());
     }
-    let app_secret = match secret::resolve(
+    let app_secret = match p.secret(
         "facebook.app_secret",
         raw.app_secret.as_deref(),
         raw.app_secret_file.as_deref(),
@@ -76,7 +76,7 @@ pub(super) fn validate_facebook(p: &mut Problems, raw: RawFacebook) -> Option<Fa
             None
         }
     };
-    let token_key = match secret::resolve(
+    let token_key = match p.secret(
         "facebook.token_encryption_key",
         raw.token_encryption_key.as_deref(),
         raw.token_encryption_key_file.as_deref(),

@@ -1,7 +1,7 @@
 //! Validation of the `[jwt]` section: JWTs from an external issuer, checked locally.
 
 use super::raw::{JwtAlgorithm, OneOf, RawJwt};
-use super::{secret, Problems};
+use super::Problems;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use std::time::Duration;
 
@@ -62,7 +62,7 @@ pub(super) fn validate_jwt(p: &mut Problems, raw: RawJwt) -> Option<JwtConfig> {
         if raw.public_key_file.is_some() {
             p.push("jwt.public_key_file: not used with an HS* algorithm (give jwt.secret)".into());
         }
-        match secret::resolve(
+        match p.secret(
             "jwt.secret",
             raw.secret.as_deref(),
             raw.secret_file.as_deref(),
@@ -95,7 +95,7 @@ pub(super) fn validate_jwt(p: &mut Problems, raw: RawJwt) -> Option<JwtConfig> {
                 p.push("jwt.public_key_file: required for RS*/ES* algorithms".into());
                 None
             }
-            Some(path) => match std::fs::read(path) {
+            Some(path) => match p.read_file(path) {
                 Err(e) => {
                     p.push(format!("jwt.public_key_file: cannot read `{path}`: {e}"));
                     None

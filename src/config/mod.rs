@@ -44,7 +44,7 @@ pub use store::{StoreBackend, StoreConfig};
 pub use tokens::{CacheConfig, TokenFormat, TokensConfig};
 pub use upstreams::{HealthCheckConfig, UpstreamConfig};
 
-use problems::Problems;
+use problems::{Outside, Problems};
 use raw::RawConfig;
 use std::path::Path;
 
@@ -102,11 +102,21 @@ impl Config {
 
     /// `origin` names the source in errors (a path, or "inline" in tests).
     pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        Self::parse(text, origin, Outside::Process)
+    }
+
+    /// `from_toml` consulting nothing but `text`: socket addresses must be literal, and a
+    /// `${ENV}` value or a `*_file` key is a problem. For the fuzzer (`crate::fuzzing`).
+    pub(crate) fn from_toml_sandboxed(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        Self::parse(text, origin, Outside::Nothing)
+    }
+
+    fn parse(text: &str, origin: &str, outside: Outside) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: origin.to_string(),
             message: e.to_string().trim_end().to_string(),
         })?;
-        validate(raw).map_err(|problems| ConfigError::Invalid {
+        validate(raw, outside).map_err(|problems| ConfigError::Invalid {
             path: origin.to_string(),
             problems,
         })
@@ -116,8 +126,8 @@ impl Config {
 /// Checks every section, always in the same order, into one problem list: a section with
 /// problems still yields what it can, so later sections (routes naming upstreams) are checked
 /// against it.
-fn validate(raw: RawConfig) -> Result<Config, Vec<String>> {
-    let mut p = Problems::new();
+fn validate(raw: RawConfig, outside: Outside) -> Result<Config, Vec<String>> {
+    let mut p = Problems::new(outside);
     let server = server::validate_server(&mut p, raw.server);
     let log = server::validate_log(&mut p, raw.log);
     let store = store::validate_store(&mut p, raw.store);
@@ -282,6 +292,60 @@ upstream = "app"
             .map(|w| e.find(w).unwrap_or_else(|| panic!("{w} missing: {e}")))
             .collect();
         assert!(at.windows(2).all(|w| w[0] < w[1]), "{e}");
+    }
+
+    #[test]
+    fn two_spellings_of_one_route_host_are_one_place() {
+        let route = |host: &str, auth: &str| {
+            format!("[[routes]]\npath_prefix = \"/\"\nhost = \"{host}\"\nupstream = \"app\"\nauth = \"{auth}\"\n")
+        };
+        // Found by the fuzz harness: both were accepted, and the table let the first shadow the second.
+        let text = format!(
+            "{MINIMAL}{}{}",
+            route("Admin.Test.", "public"),
+            route("admin.test", "required")
+        );
+        let e = err(&text);
+        assert!(
+            e.contains("routes[2]: duplicate route for host admin.test"),
+            "{e}"
+        );
+        let c = Config::from_toml(&format!("{MINIMAL}{}", route("ADMIN.test.", "public")), "t")
+            .unwrap();
+        assert_eq!(c.routes[1].host.as_deref(), Some("admin.test"));
+        assert!(
+            err(&format!("{MINIMAL}{}", route("admin..test", "public"))).contains("routes[1].host")
+        );
+    }
+
+    #[test]
+    fn sandboxed_loading_consults_nothing_outside_the_text() {
+        let literal = MINIMAL.replace("127.0.0.1:3000", "[::1]:3000");
+        assert!(Config::from_toml_sandboxed(&literal, "t.toml").is_ok());
+        std::env::set_var("GATEHOUSE_TEST_SANDBOX_URL", "sqlite://x.db");
+        let url_file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(url_file.path(), "sqlite://x.db\n").unwrap();
+        let url_file = url_file.path().display();
+        for (text, key) in [
+            (
+                MINIMAL.replace("127.0.0.1:3000", "localhost:3000"),
+                "upstreams[0].addrs[0]",
+            ),
+            (
+                format!("{MINIMAL}[store]\nurl = \"${{GATEHOUSE_TEST_SANDBOX_URL}}\"\n"),
+                "store.url",
+            ),
+            (
+                format!("{MINIMAL}[store]\nurl_file = \"{url_file}\"\n"),
+                "store.url_file",
+            ),
+        ] {
+            assert!(Config::from_toml(&text, "t.toml").is_ok(), "{key}");
+            let e = Config::from_toml_sandboxed(&text, "t.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key) && e.contains("here"), "{e}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use super::policies::{compile_policy, Compiler, PolicyConfig};
 use super::raw::{OneOf, RawPolicyRef, RawRoute, RouteHandler};
 use super::{is_scope_token, OAuthConfig, Problems, RateLimitConfig, UpstreamConfig};
+use crate::host::normalize_host;
 use crate::path::normalize_path;
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -155,14 +156,23 @@ fn validate_route(
     } else {
         prefix
     };
-    let host = r.host.map(|h| h.to_ascii_lowercase());
-    if let Some(h) = &host {
+    // Spelled as requests are normalized, so two spellings of one host (`admin.test.`,
+    // `ADMIN.test`) are one place and the duplicate check below sees them.
+    let host = r.host.map(|h| {
         if h.is_empty() || h.contains(['/', ' ', ':']) {
             p.push(format!(
                 "{key}.host: `{h}` must be a bare host name (no port)"
             ));
+            return h.to_ascii_lowercase();
         }
-    }
+        match normalize_host(h.as_bytes()) {
+            Ok(n) => n.into_owned(),
+            Err(e) => {
+                p.push(format!("{key}.host: `{h}`: {e}"));
+                h.to_ascii_lowercase()
+            }
+        }
+    });
     if !claimed.places.insert((host.clone(), prefix.clone())) {
         p.push(format!(
             "{key}: duplicate route for host {} and path_prefix `{prefix}`",

@@ -2,7 +2,7 @@
 //! and how often ended rows are purged.
 
 use super::raw::RawStore;
-use super::{secret, Problems, SecretString};
+use super::{Problems, SecretString};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -31,7 +31,7 @@ pub struct StoreConfig {
 
 /// `None` when the URL cannot be used at all (a problem is pushed).
 pub(super) fn validate_store(p: &mut Problems, raw: RawStore) -> Option<StoreConfig> {
-    let url = match secret::resolve("store.url", raw.url.as_deref(), raw.url_file.as_deref()) {
+    let url = match p.secret("store.url", raw.url.as_deref(), raw.url_file.as_deref()) {
         Ok(v) => v.map(|s| s.expose().to_string()),
         Err(e) => {
             p.push(e);

@@ -22,6 +22,11 @@ impl Params {
             .filter(|v| !v.is_empty())
     }
 
+    /// Every parameter name, in request order (each appears once).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(k, _)| k.as_str())
+    }
+
     pub fn require(&self, name: &str) -> Result<&str, ApiError> {
         self.get(name)
             .ok_or_else(|| ApiError::InvalidRequest(format!("missing parameter `{name}`")))

@@ -28,6 +28,30 @@ impl Client {
     pub fn has_redirect_uri(&self, uri: &str) -> bool {
         self.config.redirect_uris.iter().any(|r| r == uri)
     }
+
+    /// Where an authorization request may send the browser back: the URI asked for when it is
+    /// registered, or the only registered one when none was asked for.
+    pub fn redirect_uri_for<'a>(
+        &'a self,
+        asked: Option<&'a str>,
+    ) -> Result<&'a str, RedirectRefusal> {
+        match asked {
+            Some(uri) if self.has_redirect_uri(uri) => Ok(uri),
+            Some(_) => Err(RedirectRefusal::NotRegistered),
+            None => match self.config.redirect_uris.as_slice() {
+                [only] => Ok(only),
+                _ => Err(RedirectRefusal::Missing),
+            },
+        }
+    }
+}
+
+/// Why an authorization request has no redirect URI; each is answered with an error page,
+/// never a redirect (RFC 6749 §4.1.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirectRefusal {
+    NotRegistered,
+    Missing,
 }
 
 pub struct ClientRegistry {

@@ -2,11 +2,10 @@
 //! Host-specific routes win over host-less ones; among those, the longest path prefix wins,
 //! matched on whole segments (`/api` matches `/api` and `/api/x`, not `/apix`).
 
-mod host;
-
-pub use host::{normalize_host, HostError};
-// The normaliser lives in the leaf module `path` so that `config` (route prefixes) can use it
-// without importing routing; re-exported here because the proxy normalizes and routes together.
+// The normalisers live in the leaf modules `host` and `path` so that `config` (route hosts and
+// prefixes) can use them without importing routing; re-exported here because the proxy
+// normalizes and routes together.
+pub use crate::host::{normalize_host, HostError};
 pub use crate::path::{normalize_path, PathError};
 
 use crate::config::{AuthMode, RouteConfig, RouteTarget};

@@ -11,6 +11,7 @@ mod host_confusion;
 mod jwt_tampering;
 mod open_redirect;
 mod paths;
+mod raw_replay;
 mod replay;
 mod token_extraction;
 mod usernames;

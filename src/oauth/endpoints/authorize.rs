@@ -4,7 +4,7 @@
 //! and consent forms post back with a CSRF token bound to the request's cookie; approval
 //! redirects with `code`, `state` and `iss`, denial with `error=access_denied`.
 
-use super::super::clients::Client;
+use super::super::clients::{Client, RedirectRefusal};
 use super::super::grants::password::{requested_scopes, verify_user};
 use super::super::{issuer, pages, pkce, scope, OAuthServer};
 use crate::auth::{generate_token, hash_token};
@@ -166,17 +166,16 @@ pub async fn start(server: &OAuthServer, req: &Request) -> Result<OwnResponse, A
             "The application asking for access is not registered.",
         ));
     };
-    let redirect_uri = match params.redirect_uri.as_deref() {
-        Some(uri) if client.has_redirect_uri(uri) => uri.to_string(),
-        Some(_) => {
+    let redirect_uri = match client.redirect_uri_for(params.redirect_uri.as_deref()) {
+        Ok(uri) => uri.to_string(),
+        Err(RedirectRefusal::NotRegistered) => {
             return Err(error_page(
                 400,
                 "Invalid redirect address",
                 "The redirect address does not match the application's registration.",
             ))
         }
-        None if client.config.redirect_uris.len() == 1 => client.config.redirect_uris[0].clone(),
-        None => {
+        Err(RedirectRefusal::Missing) => {
             return Err(error_page(
                 400,
                 "Invalid request",

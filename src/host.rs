@@ -1,7 +1,8 @@
-//! One canonical host for routing, so that every spelling an upstream would take for the same
-//! virtual host (`ADMIN.test`, `admin.test.`, `admin.test:8080`, punycode) picks the same route.
-//! Anything that is not a plain host (a path, userinfo, percent escapes, non-ASCII bytes, empty
-//! labels) is refused instead of being guessed at.
+//! One canonical host, for routing requests and for the route hosts in config, so that every
+//! spelling an upstream would take for the same virtual host (`ADMIN.test`, `admin.test.`,
+//! `admin.test:8080`, punycode) picks the same route. Anything that is not a plain host (a
+//! path, userinfo, percent escapes, non-ASCII bytes, empty labels) is refused instead of being
+//! guessed at. Imports nothing from the crate.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -69,8 +70,14 @@ fn strip_port(text: &str) -> Result<&str, HostError> {
 }
 
 /// Lowercase LDH labels (plus `_`, which internal DNS names use), no empty label, no trailing
-/// dot, no punycode: nothing to rewrite.
+/// dot, no punycode: nothing to rewrite. A last label starting with a digit makes the URL
+/// standard read the host as an IPv4 address (`0x7f.1` is 127.0.0.1, `admin.1` is invalid), so
+/// only an address already in dotted-decimal form is kept as written.
 fn is_canonical(host: &str) -> bool {
+    let last = host.rsplit('.').next().unwrap_or(host);
+    if last.starts_with(|c: char| c.is_ascii_digit()) {
+        return host.parse::<std::net::Ipv4Addr>().is_ok();
+    }
     host.split('.').all(|label| {
         !label.is_empty()
             && !label.starts_with("xn--")
@@ -113,6 +120,10 @@ mod tests {
             ("xn--bcher-kva.example", "xn--bcher-kva.example"),
             ("XN--BCHER-KVA.example", "xn--bcher-kva.example"),
             ("svc_a.internal", "svc_a.internal"),
+            ("0x7f.1", "127.0.0.1"),
+            ("0X7F.0.0.1:80", "127.0.0.1"),
+            ("127.1", "127.0.0.1"),
+            ("x.1a", "x.1a"),
         ] {
             assert_eq!(
                 normalize_host(input.as_bytes()).as_deref(),
@@ -139,6 +150,12 @@ mod tests {
             ("[::1]x", HostError::Invalid),
             ("admin test", HostError::Invalid),
             ("xn--zz.example", HostError::Invalid),
+            // Ends in a number, so read as IPv4, and not one: refused in any case (fuzzing
+            // found `A.1` refused while `a.1` was routed).
+            ("admin.1", HostError::Invalid),
+            ("ADMIN.1", HostError::Invalid),
+            ("i3A127.0.0.1081", HostError::Invalid),
+            ("256.0.0.1", HostError::Invalid),
         ] {
             assert_eq!(normalize_host(input.as_bytes()), Err(want), "{input}");
         }
