@@ -154,7 +154,7 @@ fn oauth_brings_the_credentials_limit_unless_the_file_defines_it() {
         .iter()
         .find(|l| l.name == "credentials")
         .unwrap();
-    assert_eq!((l.key, l.quota, l.burst), (RateKey::Address, 10, 100));
+    assert_eq!((l.key, l.quota, l.burst), (RateKey::Address, 100, 1000));
     let c = load("[oauth]\n[[rate_limits]]\nname = \"credentials\"\nkey = \"address\"\nrate = \"1/h\"\nburst = 2\n").unwrap();
     let l = c
         .rate_limits

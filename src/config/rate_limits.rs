@@ -69,16 +69,17 @@ impl RateLimitConfig {
 /// replaces it.
 pub const CREDENTIALS_LIMIT: &str = "credentials";
 
-/// Per address: enough for an office behind one NAT signing in at nine, while one address can
-/// no longer keep the password hashers busy on its own. Failed guesses are throttled much
-/// harder by `oauth.lockout`.
+/// Per address: a flood from one address is cut off, while a busy backend refreshing in
+/// parallel or an office behind one NAT is not (a busy client must never throttle itself:
+/// hardening finding 3). A test suite's token traffic stays well inside it too. Failed guesses
+/// are throttled much harder by `oauth.lockout`.
 fn default_credentials_limit() -> RateLimitConfig {
     RateLimitConfig {
         name: CREDENTIALS_LIMIT.into(),
         key: RateKey::Address,
-        quota: 10,
+        quota: 100,
         window: Duration::from_secs(1),
-        burst: 100,
+        burst: 1000,
         backend: RateBackend::Local { max_keys: 100_000 },
         fail_mode: FailMode::Open,
     }
