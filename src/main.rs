@@ -7,6 +7,7 @@ use gatehouse::auth::NewToken;
 use gatehouse::config::{is_scope_token, parse_duration};
 use gatehouse::http::Contract;
 use gatehouse::store::{now_unix, NewUser, StoreError};
+use gatehouse::users::groups::{normalize_groups, parse_group_list};
 use gatehouse::users::passwords::hash_now;
 use gatehouse::users::{password_problem, screen_username, ReservedNames};
 use gatehouse::{Config, Gatehouse};
@@ -69,6 +70,9 @@ enum UserCommand {
     Add {
         #[arg(long)]
         username: String,
+        /// A group the user belongs to (repeatable; at most 32).
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
     },
     /// List users, 10 per page.
     List {
@@ -99,6 +103,9 @@ enum TokenCommand {
         ttl: Option<String>,
         #[arg(long)]
         admin: bool,
+        /// Groups the token carries, comma-separated (e.g. `editors,admins`).
+        #[arg(long, default_value = "")]
+        groups: String,
     },
     /// Revoke a token read from stdin (`-`) or from `--token-file`: never from the command
     /// line, where every user of the machine can read it in the process list.
@@ -232,7 +239,14 @@ fn read_stdin_line() -> Result<String, String> {
 
 fn user_command(config: &Config, command: UserCommand) -> ExitCode {
     match command {
-        UserCommand::Add { username } => {
+        UserCommand::Add { username, groups } => {
+            let groups = match normalize_groups(groups.iter().map(String::as_str)) {
+                Ok(g) => g,
+                Err(e) => {
+                    eprintln!("--group: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let password = match read_stdin_line() {
                 Ok(p) => p,
                 Err(e) => {
@@ -263,6 +277,7 @@ fn user_command(config: &Config, command: UserCommand) -> ExitCode {
                     username_key: name.key,
                     username_skeleton: name.skeleton,
                     password_hash,
+                    groups,
                 };
                 let now = now_unix();
                 match store
@@ -283,7 +298,12 @@ fn user_command(config: &Config, command: UserCommand) -> ExitCode {
                 .map_err(|e| e.to_string())?;
             let mut out = format!("page {page}, {total} users");
             for u in users {
-                out.push_str(&format!("\n{}\t{}", u.id, u.username));
+                out.push_str(&format!(
+                    "\n{}\t{}\t{}",
+                    u.id,
+                    u.username,
+                    u.groups.replace(' ', ",")
+                ));
             }
             Ok(out)
         }),
@@ -312,7 +332,19 @@ fn token_command(config: &Config, command: TokenCommand) -> ExitCode {
             client,
             ttl,
             admin,
+            groups,
         } => {
+            let groups = match parse_group_list(&groups) {
+                Ok(g) => g
+                    .split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                Err(e) => {
+                    eprintln!("--groups: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let scopes: Vec<String> = scopes
                 .split([' ', ','])
                 .filter(|s| !s.is_empty())
@@ -336,6 +368,7 @@ fn token_command(config: &Config, command: TokenCommand) -> ExitCode {
                 client_id: client,
                 scopes,
                 admin,
+                groups,
             };
             with_store(config, move |tokens, _| async move {
                 tokens.issue(new, ttl).await.map_err(|e| e.to_string())

@@ -63,6 +63,7 @@ async fn token(gh: &TestGatehouse, scopes: &[&str]) -> String {
             client_id: Some(LEGACY.into()),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             admin: false,
+            groups: vec![],
         },
         Duration::from_secs(3600),
     )
@@ -683,4 +684,90 @@ async fn caddy_forward_auth_in_front_of_an_upstream() {
         },
     )
     .await;
+}
+
+/// Issue 15 part 4: a route's policy decides through the decision endpoint exactly as through
+/// the proxy, local users' groups included, and the answer carries `X-Auth-Groups`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_policy_decides_the_same_through_the_decision_endpoint() {
+    let up = EchoUpstream::start("app").await;
+    let config = format!(
+        r#"
+{oauth}
+[forward_auth]
+{upstream}
+[[policies]]
+name = "editors"
+rules = [
+  {{ deny  = {{ method = ["DELETE"] }} }},
+  {{ allow = {{ all = [ {{ scopes = ["write"] }}, {{ claim = "groups", any_of = ["editors", "admins"] }} ] }} }},
+  {{ allow = {{ all = [ {{ method = ["GET", "HEAD"] }}, {{ path = "/docs/*" }} ] }} }},
+]
+
+[[routes]]
+name = "docs"
+path_prefix = "/docs"
+upstream = "app"
+policy = "editors"
+"#,
+        oauth = oauth_sections(""),
+        upstream = upstream_section("app", &up, ""),
+    );
+    let gh = TestGatehouse::start_with_server(TRUSTED, &config);
+    let issue = |scopes: &[&str], groups: &[&str]| {
+        gh.issue_with(
+            NewToken {
+                user_id: Some("42".into()),
+                client_id: Some(LEGACY.into()),
+                scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                groups: groups.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            },
+            Duration::from_secs(3600),
+        )
+    };
+    let editor = issue(&["write"], &["staff", "editors"]).await;
+    let writer = issue(&["write"], &[]).await;
+    let reader = issue(&["read"], &["editors"]).await;
+    let cases: [(&str, &str, &str, u16); 8] = [
+        ("POST", "/docs/a", &editor, 200),
+        ("DELETE", "/docs/a", &editor, 403),
+        ("POST", "/docs/a", &writer, 403),
+        ("POST", "/docs/a", &reader, 403),
+        ("GET", "/docs/a", &reader, 200),
+        ("GET", "/docs/a/b", &writer, 403),
+        ("GET", "/docs/a/b", &editor, 200),
+        ("PUT", "/docs/x/y", &editor, 200),
+    ];
+    for (method, path, token, want) in cases {
+        let decided = ask(
+            &gh,
+            DECIDE,
+            reqwest::Method::GET,
+            &[("X-Original-URI", path), ("X-Original-Method", method)],
+            Some(token),
+        )
+        .await;
+        let proxied = gh
+            .client
+            .request(method.parse().unwrap(), gh.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(decided.status().as_u16(), want, "{method} {path}");
+        assert_eq!(decided.status(), proxied.status(), "{method} {path}");
+        if want == 200 {
+            let groups = header(&decided, "x-auth-groups");
+            let expected = if token == editor {
+                "staff,editors"
+            } else {
+                "editors"
+            };
+            assert_eq!(groups.as_deref(), Some(expected), "{method} {path}");
+            assert_eq!(up.last().header("x-auth-groups"), Some(expected));
+        } else {
+            assert_eq!(json(decided).await, json(proxied).await, "{method} {path}");
+        }
+    }
 }

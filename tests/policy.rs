@@ -46,6 +46,7 @@ async fn opaque(
             client_id: Some(client.into()),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             admin,
+            groups: vec![],
         },
         Duration::from_secs(3600),
     )

@@ -71,6 +71,7 @@ macro_rules! store_suite {
             authorization_requests,
             consents,
             users,
+            user_and_token_groups,
             users_list_pagination,
             delete_user_revokes_tokens,
             delete_user_removes_facebook_links,
@@ -126,6 +127,7 @@ fn access_token(family: Option<&str>, user_id: &str, now: i64) -> StoredAccessTo
         expires_at: now + 3600,
         revoked: false,
         family_id: family.map(str::to_string),
+        groups: String::new(),
     }
 }
 
@@ -141,6 +143,7 @@ fn refresh_token(family: &str, user_id: &str, now: i64) -> StoredRefreshToken {
         expires_at: now + 86_400,
         rotated: false,
         revoked: false,
+        groups: String::new(),
     }
 }
 
@@ -162,6 +165,7 @@ fn new_user(username: &str) -> NewUser {
         username_key: username.to_lowercase(),
         username_skeleton: format!("skeleton-{}", username.to_lowercase()),
         password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA${username}"),
+        groups: String::new(),
     }
 }
 
@@ -235,6 +239,7 @@ mod store_suite_cases {
             expires_at: now + 3600,
             revoked: false,
             family_id: Some("fam-access".to_string()),
+            groups: String::new(),
         };
         store.insert_access_token(&h, &t).await.unwrap();
         assert_eq!(access(&store, &h).await, Some(t.clone()));
@@ -251,6 +256,7 @@ mod store_suite_cases {
             expires_at: now + 10,
             revoked: false,
             family_id: None,
+            groups: String::new(),
         };
         store.insert_access_token(&bare_h, &bare).await.unwrap();
         assert_eq!(access(&store, &bare_h).await, Some(bare.clone()));
@@ -301,6 +307,7 @@ mod store_suite_cases {
                     expires_at: now + 900,
                     revoked: false,
                     family_id: Some("fam-pair".to_string()),
+                    groups: String::new(),
                 },
             ),
             refresh: Some((
@@ -316,6 +323,7 @@ mod store_suite_cases {
                     expires_at: now + 30 * 86_400,
                     rotated: false,
                     revoked: false,
+                    groups: String::new(),
                 },
             )),
         };
@@ -773,6 +781,7 @@ mod store_suite_cases {
             username_key: "alice".to_string(),
             username_skeleton: "skeleton-other".to_string(),
             password_hash: "other".to_string(),
+            groups: String::new(),
         };
         let err = store.create_user(&dup, now + 1).await;
         assert!(
@@ -813,6 +822,49 @@ mod store_suite_cases {
     }
 
     // 9 (pagination).
+    /// Issue 15 part 2: a user's groups, and the groups tokens were issued with, read back
+    /// as written; users created without groups have none.
+    pub async fn user_and_token_groups(store: Arc<dyn Store>) {
+        let now = now_unix();
+        let ed = store
+            .create_user(
+                &NewUser {
+                    groups: "editors staff".to_string(),
+                    ..new_user("Ed")
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        assert_eq!(ed.groups, "editors staff");
+        let plain = store.create_user(&new_user("Plain"), now).await.unwrap();
+        assert_eq!(plain.groups, "");
+        let creds = store.find_user_by_key("ed").await.unwrap().expect("ed");
+        assert_eq!(creds.user.groups, "editors staff");
+        assert_eq!(store.find_user(ed.id).await.unwrap(), Some(ed.clone()));
+        let (page, _) = store.list_users(0, 10).await.unwrap();
+        assert_eq!(page, vec![ed.clone(), plain.clone()]);
+
+        let mut t = issued("fam-groups", &ed.id.to_string(), now);
+        t.access.1.groups = "editors staff".to_string();
+        if let Some((_, r)) = t.refresh.as_mut() {
+            r.groups = "editors staff".to_string();
+        }
+        store.insert_tokens(&t).await.unwrap();
+        assert_eq!(
+            access(&store, &t.access.0).await.unwrap().groups,
+            "editors staff"
+        );
+        assert_eq!(
+            refresh(&store, &refresh_hash(&t)).await.unwrap().groups,
+            "editors staff"
+        );
+        let single = fresh_hash();
+        let bare = access_token(None, &plain.id.to_string(), now);
+        store.insert_access_token(&single, &bare).await.unwrap();
+        assert_eq!(access(&store, &single).await.unwrap().groups, "");
+    }
+
     pub async fn users_list_pagination(store: Arc<dyn Store>) {
         let now = now_unix();
         let mut created = Vec::new();
@@ -976,6 +1028,7 @@ mod store_suite_cases {
                         username_key: "dave".to_string(),
                         username_skeleton: format!("skeleton-dave{i}"),
                         password_hash: format!("hash-{i}"),
+                        groups: String::new(),
                     };
                     store.create_user(&u, now).await
                 })
@@ -1017,6 +1070,7 @@ mod store_suite_cases {
             username_key: "\u{430}lice".to_string(),
             username_skeleton: "skeleton-alice".to_string(),
             password_hash: "other".to_string(),
+            groups: String::new(),
         };
         let err = store.create_user(&look_alike, now).await;
         assert!(
@@ -1049,6 +1103,7 @@ mod store_suite_cases {
                         username_key: format!("eve{i}"),
                         username_skeleton: "skeleton-eve".to_string(),
                         password_hash: format!("hash-{i}"),
+                        groups: String::new(),
                     };
                     store.create_user(&u, now).await
                 })

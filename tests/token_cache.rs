@@ -61,6 +61,7 @@ async fn negative_entries_expire() {
                 expires_at: now + 3600,
                 revoked: false,
                 family_id: None,
+                groups: String::new(),
             },
         )
         .await

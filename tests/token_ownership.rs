@@ -85,6 +85,7 @@ async fn only_the_owner_or_an_admin_revokes_a_token() {
                 client_id: None,
                 scopes: vec!["read".into()],
                 admin: false,
+                groups: vec![],
             },
             Duration::from_secs(3600),
         )

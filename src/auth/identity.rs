@@ -29,6 +29,8 @@ pub struct IdentityHeaderValues {
     pub user_name: Option<HeaderValue>,
     pub scopes: Option<HeaderValue>,
     pub client_id: Option<HeaderValue>,
+    /// The `groups` claim, comma-separated.
+    pub groups: Option<HeaderValue>,
 }
 
 impl Identity {
@@ -37,12 +39,15 @@ impl Identity {
         // A value that cannot be a header (control characters) is left out, never passed raw.
         let value = |v: Option<&str>| v.and_then(|s| HeaderValue::from_str(s).ok());
         let joined = scopes.join(" ");
-        Identity {
+        // A local token's groups; `groups` is the first of `Config::claims` (STANDARD_CLAIMS).
+        let groups: Vec<String> = t.groups.split_whitespace().map(str::to_string).collect();
+        let mut identity = Identity {
             headers: IdentityHeaderValues {
                 user_id: value(t.user_id.as_deref()),
                 user_name: value(t.user_name.as_deref()),
                 scopes: value(Some(joined.as_str())),
                 client_id: value(t.client_id.as_deref()),
+                groups: None,
             },
             user_id: t.user_id.clone(),
             user_name: t.user_name.clone(),
@@ -52,7 +57,20 @@ impl Identity {
             issuer: None,
             claims: ClaimValues::default(),
             expires_at: t.expires_at,
-        }
+        };
+        identity.set_claims(ClaimValues::from_lists(vec![groups]));
+        identity
+    }
+
+    /// Sets the kept claims and the groups header that shows the first of them (`groups`).
+    pub fn set_claims(&mut self, claims: ClaimValues) {
+        let groups = claims.get(0);
+        self.headers.groups = if groups.is_empty() {
+            None
+        } else {
+            HeaderValue::from_str(&groups.join(",")).ok()
+        };
+        self.claims = claims;
     }
 
     /// The route's required scopes this identity lacks (empty when all are held).

@@ -105,10 +105,11 @@ pub fn identity_from_claims(
         expires_at,
         revoked: false,
         family_id: None,
+        groups: String::new(),
     };
     let mut identity = Identity::from_stored(&stored);
     identity.issuer = text("iss").map(String::into_boxed_str);
-    identity.claims = ClaimValues::from_json(claims, c);
+    identity.set_claims(ClaimValues::from_json(claims, c));
     Some(identity)
 }
 

@@ -13,6 +13,8 @@ pub struct NewToken {
     pub client_id: Option<String>,
     pub scopes: Vec<String>,
     pub admin: bool,
+    /// Validated group names the token carries.
+    pub groups: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -40,6 +42,7 @@ impl TokenService {
             expires_at: now.saturating_add(ttl.as_secs() as i64),
             revoked: false,
             family_id: None,
+            groups: new.groups.join(" "),
         };
         self.store
             .insert_access_token(hash_token(&token), stored)

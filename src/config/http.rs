@@ -40,6 +40,8 @@ pub struct IdentityHeadersConfig {
     pub user_name: String,
     pub scopes: String,
     pub client_id: String,
+    /// The identity's groups, comma-separated.
+    pub groups: String,
     pub also_strip: Vec<String>,
 }
 
@@ -137,6 +139,7 @@ pub(super) fn validate_identity_headers(
     let user_name = check("user_name", raw.user_name, "X-Auth-User-Name");
     let scopes = check("scopes", raw.scopes, "X-Auth-Scopes");
     let client_id = check("client_id", raw.client_id, "X-Auth-Client-Id");
+    let groups = check("groups", raw.groups, "X-Auth-Groups");
     let also_strip = raw
         .also_strip
         .into_iter()
@@ -148,6 +151,7 @@ pub(super) fn validate_identity_headers(
         user_name,
         scopes,
         client_id,
+        groups,
         also_strip,
     }
 }

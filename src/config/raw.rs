@@ -176,6 +176,7 @@ pub struct RawIdentityHeaders {
     pub user_name: Option<String>,
     pub scopes: Option<String>,
     pub client_id: Option<String>,
+    pub groups: Option<String>,
     /// Further headers that only ever come from Gatehouse: stripped from clients, never set.
     #[serde(default)]
     pub also_strip: Vec<String>,

@@ -41,6 +41,7 @@ pub struct IdentityHeaders {
     pub user_name: HeaderName,
     pub scopes: HeaderName,
     pub client_id: HeaderName,
+    pub groups: HeaderName,
     /// Lowercase, `-` spelling: everything stripped from clients.
     strip: Vec<String>,
     trusted_proxies: TrustedProxies,
@@ -56,6 +57,7 @@ impl IdentityHeaders {
             &config.user_name,
             &config.scopes,
             &config.client_id,
+            &config.groups,
         ]
         .into_iter()
         .chain(config.also_strip.iter())
@@ -68,6 +70,7 @@ impl IdentityHeaders {
             user_name: name(&config.user_name)?,
             scopes: name(&config.scopes)?,
             client_id: name(&config.client_id)?,
+            groups: name(&config.groups)?,
             strip,
             trusted_proxies: TrustedProxies::new(trusted_proxies),
         })
@@ -122,6 +125,7 @@ impl IdentityHeaders {
             (&self.user_name, &h.user_name),
             (&self.scopes, &h.scopes),
             (&self.client_id, &h.client_id),
+            (&self.groups, &h.groups),
         ] {
             if let Some(v) = value {
                 let _ = req.insert_header(name.clone(), v.clone());
@@ -142,6 +146,7 @@ impl IdentityHeaders {
             (&self.user_name, &h.user_name),
             (&self.scopes, &h.scopes),
             (&self.client_id, &h.client_id),
+            (&self.groups, &h.groups),
         ]
         .into_iter()
         .map(|(n, v)| (n.clone(), v.clone().unwrap_or(HeaderValue::from_static(""))))
@@ -156,6 +161,7 @@ impl IdentityHeaders {
             (&self.user_name, &h.user_name),
             (&self.scopes, &h.scopes),
             (&self.client_id, &h.client_id),
+            (&self.groups, &h.groups),
         ]
         .into_iter()
         .filter_map(|(n, v)| {
@@ -190,6 +196,7 @@ mod tests {
                 user_name: "X-Auth-User-Name".into(),
                 scopes: "X-Auth-Scopes".into(),
                 client_id: "X-Auth-Client-Id".into(),
+                groups: "X-Auth-Groups".into(),
                 also_strip: vec!["X-Auth-Admin".into()],
             },
             &["10.0.0.0/8".parse().unwrap()],

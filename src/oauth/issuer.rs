@@ -15,6 +15,8 @@ pub struct Grant {
     pub client_id: String,
     pub scopes: Vec<String>,
     pub admin: bool,
+    /// The user's groups (space-separated), carried by every token of the grant.
+    pub groups: String,
     /// Shared by every token descending from one code or login.
     pub family_id: String,
     pub with_refresh: bool,
@@ -47,6 +49,7 @@ pub fn mint(grant: &Grant, tokens: &TokensConfig) -> Minted {
         expires_at: now + tokens.access_ttl.as_secs() as i64,
         revoked: false,
         family_id: Some(grant.family_id.clone()),
+        groups: grant.groups.clone(),
     };
     let refresh_token = grant.with_refresh.then(generate_token);
     let refresh = refresh_token.as_ref().map(|t| {
@@ -63,6 +66,7 @@ pub fn mint(grant: &Grant, tokens: &TokensConfig) -> Minted {
                 expires_at: now + tokens.refresh_ttl.as_secs() as i64,
                 rotated: false,
                 revoked: false,
+                groups: grant.groups.clone(),
             },
         )
     });

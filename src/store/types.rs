@@ -18,6 +18,8 @@ pub struct StoredAccessToken {
     pub expires_at: i64,
     pub revoked: bool,
     pub family_id: Option<String>,
+    /// The user's groups when the token was issued, space-separated; empty for none.
+    pub groups: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +35,8 @@ pub struct StoredRefreshToken {
     /// Already exchanged for a newer refresh token.
     pub rotated: bool,
     pub revoked: bool,
+    /// Carried to the access tokens it is exchanged for (space-separated).
+    pub groups: String,
 }
 
 /// What one successful grant writes: an access token and, for most grants, a refresh token.
@@ -88,6 +92,9 @@ pub struct User {
     pub id: i64,
     pub username: String,
     pub created_at: i64,
+    /// Validated group names, space-separated; empty for none.
+    #[sqlx(rename = "user_groups")]
+    pub groups: String,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -106,6 +113,8 @@ pub struct NewUser {
     /// Unique: the UTS #39 confusable skeleton of the key.
     pub username_skeleton: String,
     pub password_hash: String,
+    /// Validated group names, space-separated; empty for none.
+    pub groups: String,
 }
 
 /// Computes a username key's skeleton. The store cannot (it is the users layer's rule), so

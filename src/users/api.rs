@@ -124,7 +124,8 @@ fn user_value(u: &User, link: Option<(String, Vec<String>)>) -> Value {
         Some((fb, ads)) => (Value::String(fb), ads),
         None => (Value::Null, Vec::new()),
     };
-    json!({ "id": u.id, "username": u.username, "fb_id": fb_id, "fb_ad_accounts": ads })
+    let groups = super::groups::group_list(&u.groups);
+    json!({ "id": u.id, "username": u.username, "groups": groups, "fb_id": fb_id, "fb_ad_accounts": ads })
 }
 
 async fn sign_up(server: &UsersService, req: &Request) -> Result<OwnResponse, ApiError> {
@@ -149,6 +150,8 @@ async fn sign_up(server: &UsersService, req: &Request) -> Result<OwnResponse, Ap
         username: name.display,
         username_key: name.key,
         username_skeleton: name.skeleton,
+        // Only operators give groups (`gatehouse user add --group`); a sign-up has none.
+        groups: String::new(),
         password_hash: server.passwords.hash(password).await?,
     };
     let now = now_unix();

@@ -2,6 +2,7 @@
 
 pub mod admission;
 pub mod api;
+pub mod groups;
 pub mod passwords;
 pub mod username;
 

@@ -169,6 +169,7 @@ access_log = false
                 client_id: Some("test-client".into()),
                 scopes: scopes.iter().map(|s| s.to_string()).collect(),
                 admin: false,
+                groups: vec![],
             },
             Duration::from_secs(3600),
         )

@@ -70,12 +70,23 @@ pub async fn grant(
         }
         (None, None) => {}
     }
+    // The user's groups now, at issue; none when the user is gone.
+    let groups = match code.user_id.parse::<i64>() {
+        Ok(id) => server
+            .store
+            .run(move |s| async move { s.find_user(id).await })
+            .await?
+            .map(|u| u.groups)
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    };
     let grant = Grant {
         user_id: Some(code.user_id.clone()),
         user_name: code.user_name.clone(),
         client_id: code.client_id.clone(),
         scopes: scope::parse(&code.scopes).unwrap_or_default(),
         admin: false,
+        groups,
         family_id: code.family_id.clone(),
         with_refresh: client.allows(GrantType::RefreshToken),
     };

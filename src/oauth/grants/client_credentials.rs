@@ -24,6 +24,7 @@ pub async fn grant(
         client_id: client.id().to_string(),
         scopes: requested_scopes(client, scope)?,
         admin: false,
+        groups: String::new(),
         family_id: issuer::new_family_id(),
         with_refresh: false,
     };

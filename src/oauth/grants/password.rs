@@ -51,6 +51,7 @@ pub async fn grant(
             client_id: admin.id().to_string(),
             scopes,
             admin: true,
+            groups: String::new(),
             family_id: issuer::new_family_id(),
             with_refresh: admin.allows(GrantType::RefreshToken),
         };
@@ -64,6 +65,7 @@ pub async fn grant(
         client_id: client.id().to_string(),
         scopes,
         admin: false,
+        groups: user.groups,
         family_id: issuer::new_family_id(),
         with_refresh: client.allows(GrantType::RefreshToken),
     };

@@ -52,6 +52,7 @@ pub async fn grant(
         client_id: stored.client_id,
         scopes,
         admin: stored.admin,
+        groups: stored.groups,
         family_id: stored.family_id,
         with_refresh: true,
     };

@@ -28,8 +28,8 @@ where
     ) -> Result<(), sqlx::Error> {
         sqlx::query::<DB>(
             "INSERT INTO access_tokens (token_hash, user_id, user_name, client_id, scopes, admin, \
-             created_at, expires_at, revoked_at, family_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             created_at, expires_at, revoked_at, family_id, user_groups) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&hash[..])
         .bind(&t.user_id)
@@ -41,6 +41,7 @@ where
         .bind(t.expires_at)
         .bind(if t.revoked { Some(t.created_at) } else { None })
         .bind(&t.family_id)
+        .bind(&t.groups)
         .execute(&mut *conn)
         .await?;
         Ok(())
@@ -54,7 +55,8 @@ where
         if let Some((hash, r)) = &tokens.refresh {
             sqlx::query::<DB>(
                 "INSERT INTO refresh_tokens (token_hash, family_id, user_id, user_name, client_id, \
-                 scopes, admin, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 scopes, admin, created_at, expires_at, user_groups) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(&hash[..])
             .bind(&r.family_id)
@@ -65,6 +67,7 @@ where
             .bind(r.admin)
             .bind(r.created_at)
             .bind(r.expires_at)
+            .bind(&r.groups)
             .execute(&mut *conn)
             .await?;
         }

@@ -15,6 +15,7 @@ pub(super) struct AccessRow {
     expires_at: i64,
     revoked_at: Option<i64>,
     family_id: Option<String>,
+    user_groups: String,
 }
 
 impl From<AccessRow> for StoredAccessToken {
@@ -29,6 +30,7 @@ impl From<AccessRow> for StoredAccessToken {
             expires_at: r.expires_at,
             revoked: r.revoked_at.is_some(),
             family_id: r.family_id,
+            groups: r.user_groups,
         }
     }
 }
@@ -45,6 +47,7 @@ pub(super) struct RefreshRow {
     expires_at: i64,
     rotated_at: Option<i64>,
     revoked_at: Option<i64>,
+    user_groups: String,
 }
 
 impl From<RefreshRow> for StoredRefreshToken {
@@ -60,6 +63,7 @@ impl From<RefreshRow> for StoredRefreshToken {
             expires_at: r.expires_at,
             rotated: r.rotated_at.is_some(),
             revoked: r.revoked_at.is_some(),
+            groups: r.user_groups,
         }
     }
 }

@@ -38,7 +38,7 @@ where
     ) -> Result<Option<StoredAccessToken>, StoreError> {
         let row = sqlx::query_as::<DB, AccessRow>(
             "SELECT user_id, user_name, client_id, scopes, admin, created_at, expires_at, \
-             revoked_at, family_id FROM access_tokens WHERE token_hash = $1",
+             revoked_at, family_id, user_groups FROM access_tokens WHERE token_hash = $1",
         )
         .bind(&hash[..])
         .fetch_optional(&self.pool)
@@ -87,7 +87,7 @@ where
     ) -> Result<Option<StoredRefreshToken>, StoreError> {
         let row = sqlx::query_as::<DB, RefreshRow>(
             "SELECT family_id, user_id, user_name, client_id, scopes, admin, created_at, \
-             expires_at, rotated_at, revoked_at FROM refresh_tokens WHERE token_hash = $1",
+             expires_at, rotated_at, revoked_at, user_groups FROM refresh_tokens WHERE token_hash = $1",
         )
         .bind(&hash[..])
         .fetch_optional(&self.pool)

@@ -27,13 +27,15 @@ where
     async fn create_user(&self, u: &NewUser, now: i64) -> Result<User, StoreError> {
         let user = sqlx::query_as::<DB, User>(
             "INSERT INTO users (username, username_key, username_skeleton, password_hash, \
-             created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id, username, created_at",
+             created_at, user_groups) VALUES ($1, $2, $3, $4, $5, $6) \
+             RETURNING id, username, created_at, user_groups",
         )
         .bind(&u.username)
         .bind(&u.username_key)
         .bind(&u.username_skeleton)
         .bind(&u.password_hash)
         .bind(now)
+        .bind(&u.groups)
         .fetch_one(&self.pool)
         .await?;
         Ok(user)
@@ -41,7 +43,8 @@ where
 
     async fn find_user_by_key(&self, key: &str) -> Result<Option<UserCredentials>, StoreError> {
         let credentials = sqlx::query_as::<DB, UserCredentials>(
-            "SELECT id, username, created_at, password_hash FROM users WHERE username_key = $1",
+            "SELECT id, username, created_at, user_groups, password_hash FROM users \
+             WHERE username_key = $1",
         )
         .bind(key)
         .fetch_optional(&self.pool)
@@ -96,17 +99,18 @@ where
     }
 
     async fn find_user(&self, id: i64) -> Result<Option<User>, StoreError> {
-        let user =
-            sqlx::query_as::<DB, User>("SELECT id, username, created_at FROM users WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let user = sqlx::query_as::<DB, User>(
+            "SELECT id, username, created_at, user_groups FROM users WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(user)
     }
 
     async fn list_users(&self, offset: i64, limit: i64) -> Result<(Vec<User>, i64), StoreError> {
         let users = sqlx::query_as::<DB, User>(
-            "SELECT id, username, created_at FROM users ORDER BY id LIMIT $1 OFFSET $2",
+            "SELECT id, username, created_at, user_groups FROM users ORDER BY id LIMIT $1 OFFSET $2",
         )
         .bind(limit)
         .bind(offset)
