@@ -771,3 +771,39 @@ policy = "editors"
         }
     }
 }
+
+/// Issue 15 part 4, limits: a route's rate limit draws from the same buckets whether the
+/// request is proxied or described to the decision endpoint, and a decision past it answers
+/// 429 with `Retry-After` like the proxy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_rate_limit_is_shared_by_decisions_and_the_proxy() {
+    let up = EchoUpstream::start("app").await;
+    let config = format!(
+        "{oauth}\n[forward_auth]\n{upstream}\n\
+         [[rate_limits]]\nname = \"per-user\"\nkey = \"user\"\nrate = \"1/h\"\nburst = 2\n\
+         [[routes]]\nname = \"api\"\npath_prefix = \"/api\"\nupstream = \"app\"\nrate_limit = \"per-user\"\n",
+        oauth = oauth_sections(""),
+        upstream = upstream_section("app", &up, ""),
+    );
+    let gh = TestGatehouse::start_with_server(TRUSTED, &config);
+    let token = gh.issue("42", &["read"]).await;
+    let decide = || {
+        ask(
+            &gh,
+            DECIDE,
+            reqwest::Method::GET,
+            &[("X-Original-URI", "/api/x"), ("X-Original-Method", "GET")],
+            Some(&token),
+        )
+    };
+    assert_eq!(decide().await.status(), 200);
+    assert_eq!(gh.get("/api/x", Some(&token)).await.status(), 200);
+    // The burst of two is spent, one by each path.
+    let refused = decide().await;
+    assert_eq!(refused.status(), 429);
+    assert!(header(&refused, "retry-after").is_some_and(|v| v.parse::<u64>().unwrap() > 0));
+    assert_eq!(gh.get("/api/x", Some(&token)).await.status(), 429);
+    // Another user has a bucket of their own.
+    let other = gh.issue("43", &["read"]).await;
+    assert_eq!(gh.get("/api/x", Some(&other)).await.status(), 200);
+}
