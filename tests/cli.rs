@@ -2,31 +2,11 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use support::*;
 
 fn run(args: &[&str], config: &std::path::Path, stdin: &str) -> (bool, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
+    let out = run_cli(args, config, stdin);
+    (out.success, out.stdout + &out.stderr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

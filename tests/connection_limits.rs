@@ -198,18 +198,6 @@ fn raw_upstream(respond: fn(TcpStream)) -> std::net::SocketAddr {
     addr
 }
 
-fn read_head(s: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if s.read(&mut b).unwrap_or(0) == 0 {
-            break;
-        }
-        head.push(b[0]);
-    }
-    String::from_utf8_lossy(&head).into_owned()
-}
-
 fn start_raw(upstream: std::net::SocketAddr) -> TestGatehouse {
     TestGatehouse::start(&format!(
         "[http]\nheader_timeout = \"1s\"\nkeepalive_timeout = \"1s\"\n\

@@ -6,8 +6,6 @@
 mod support;
 
 use serde_json::{json, Value};
-use std::io::Write;
-use std::process::{Command, Stdio};
 use support::oauth::*;
 use support::*;
 
@@ -29,27 +27,8 @@ policy = "editors"
 "#;
 
 fn run(args: &[&str], config: &std::path::Path, stdin: &str) -> (bool, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let out = run_cli(args, config, stdin);
+    (out.success, out.stdout.trim().to_string(), out.stderr)
 }
 
 async fn post(

@@ -8,9 +8,7 @@
 use crate::support::oauth::*;
 use crate::support::*;
 use serde_json::{json, Value};
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 const CORPUS: &str = include_str!("corpora/usernames.tsv");
 const PASSWORD: &str = "password123";
@@ -67,29 +65,19 @@ async fn by_http(gh: &TestGatehouse, name: &str) -> Outcome {
 }
 
 fn by_cli(config: &Path, name: &str) -> Outcome {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["user", "add", "--username", name, "--config"])
-        .arg(config)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    match (out.status.success(), stdout.split_once('\t')) {
+    let out = run_cli(
+        &["user", "add", "--username", name],
+        config,
+        &format!("{PASSWORD}\n"),
+    );
+    let stdout = out.stdout.trim().to_string();
+    let stderr = out.stderr.trim().to_string();
+    match (out.success, stdout.split_once('\t')) {
         // `ID<TAB>stored name`
         (true, Some((_, stored))) => Outcome::Accepted(stored.into()),
         (false, _) if stderr.contains("already taken") => Outcome::Taken,
         (false, _) if stderr.contains("username") => Outcome::Refused(stderr),
-        _ => Outcome::Other(format!("exit {:?}: {stdout} {stderr}", out.status.code())),
+        (success, _) => Outcome::Other(format!("success={success}: {stdout} {stderr}")),
     }
 }
 

@@ -231,6 +231,54 @@ pub fn cli_issue(config: &std::path::Path, args: &[&str]) -> String {
         .to_string()
 }
 
+/// What one run of the real binary left: its exit, and its two outputs.
+pub struct CliRun {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `gatehouse ARGS --config CONFIG` with `stdin` piped in (passwords are read from it).
+pub fn run_cli(args: &[&str], config: &std::path::Path, stdin: &str) -> CliRun {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run gatehouse");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("gatehouse output");
+    CliRun {
+        success: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Reads one HTTP head (through the empty line) byte by byte, so nothing after it is taken.
+pub fn read_head(s: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if s.read(&mut b).unwrap_or(0) == 0 {
+            break;
+        }
+        head.push(b[0]);
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
 /// Gatehouse opens its store on a runtime of its own, which cannot start from inside the
 /// test's tokio runtime: build and spawn it from a plain thread.
 pub fn start_outside_runtime(config: Config) -> RunningGatehouse {
