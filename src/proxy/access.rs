@@ -64,8 +64,7 @@ impl GatehouseProxy {
                 route: route.index,
                 route_name: &route.name,
             };
-            let headers = s.rate_limiter.check(limits, &who).await?;
-            ctx.rate_headers = (!headers.policy.is_empty()).then_some(headers);
+            ctx.rate_headers = s.rate_limiter.check(limits, &who).await?;
         }
         Ok(())
     }

@@ -49,7 +49,7 @@ pub(super) fn rate_headers(
     header: &mut ResponseHeader,
     h: &crate::ratelimit::RateHeaders,
 ) -> pingora::Result<()> {
-    header.insert_header(RATELIMIT_POLICY, h.policy.as_str())?;
-    header.insert_header(RATELIMIT, h.state.as_str())?;
+    header.insert_header(RATELIMIT_POLICY, h.policy.clone())?;
+    header.insert_header(RATELIMIT, h.state.clone())?;
     Ok(())
 }

@@ -5,25 +5,51 @@
 use super::gcra::{step, Verdict};
 use super::BucketKey;
 use moka::sync::Cache;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A bucket key owned by the cache (borrowed `BucketKey` values are copied in once per check).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum OwnedKey {
-    Route(usize),
-    Address(std::net::IpAddr),
-    User(Box<str>),
-    Client(Box<str>),
-    Unknown,
-}
-
+/// Buckets are keyed by a keyed (SipHash, random per process) 64-bit digest of the borrowed
+/// key, so a check allocates nothing and hashes the user or client id once. Two keys sharing a
+/// digest would share one bucket (stricter, never looser); with random keys an attacker cannot
+/// aim for that, and by chance it takes billions of live keys.
 pub struct LocalBuckets {
-    buckets: Cache<OwnedKey, Arc<AtomicU64>>,
+    buckets: Cache<u64, Arc<AtomicU64>, PassThrough>,
+    keys: RandomState,
     epoch: Instant,
     interval_us: u64,
     burst: u64,
+}
+
+/// moka hashes its keys again; ours are already uniform 64-bit digests, so pass them through.
+#[derive(Clone, Default)]
+struct PassThrough;
+
+#[derive(Default)]
+struct PassThroughHasher(u64);
+
+impl BuildHasher for PassThrough {
+    type Hasher = PassThroughHasher;
+    fn build_hasher(&self) -> PassThroughHasher {
+        PassThroughHasher(0)
+    }
+}
+
+impl Hasher for PassThroughHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+    // Only `u64` keys reach this hasher; anything else is folded in rather than lost.
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
 }
 
 /// TAT 0 stands for "no request yet": the clock starts at 1 µs past the epoch.
@@ -37,7 +63,8 @@ impl LocalBuckets {
             buckets: Cache::builder()
                 .max_capacity(max_keys)
                 .time_to_idle(fill.max(Duration::from_secs(1)))
-                .build(),
+                .build_with_hasher(PassThrough),
+            keys: RandomState::new(),
             epoch: Instant::now(),
             interval_us,
             burst: u64::from(burst),
@@ -45,16 +72,10 @@ impl LocalBuckets {
     }
 
     pub fn check(&self, key: &BucketKey<'_>) -> Verdict {
-        let owned = match *key {
-            BucketKey::Route(i) => OwnedKey::Route(i),
-            BucketKey::Address(a) => OwnedKey::Address(a),
-            BucketKey::User(u) => OwnedKey::User(u.into()),
-            BucketKey::Client(c) => OwnedKey::Client(c.into()),
-            BucketKey::Unknown => OwnedKey::Unknown,
-        };
+        let digest = self.keys.hash_one(key);
         let cell = self
             .buckets
-            .get_with(owned, || Arc::new(AtomicU64::new(EMPTY)));
+            .get_with(digest, || Arc::new(AtomicU64::new(EMPTY)));
         let now = self.epoch.elapsed().as_micros() as u64 + 1;
         // Concurrent requests on one key: retry until our read-modify-write wins.
         let mut current = cell.load(Ordering::Acquire);

@@ -10,16 +10,17 @@ use crate::auth::Identity;
 use crate::config::{Config, FailMode, RateBackend, RateKey, RateLimitConfig};
 use crate::http::{ApiError, Dependency};
 use crate::metrics::Metrics;
+use bytes::Bytes;
 use gcra::{ceil_secs, Verdict};
+use http::HeaderValue;
 use local::LocalBuckets;
 use prometheus::IntCounter;
 use shared::RedisBuckets;
-use std::fmt::Write;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What a bucket belongs to, borrowed from the request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BucketKey<'a> {
     Route(usize),
     Address(IpAddr),
@@ -65,6 +66,8 @@ struct Limit {
     backend: Backend,
     /// This limit's `RateLimit-Policy` item, formatted once.
     policy_item: String,
+    /// The same as a header value, which most routes (one limit) send as it is.
+    policy_value: HeaderValue,
     backend_errors: IntCounter,
     /// Set while the backend fails, so an outage is logged when it starts and ends, not once
     /// per request.
@@ -72,10 +75,10 @@ struct Limit {
 }
 
 /// The fields an allowed response carries, one item per limit of the route.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RateHeaders {
-    pub policy: String,
-    pub state: String,
+    pub policy: HeaderValue,
+    pub state: HeaderValue,
 }
 
 pub struct RateLimiter {
@@ -115,8 +118,12 @@ impl RateLimiter {
                 FailMode::Open => "open",
                 FailMode::Closed => "closed",
             };
+            let policy_item = format!("\"{}\";q={};w={}", c.name, c.quota, c.window.as_secs());
+            let policy_value = HeaderValue::from_str(&policy_item)
+                .map_err(|_| format!("rate_limits `{}`: name is not a header value", c.name))?;
             limits.push(Limit {
-                policy_item: format!("\"{}\";q={};w={}", c.name, c.quota, c.window.as_secs()),
+                policy_item,
+                policy_value,
                 backend,
                 backend_errors: metrics.rate_limit_backend_error(&c.name, mode),
                 down: AtomicBool::new(false),
@@ -164,13 +171,14 @@ impl RateLimiter {
 
     /// Takes one token from each limit's bucket, in order. The first empty bucket refuses the
     /// request with 429 (counted); a backend outage lets it through or refuses it with 503, as
-    /// the limit's `fail_mode` says.
+    /// the limit's `fail_mode` says. `None`: no limit answered (all failed open).
     pub async fn check(
         &self,
         limits: &[usize],
         who: &Subject<'_>,
-    ) -> Result<RateHeaders, ApiError> {
-        let mut headers = RateHeaders::default();
+    ) -> Result<Option<RateHeaders>, ApiError> {
+        // Items of the limits that answered, in order: (limit, its verdict).
+        let mut answered: Vec<(&Limit, Verdict)> = Vec::with_capacity(limits.len());
         for &i in limits {
             let Some(limit) = self.limits.get(i) else {
                 continue;
@@ -199,22 +207,22 @@ impl RateLimiter {
                     }
                 },
             };
-            if !headers.policy.is_empty() {
-                headers.policy.push_str(", ");
-                headers.state.push_str(", ");
-            }
-            headers.policy.push_str(&limit.policy_item);
-            push_state(&mut headers.state, &limit.config.name, &verdict);
+            answered.push((limit, verdict));
             if !verdict.allowed {
                 self.count_refusal(who.route, i);
+                let policy = answered
+                    .iter()
+                    .map(|(l, _)| l.policy_item.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 return Err(ApiError::RateLimited {
                     retry_after: ceil_secs(verdict.retry_after_us).max(1) as i64,
-                    policy: headers.policy,
-                    state: headers.state,
+                    policy,
+                    state: state_field(&answered),
                 });
             }
         }
-        Ok(headers)
+        Ok(allowed_headers(&answered))
     }
 
     fn count_refusal(&self, route: usize, limit: usize) {
@@ -228,14 +236,42 @@ impl RateLimiter {
     }
 }
 
-/// `"name";r=<remaining>;t=<seconds>`: for an allowed request `t` is when the bucket is full
-/// again; for a refused one it is the `Retry-After` delay, since the draft (§6) wants
-/// `Retry-After` no earlier than the end of the effective window.
-fn push_state(out: &mut String, name: &str, v: &Verdict) {
-    let t = if v.allowed {
-        ceil_secs(v.reset_us)
-    } else {
-        ceil_secs(v.retry_after_us).max(1)
+/// The headers of a request every answering limit let through. One limit (the usual case)
+/// sends its pre-built policy value; only the `RateLimit` field is formatted per request.
+fn allowed_headers(answered: &[(&Limit, Verdict)]) -> Option<RateHeaders> {
+    let policy = match answered {
+        [] => return None,
+        [(limit, _)] => limit.policy_value.clone(),
+        more => {
+            let joined: Vec<&str> = more.iter().map(|(l, _)| l.policy_item.as_str()).collect();
+            HeaderValue::from_str(&joined.join(", ")).ok()?
+        }
     };
-    let _ = write!(out, "\"{name}\";r={};t={t}", v.remaining);
+    let state = HeaderValue::from_maybe_shared(Bytes::from(state_field(answered))).ok()?;
+    Some(RateHeaders { policy, state })
+}
+
+/// `"name";r=<remaining>;t=<seconds>` per limit: for an allowed request `t` is when the bucket
+/// is full again; for a refused one it is the `Retry-After` delay, since the draft (§6) wants
+/// `Retry-After` no earlier than the end of the effective window.
+fn state_field(answered: &[(&Limit, Verdict)]) -> String {
+    let mut out = String::with_capacity(answered.len() * 48);
+    let mut numbers = itoa::Buffer::new();
+    for (n, (limit, v)) in answered.iter().enumerate() {
+        let t = if v.allowed {
+            ceil_secs(v.reset_us)
+        } else {
+            ceil_secs(v.retry_after_us).max(1)
+        };
+        if n > 0 {
+            out.push_str(", ");
+        }
+        out.push('"');
+        out.push_str(&limit.config.name);
+        out.push_str("\";r=");
+        out.push_str(numbers.format(v.remaining));
+        out.push_str(";t=");
+        out.push_str(numbers.format(t));
+    }
+    out
 }
