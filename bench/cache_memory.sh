@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Memory per cached identity (issue 14, part 3): RSS of a release Gatehouse at idle, then after
+# 100,000 distinct valid tokens have each been validated once (so 100k identities sit in the
+# cache). Target: ≤ 64 MiB at 100k.
+#
+#   bench/cache_memory.sh                 # target/release/gatehouse, 100,000 tokens
+#   TOKENS=20000 GATEHOUSE_BIN=… bench/cache_memory.sh
+#
+# Needs nginx (upstream stand-in) and python3. Ports 18580 (upstream), 18590, 19590 (admin).
+# Prints key/value lines; bench/results/latest.md quotes them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TOKENS=${TOKENS:-100000}
+BIN=${GATEHOUSE_BIN:-target/release/gatehouse}
+work=$(mktemp -d /tmp/gatehouse-memory.XXXX)
+[ -x "$BIN" ] || { echo "cache_memory.sh: no binary at $BIN" >&2; exit 1; }
+command -v nginx >/dev/null || { echo "cache_memory.sh: nginx is missing" >&2; exit 1; }
+
+cat >"$work/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx.err warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:18580;
+    location / { default_type text/plain; return 200 "ok\n"; }
+  }
+}
+EOF
+cat >"$work/gatehouse.toml" <<EOF
+[server]
+listen = "127.0.0.1:18590"
+public_url = "http://127.0.0.1:18590"
+admin_listen = "127.0.0.1:19590"
+threads = 1
+shutdown_grace = "1s"
+
+[log]
+level = "warn"
+access_log = false
+
+[store]
+url = "sqlite://$work/gatehouse.db"
+
+# Room for every identity, and the longest lifetime allowed (5 minutes), so the first tokens
+# are still cached when the last are touched (a release build touches 100k in well under that).
+[cache]
+max_entries = 200000
+ttl = "300s"
+
+[[upstreams]]
+name = "app"
+addrs = ["127.0.0.1:18580"]
+
+[[routes]]
+name = "auth"
+path_prefix = "/auth"
+upstream = "app"
+auth = "required"
+EOF
+
+nginx -c "$work/nginx.conf" -p "$work" &
+nginx_pid=$!
+"$BIN" --config "$work/gatehouse.toml" >"$work/gatehouse.log" 2>&1 &
+gh_pid=$!
+trap 'kill $gh_pid $nginx_pid 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  curl -sf -o /dev/null http://127.0.0.1:19590/healthz && break
+  sleep 0.1
+done
+kill -0 $gh_pid 2>/dev/null || { echo "cache_memory.sh: Gatehouse exited:" >&2; cat "$work/gatehouse.log" >&2; exit 1; }
+# One warm-up request so the idle figure includes the connection and runtime set-up.
+curl -s -o /dev/null http://127.0.0.1:18590/auth/x || true
+sleep 1
+python3 bench/cache_memory.py --db "$work/gatehouse.db" --pid "$gh_pid" --port 18590 \
+  --admin 19590 --tokens "$TOKENS"

@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# The per-request cost model (issue 14, part 1): instructions per proxied request, counted by
+# `valgrind --tool=callgrind`, which is deterministic for a given binary and input whatever
+# else the machine is doing. Use it to A/B a hot-path change before any wrk run.
+#
+#   bench/cost.sh                    # target/release/gatehouse, 2000 requests per scenario
+#   GATEHOUSE_BIN=/path/to/gatehouse N=5000 bench/cost.sh
+#
+# One Gatehouse runs under callgrind (routes: public, authenticated, authenticated + 5-rule
+# policy, + a local per-user rate limit) and a second one with the cache off (the miss path).
+# Every scenario first sends a few warm-up requests on one keep-alive connection, then
+# `callgrind_control --zero`, N requests, `callgrind_control --dump`: the dump holds exactly
+# those N requests (plus whatever background timers ran meanwhile, which is noise of well under
+# 1%). Per request = dump total / N. Writes bench/results/cost-latest.md with the table and
+# the top 15 inclusive functions of the cached-opaque scenario.
+#
+# Needs valgrind and nginx (upstream stand-in). Loopback ports 18480 (upstream), 18490/18491
+# (Gatehouse), 19490/19491 (admin).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${N:-2000}
+WARM=${WARM:-50}
+BIN=${GATEHOUSE_BIN:-target/release/gatehouse}
+OUT=${OUT:-bench/results/cost-latest.md}
+work=$(mktemp -d /tmp/gatehouse-cost.XXXX)
+
+for tool in valgrind callgrind_control callgrind_annotate nginx python3; do
+  command -v "$tool" >/dev/null || { echo "cost.sh: $tool is missing" >&2; exit 1; }
+done
+[ -x "$BIN" ] || { echo "cost.sh: no binary at $BIN (cargo build --release)" >&2; exit 1; }
+
+cat >"$work/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx.err warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:18480;
+    location / { default_type text/plain; return 200 "ok user=\$http_x_auth_user_id\n"; }
+  }
+}
+EOF
+
+# $1 = listen port, $2 = admin port, $3 = database, $4 = extra [cache] table.
+write_config() {
+  cat <<EOF
+[server]
+listen = "127.0.0.1:$1"
+public_url = "http://127.0.0.1:$1"
+admin_listen = "127.0.0.1:$2"
+threads = 1
+shutdown_grace = "1s"
+
+[log]
+level = "warn"
+access_log = false
+
+[store]
+url = "sqlite://$work/$3"
+
+$4
+
+[jwt]
+algorithm = "HS256"
+secret = "bench-secret-bench-secret-bench-secret"
+
+[[upstreams]]
+name = "app"
+addrs = ["127.0.0.1:18480"]
+
+[[policies]]
+name = "editors"
+rules = [
+  { deny = { method = ["DELETE"] } },
+  { deny = { path = "/bench/admin/**" } },
+  { deny = { claim = "groups", any_of = ["banned"] } },
+  { allow = { all = [ { method = ["OPTIONS"] }, { path = "/bench/*/meta" } ] } },
+  { allow = { all = [ { scopes = ["write"] }, { claim = "groups", any_of = ["editors", "admins"] } ] } },
+]
+
+# Generous enough never to refuse: what is measured is the cost of drawing a token.
+[[rate_limits]]
+name = "local"
+key = "user"
+rate = "1000000/s"
+burst = 1000000
+
+[[routes]]
+name = "auth"
+path_prefix = "/auth"
+upstream = "app"
+auth = "required"
+
+[[routes]]
+name = "policy"
+path_prefix = "/policy"
+upstream = "app"
+auth = "required"
+policy = "editors"
+
+[[routes]]
+name = "limited"
+path_prefix = "/limited"
+upstream = "app"
+auth = "required"
+policy = "editors"
+rate_limit = "local"
+
+[[routes]]
+name = "public"
+path_prefix = "/"
+upstream = "app"
+auth = "public"
+EOF
+}
+write_config 18490 19490 cached.db "" >"$work/cached.toml"
+write_config 18491 19491 nocache.db '[cache]
+ttl = "0s"
+negative_ttl = "0s"' >"$work/nocache.toml"
+
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+nginx -c "$work/nginx.conf" -p "$work" &
+pids+=($!)
+
+"$BIN" check-config --config "$work/cached.toml" >&2
+# Both instances share one signing secret for the JWT and one token per store.
+opaque=$("$BIN" token issue --config "$work/cached.toml" --user bench-user --name bench \
+  --scopes write --groups editors)
+opaque_nc=$("$BIN" token issue --config "$work/nocache.toml" --user bench-user --name bench \
+  --scopes write --groups editors)
+jwt=$(python3 - <<'EOF'
+import base64, hashlib, hmac, json, time
+def b64(raw): return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+now = int(time.time())
+h = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+p = b64(json.dumps({"sub": "user-42", "iat": now, "exp": now + 86400, "scope": "write"}, separators=(",", ":")).encode())
+s = b64(hmac.new(b"bench-secret-bench-secret-bench-secret", f"{h}.{p}".encode(), hashlib.sha256).digest())
+print(f"{h}.{p}.{s}")
+EOF
+)
+
+start() { # $1 = name, $2 = config
+  valgrind --tool=callgrind --callgrind-out-file="$work/$1.%p.cg" \
+    "$BIN" --config "$2" >"$work/$1.log" 2>&1 &
+  pids+=($!)
+  echo $!
+}
+cached_pid=$(start cached "$work/cached.toml")
+nocache_pid=$(start nocache "$work/nocache.toml")
+for port in 19490 19491; do
+  for _ in $(seq 600); do
+    curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break
+    sleep 0.2
+  done
+  curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" \
+    || { echo "cost.sh: Gatehouse on admin $port did not start" >&2; cat "$work"/*.log >&2; exit 1; }
+done
+
+# $1 = scenario, $2 = pid, $3 = port, $4 = path, $5 = token or "-"
+measure() {
+  python3 - "$3" "$4" "$5" "$WARM" <<'EOF'
+import http.client, sys
+port, path, token, warm = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+headers = {} if token == "-" else {"Authorization": f"Bearer {token}"}
+c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=120)
+for _ in range(warm):
+    c.request("GET", path, headers=headers)
+    r = c.getresponse(); body = r.read()
+    if r.status != 200:
+        sys.exit(f"cost.sh: {path} answered {r.status}: {body[:200]!r}")
+EOF
+  callgrind_control --zero "$2" >/dev/null
+  python3 - "$3" "$4" "$5" "$N" <<'EOF'
+import http.client, sys
+port, path, token, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+headers = {} if token == "-" else {"Authorization": f"Bearer {token}"}
+c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=120)
+for _ in range(n):
+    c.request("GET", path, headers=headers)
+    r = c.getresponse(); body = r.read()
+    if r.status != 200:
+        sys.exit(f"cost.sh: {path} answered {r.status}: {body[:200]!r}")
+EOF
+  callgrind_control --dump="$1" "$2" >/dev/null
+  # The dump is written asynchronously; wait until its file is there and complete.
+  local f=
+  for _ in $(seq 100); do
+    f=$(grep -l "^desc: Trigger: .*dump $1\$" "$work"/*.cg.* 2>/dev/null | head -1 || true)
+    [ -n "$f" ] && grep -q '^totals:' "$f" && break
+    sleep 0.2
+  done
+  [ -n "$f" ] || { echo "cost.sh: no dump for $1" >&2; exit 1; }
+  mv "$f" "$work/dump-$1.cg"
+  local total
+  total=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$work/dump-$1.cg")
+  echo "$1 $((total / N))"
+}
+
+results=$(
+  measure public "$cached_pid" 18490 /x -
+  measure opaque "$cached_pid" 18490 /auth/x "$opaque"
+  measure jwt "$cached_pid" 18490 /auth/x "$jwt"
+  measure policy "$cached_pid" 18490 /policy/x "$opaque"
+  measure limited "$cached_pid" 18490 /limited/x "$opaque"
+  measure miss "$nocache_pid" 18491 /auth/x "$opaque_nc"
+)
+echo "$results" >&2
+get() { awk -v k="$1" '$1 == k {print $2}' <<<"$results"; }
+ratio() { awk -v a="$(get "$1")" -v b="$(get "$2")" 'BEGIN {printf "%.3f", a / b}'; }
+
+{
+  echo "# Instructions per request ($(date -u +%F), $(git rev-parse --short HEAD), $N keep-alive requests per scenario, callgrind)"
+  echo
+  echo "| Scenario | Instructions / request | vs public |"
+  echo "|---|---:|---:|"
+  echo "| public route | $(get public) | 1.000 |"
+  echo "| cached opaque token | $(get opaque) | $(ratio opaque public) |"
+  echo "| cached HS256 JWT | $(get jwt) | $(ratio jwt public) |"
+  echo "| cached opaque + 5-rule policy | $(get policy) | $(ratio policy public) |"
+  echo "| cached opaque + policy + local rate limit | $(get limited) | $(ratio limited public) |"
+  echo "| cache off (SQLite lookup per request) | $(get miss) | $(ratio miss public) |"
+  echo
+  echo "policy / cached opaque = $(ratio policy opaque); policy + limit / cached opaque = $(ratio limited opaque)"
+  echo
+  echo "## Top 15 inclusive costs, cached opaque token (per request)"
+  echo
+  echo '```'
+  callgrind_annotate --inclusive=yes "$work/dump-opaque.cg" 2>/dev/null \
+    | awk -v n="$N" '/^ *[0-9,]+ .*[(][^)]*[)]/ || /^ *[0-9,]+  / {
+        c = $1; gsub(",", "", c); $1 = ""; printf "%10d %s\n", c / n, $0 }' \
+    | grep -v -E ' (0x[0-9a-f]+|\?\?\?)' | head -15
+  echo '```'
+} | tee "$OUT"
+echo "cost.sh: dumps kept in $work" >&2
