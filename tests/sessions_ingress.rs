@@ -1,5 +1,5 @@
-//! Browser sessions in forward-auth mode, through a real nginx (`auth_request`) set up as the
-//! README's "Browser sessions" section says: a browser without a session is redirected to the
+//! Browser sessions in forward-auth mode, through a real nginx (`auth_request`) and a real
+//! Caddy (`forward_auth`) set up as the README's "Browser sessions" section says: a browser without a session is redirected to the
 //! sign-in page on the app's own host, signs in there (nginx passes `/oauth/` to Gatehouse),
 //! comes back, and the session cookie is then accepted by the decision endpoint, while the
 //! upstream behind nginx never sees it. API clients still get their 401 and challenge.
@@ -13,8 +13,12 @@ use support::*;
 
 const TRUSTED: &str = "trusted_proxies = [\"127.0.0.1\"]";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nginx_redirects_to_sign_in_and_accepts_the_session_cookie() {
+/// The whole loop through `ingress`; `sign_in_at` is where the first redirect points, given
+/// the ingress's address.
+async fn sessions_through(
+    start_ingress: fn(std::net::SocketAddr, std::net::SocketAddr) -> Ingress,
+    sign_in_at: fn(&Ingress) -> String,
+) {
     let up = EchoUpstream::start("app").await;
     let sections = format!(
         "{}[forward_auth]\n[[routes]]\npath_prefix = \"/app\"\non_missing = \"sign_in\"\n",
@@ -22,23 +26,14 @@ async fn nginx_redirects_to_sign_in_and_accepts_the_session_cookie() {
     );
     let gh = TestGatehouse::start_with_server(TRUSTED, &sections);
     gh.sign_up("alice", "password123").await;
-    let nginx = Ingress::nginx_sessions(gh.addr, up.addr);
-    let mut b = Browser::new(nginx.addr, &format!("localhost:{}", nginx.addr.port()));
+    let ingress = start_ingress(gh.addr, up.addr);
+    let mut b = Browser::new(ingress.addr, &format!("localhost:{}", ingress.addr.port()));
     b.jar.insert("theme".into(), "dark".into());
 
-    // No session: the redirect nginx makes of the decision's 401, to the app's own host.
+    // No session: redirected to the sign-in page on the app's own host.
     let first = b.visit("/app/dash?x=1").await;
-    assert_eq!(first.status, 302, "{first:?}\n{}", nginx.log());
-    assert_eq!(
-        first.location.as_deref(),
-        Some(
-            format!(
-                "http://localhost:{}/oauth/sign-in?rd=%2Fapp%2Fdash%3Fx%3D1",
-                nginx.addr.port()
-            )
-            .as_str()
-        )
-    );
+    assert_eq!(first.status, 302, "{first:?}\n{}", ingress.log());
+    assert_eq!(first.location, Some(sign_in_at(&ingress)));
     assert_eq!(up.count(), 0);
 
     let (page, _) = b
@@ -48,10 +43,11 @@ async fn nginx_redirects_to_sign_in_and_accepts_the_session_cookie() {
             "password123",
         )
         .await;
-    assert_eq!(page.status, 200, "{page:?}\n{}", nginx.log());
+    assert_eq!(page.status, 200, "{page:?}\n{}", ingress.log());
     let seen = up.last();
     assert_eq!(seen.uri, "/app/dash?x=1");
     assert_eq!(seen.header("x-auth-user-name"), Some("alice"));
+    // The app's own cookies arrive; the session does not.
     assert_eq!(
         seen.header_values("cookie"),
         ["theme=dark"],
@@ -59,7 +55,7 @@ async fn nginx_redirects_to_sign_in_and_accepts_the_session_cookie() {
         seen.headers
     );
 
-    // A cross-site POST with the cookie is refused by the decision, so by nginx.
+    // A cross-site POST with the cookie is refused by the decision, so by the ingress.
     let before = up.count();
     let post = b
         .send(
@@ -75,7 +71,7 @@ async fn nginx_redirects_to_sign_in_and_accepts_the_session_cookie() {
     // An API client without a token gets the 401 and its challenge, not a redirect.
     let api = gh
         .client
-        .get(nginx.url("/app/x"))
+        .get(ingress.url("/app/x"))
         .header("accept", "application/json")
         .send()
         .await
@@ -87,10 +83,31 @@ async fn nginx_redirects_to_sign_in_and_accepts_the_session_cookie() {
         .get("www-authenticate")
         .is_some_and(|v| v.to_str().unwrap().starts_with("Bearer")));
 
-    // Logout through nginx ends it.
+    // Logout through the ingress ends it.
     let out = b.visit("/oauth/logout?rd=/app").await;
     assert_eq!(out.status, 303);
     assert_eq!(b.visit("/app").await.status, 302);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_redirects_to_sign_in_and_accepts_the_session_cookie() {
+    // nginx turns the decision's 401 + X-Gatehouse-Sign-In into an absolute redirect.
+    sessions_through(Ingress::nginx_sessions, |i| {
+        format!(
+            "http://localhost:{}/oauth/sign-in?rd=%2Fapp%2Fdash%3Fx%3D1",
+            i.addr.port()
+        )
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caddy_redirects_to_sign_in_and_accepts_the_session_cookie() {
+    // Caddy hands the decision's own 302 to the browser.
+    sessions_through(Ingress::caddy_sessions, |_| {
+        "/oauth/sign-in?rd=%2Fapp%2Fdash%3Fx%3D1".to_string()
+    })
+    .await;
 }
 
 /// Traefik, Caddy and Envoy pass a refusal through as it is: the decision answers the 302

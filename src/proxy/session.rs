@@ -113,9 +113,7 @@ pub(super) fn cookie_for_upstream(
     decision: &RequestHeader,
 ) -> Option<(HeaderName, HeaderValue)> {
     let all = decision.headers.get_all(http::header::COOKIE);
-    if all.iter().next().is_none() {
-        return None;
-    }
+    all.iter().next()?;
     let kept = cookies::without(&decision.headers, &state.sessions.config().cookie_name)
         .unwrap_or_else(|| all.iter().cloned().collect());
     let joined = kept

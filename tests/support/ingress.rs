@@ -220,6 +220,48 @@ http {{
 }}
 "#
         );
+        Self::start_caddy(binary, dir, port, caddyfile)
+    }
+
+    /// Caddy as README's "Browser sessions" section sets it up: `/oauth/*` passed to
+    /// Gatehouse on the app's host, `forward_auth` (whose 302 Caddy hands to the browser as
+    /// it is) copying the identity headers and `X-Gatehouse-Cookie` as `Cookie`.
+    pub fn caddy_sessions(gatehouse: SocketAddr, upstream: SocketAddr) -> Ingress {
+        let binary = find_binary(
+            &["caddy"],
+            &["/usr/bin/caddy"],
+            "caddy (Debian package caddy; see scripts/install-deps.sh)",
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let strip: String = IDENTITY_HEADERS
+            .iter()
+            .map(|h| format!("        request_header -{h}\n"))
+            .collect();
+        let copy = IDENTITY_HEADERS.join(" ");
+        let caddyfile = format!(
+            r#"
+{{
+    admin off
+    auto_https off
+}}
+:{port} {{
+    bind 127.0.0.1
+    route {{
+        reverse_proxy /oauth/* {gatehouse}
+{strip}        forward_auth {gatehouse} {{
+            uri /_gatehouse/auth
+            copy_headers {copy} X-Gatehouse-Cookie>Cookie
+        }}
+        reverse_proxy {upstream}
+    }}
+}}
+"#
+        );
+        Self::start_caddy(binary, dir, port, caddyfile)
+    }
+
+    fn start_caddy(binary: PathBuf, dir: TempDir, port: u16, caddyfile: String) -> Ingress {
         let conf_path = dir.path().join("Caddyfile");
         std::fs::write(&conf_path, caddyfile).expect("write Caddyfile");
         let log = dir.path().join("caddy.log");
