@@ -455,3 +455,38 @@ async fn deleting_the_user_ends_their_sessions_at_once() {
     assert_eq!(deleted.status(), 204);
     assert_eq!(b.visit("/app").await.status, 302);
 }
+
+/// Two replicas on one PostgreSQL schema, each caching for 300 s: a logout on A reaches B's
+/// cache through LISTEN/NOTIFY, so the session stops working there too, long before its cache
+/// entry would expire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_on_one_replica_reaches_the_other() {
+    let url = postgres::url("sessions::logout_on_one_replica_reaches_the_other").await;
+    let schema = postgres::fresh_schema();
+    let up = EchoUpstream::start("app").await;
+    let sections = format!("{}[cache]\nttl = \"300s\"\n", sections(&up, ""));
+    let store = postgres::store_section(&url, &schema, "");
+    let a = TestGatehouse::start_with_store(tempfile::tempdir().unwrap(), &store, &sections);
+    let b = TestGatehouse::start_with_store(tempfile::tempdir().unwrap(), &store, &sections);
+    a.sign_up("alice", PASSWORD).await;
+    let mut on_a = Browser::new(a.addr, &format!("localhost:{}", a.addr.port()));
+    on_a.sign_in_through("/app", "alice", PASSWORD).await;
+    let cookie = on_a.jar.get(COOKIE).cloned().unwrap();
+    let mut on_b = Browser::new(b.addr, &format!("localhost:{}", b.addr.port()));
+    on_b.jar.insert(COOKIE.into(), cookie);
+    assert_eq!(on_b.visit("/app").await.status, 200, "B knows the session");
+    assert_eq!(on_b.visit("/app").await.status, 200, "and has it cached");
+
+    assert_eq!(on_a.visit("/oauth/logout").await.status, 200);
+    let refused = eventually(Duration::from_secs(10), || {
+        let b = &b;
+        let cookie = on_b.jar.get(COOKIE).cloned().unwrap();
+        async move {
+            let mut fresh = Browser::new(b.addr, &format!("localhost:{}", b.addr.port()));
+            fresh.jar.insert(COOKIE.into(), cookie);
+            fresh.visit("/app").await.status == 302
+        }
+    })
+    .await;
+    assert!(refused, "B still accepts the session A signed out");
+}
