@@ -25,9 +25,9 @@ needs=(
 )
 if [ "$what" = test ]; then
   needs+=(
-    "chromium chromium-browser google-chrome|chromium|tests/facebook_popup_browser.rs drives headless Chromium"
-    "nginx /usr/sbin/nginx|nginx-light|tests/forward_auth.rs puts nginx auth_request in front of the decision endpoint"
-    "caddy|caddy|tests/forward_auth.rs puts Caddy forward_auth in front of the decision endpoint"
+    "chromium chromium-browser google-chrome|chromium|tests/facebook_popup_browser.rs and tests/sessions_browser.rs drive headless Chromium"
+    "nginx /usr/sbin/nginx|nginx-light|tests/forward_auth.rs and tests/sessions_ingress.rs put nginx auth_request in front of the decision endpoint"
+    "caddy|caddy|tests/forward_auth.rs and tests/sessions_ingress.rs put Caddy forward_auth in front of the decision endpoint"
     "promtool|prometheus|tests/deploy.rs: promtool checks deploy/prometheus (config, alert rules and their unit tests)"
   )
 fi

@@ -3,7 +3,7 @@
 //! validator, the renderer. Also the start-up checks that need the endpoint table.
 
 use crate::auth::{
-    CachedValidator, JwtValidator, Locations, OpaqueStoreValidator, SelectingValidator,
+    CachedValidator, JwtValidator, Locations, OpaqueStoreValidator, SelectingValidator, Sessions,
     TokenService, TokenValidator,
 };
 use crate::config::{Config, HandlerKind, RouteTarget};
@@ -29,6 +29,8 @@ pub struct AppState {
     /// Indexed like `config.upstreams`.
     pub upstreams: Vec<UpstreamGroup>,
     pub validator: Arc<CachedValidator>,
+    /// Browser sessions of `on_missing = "sign_in"` routes (signed in by the OAuth pages).
+    pub sessions: Arc<Sessions>,
     pub tokens: TokenService,
     pub store: StoreHandle,
     pub metrics: Arc<Metrics>,
@@ -74,7 +76,13 @@ impl AppState {
             &config.cache,
             metrics.clone(),
         ));
-        let mut endpoints = endpoint_table(&config, &store, &validator, &metrics)?;
+        let sessions = Arc::new(Sessions::new(
+            store.clone(),
+            config.sessions.clone(),
+            &config.cache,
+            metrics.clone(),
+        ));
+        let mut endpoints = endpoint_table(&config, &store, &validator, &sessions, &metrics)?;
         let credentials_limit = config
             .rate_limits
             .iter()
@@ -107,6 +115,7 @@ impl AppState {
             upstreams,
             tokens: TokenService::new(store.clone(), validator.clone()),
             validator,
+            sessions,
             store,
             common_headers: CommonHeaders::new(&config.http.cors)?,
             identity_headers: IdentityHeaders::new(
@@ -154,6 +163,7 @@ fn endpoint_table(
     config: &Config,
     store: &StoreHandle,
     validator: &Arc<CachedValidator>,
+    sessions: &Arc<Sessions>,
     metrics: &Arc<Metrics>,
 ) -> Result<EndpointTable, String> {
     let mut table = EndpointTable::default();
@@ -167,6 +177,7 @@ fn endpoint_table(
             config,
             store.clone(),
             validator.clone(),
+            sessions.clone(),
             metrics.clone(),
             passwords.clone(),
         )? {
@@ -179,6 +190,7 @@ fn endpoint_table(
                 store.clone(),
                 passwords,
                 validator.clone(),
+                sessions.clone(),
             ));
             table.mount(HandlerKind::Users, "", &users, crate::users::api::ENDPOINTS);
         }

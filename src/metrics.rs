@@ -82,7 +82,7 @@ impl AuthDecision {
 pub enum ForwardAuthResult {
     /// 2xx: the ingress forwards the request.
     Allowed,
-    /// 401: no usable token.
+    /// 401: no usable token; or a browser sent to sign in (302, or 401 for nginx).
     Unauthenticated,
     /// 403: the token lacks a scope, or the route's rules refuse it.
     Forbidden,

@@ -7,7 +7,8 @@ use crate::config::{Config, StoreBackend};
 use crate::connection::{ConnectionLimits, Guarded};
 use crate::proxy::GatehouseProxy;
 use crate::store::{
-    now_unix, PostgresStore, RevocationFeed, SqliteStore, Store, StoreError, StoreHandle,
+    now_unix, PostgresStore, RevocationFeed, RevocationSink, SqliteStore, Store, StoreError,
+    StoreHandle,
 };
 use crate::users::username::confusable_skeleton;
 use async_trait::async_trait;
@@ -163,7 +164,13 @@ impl Gatehouse {
         let admin_listen = config.server.admin_listen.to_string();
         let (state, health_checks) = AppState::build(config, store).map_err(StartError::Config)?;
         if let Some(feed) = opened.feed {
-            feed.spawn(store_runtime.handle(), state.validator.clone());
+            feed.spawn(
+                store_runtime.handle(),
+                vec![
+                    state.validator.clone() as Arc<dyn RevocationSink>,
+                    state.sessions.clone(),
+                ],
+            );
         }
 
         let limits = ConnectionLimits {

@@ -1,4 +1,4 @@
-//! No token, password or secret reaches the log, even at `debug` and even when pingora logs a
+//! No token, session cookie, password or secret reaches the log, even at `debug` and even when pingora logs a
 //! failed upstream request (hardening finding 4: its default request summary printed the raw
 //! target, `?oauth_token=` included).
 
@@ -23,6 +23,7 @@ async fn failed_upstream_requests_log_no_credentials_at_debug() {
             free_port()
         ),
         route("/api", "down", "required", ""),
+        route("/web", "down", "required", "on_missing = \"sign_in\""),
     ]
     .concat();
     let text = TestGatehouse::config_text(
@@ -103,6 +104,15 @@ async fn failed_upstream_requests_log_no_credentials_at_debug() {
         let r = req.send().await.unwrap();
         assert_eq!(r.status(), 502, "{path}");
     }
+    // A browser session's cookie, through the sign-in pages, then to the failing upstream.
+    let mut browser = support::browser::Browser::new(addr, &format!("localhost:{port}"));
+    browser.sign_in_through("/web/a", "logged", password).await;
+    let session = browser
+        .jar
+        .get("gatehouse-session")
+        .cloned()
+        .expect("session");
+    assert_eq!(browser.visit("/web/b").await.status, 502);
     // A wrong password and a wrong client secret are secrets too.
     let wrong = "wrong-pw-for-the-log-test-1190";
     let r = client
@@ -147,6 +157,7 @@ async fn failed_upstream_requests_log_no_credentials_at_debug() {
     for secret in [
         access.as_str(),
         refresh.as_str(),
+        session.as_str(),
         service_token.as_str(),
         password,
         wrong,

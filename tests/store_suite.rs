@@ -12,7 +12,7 @@ use gatehouse::auth::{generate_token, hash_token};
 use gatehouse::store::{
     now_unix, AuthorizationRequest, FbAccount, FbAdAccount, FbPage, IssuedTokens, NewUser,
     PostgresStore, Redemption, SqliteStore, Store, StoreError, StoredAccessToken, StoredCode,
-    StoredRefreshToken, ThrottleOutcome, ThrottlePolicy, TokenHash,
+    StoredRefreshToken, StoredSession, ThrottleOutcome, ThrottlePolicy, TokenHash,
 };
 use std::any::Any;
 use std::sync::Arc;
@@ -84,6 +84,10 @@ macro_rules! store_suite {
             throttle_window_expiry,
             throttle_status_counts_nothing,
             purge_expired,
+            sessions,
+            session_rotation_revokes_the_replaced_one,
+            delete_user_revokes_sessions,
+            purge_removes_ended_sessions,
         );
     };
     (@cases $backend:ident, $open:ident; $($case:ident),* $(,)?) => {
@@ -1356,5 +1360,118 @@ mod store_suite_cases {
                 .allowed
         );
         assert_eq!(store.purge_expired(now, 3600).await.unwrap(), 0);
+    }
+
+    fn session(user_id: &str, now: i64) -> StoredSession {
+        StoredSession {
+            user_id: user_id.into(),
+            user_name: format!("name-{user_id}"),
+            groups: "staff ops".into(),
+            created_at: now,
+            expires_at: now + 3600,
+            last_seen_at: now,
+            revoked: false,
+        }
+    }
+
+    pub async fn sessions(store: Arc<dyn Store>) {
+        let now = now_unix();
+        let h = fresh_hash();
+        assert_eq!(store.find_session(&h).await.unwrap(), None);
+        let s = session("7", now);
+        store.insert_session(&h, &s, None).await.unwrap();
+        assert_eq!(store.find_session(&h).await.unwrap(), Some(s.clone()));
+        // The last use only moves forward.
+        store.touch_session(&h, now + 30).await.unwrap();
+        store.touch_session(&h, now + 10).await.unwrap();
+        assert_eq!(
+            store.find_session(&h).await.unwrap().unwrap().last_seen_at,
+            now + 30
+        );
+        assert!(store.revoke_session(&h, now + 40).await.unwrap());
+        assert!(!store.revoke_session(&h, now + 50).await.unwrap());
+        assert!(!store.revoke_session(&fresh_hash(), now).await.unwrap());
+        let found = store.find_session(&h).await.unwrap().unwrap();
+        assert!(found.revoked);
+        assert_eq!(found.user_name, "name-7");
+        assert_eq!(found.groups, "staff ops");
+        // A hash is a primary key: a second insert of it is refused, the first row kept.
+        assert!(store
+            .insert_session(&h, &session("8", now), None)
+            .await
+            .is_err());
+        assert_eq!(store.find_session(&h).await.unwrap().unwrap().user_id, "7");
+    }
+
+    pub async fn session_rotation_revokes_the_replaced_one(store: Arc<dyn Store>) {
+        let now = now_unix();
+        let (old, new, other) = (fresh_hash(), fresh_hash(), fresh_hash());
+        store
+            .insert_session(&old, &session("1", now), None)
+            .await
+            .unwrap();
+        store
+            .insert_session(&other, &session("1", now), None)
+            .await
+            .unwrap();
+        store
+            .insert_session(&new, &session("1", now + 1), Some(&old))
+            .await
+            .unwrap();
+        assert!(store.find_session(&old).await.unwrap().unwrap().revoked);
+        assert!(!store.find_session(&new).await.unwrap().unwrap().revoked);
+        assert!(!store.find_session(&other).await.unwrap().unwrap().revoked);
+        // Replacing one that does not exist (a forged cookie) still signs in.
+        let newer = fresh_hash();
+        store
+            .insert_session(&newer, &session("1", now), Some(&fresh_hash()))
+            .await
+            .unwrap();
+        assert!(store.find_session(&newer).await.unwrap().is_some());
+        // A failed insert leaves the replaced session alone (one transaction).
+        assert!(store
+            .insert_session(&newer, &session("1", now), Some(&other))
+            .await
+            .is_err());
+        assert!(!store.find_session(&other).await.unwrap().unwrap().revoked);
+    }
+
+    pub async fn delete_user_revokes_sessions(store: Arc<dyn Store>) {
+        let now = now_unix();
+        let bob = store.create_user(&new_user("Bob"), now).await.unwrap();
+        let carol = store.create_user(&new_user("Carol"), now).await.unwrap();
+        let (b1, b2, c1) = (fresh_hash(), fresh_hash(), fresh_hash());
+        store
+            .insert_session(&b1, &session(&bob.id.to_string(), now), None)
+            .await
+            .unwrap();
+        store
+            .insert_session(&b2, &session(&bob.id.to_string(), now), None)
+            .await
+            .unwrap();
+        store
+            .insert_session(&c1, &session(&carol.id.to_string(), now), None)
+            .await
+            .unwrap();
+        let revoked = store.delete_user(bob.id, now + 1).await.unwrap().unwrap();
+        assert_eq!(sorted(revoked), sorted(vec![b1, b2]));
+        assert!(store.find_session(&b1).await.unwrap().unwrap().revoked);
+        assert!(store.find_session(&b2).await.unwrap().unwrap().revoked);
+        assert!(!store.find_session(&c1).await.unwrap().unwrap().revoked);
+    }
+
+    pub async fn purge_removes_ended_sessions(store: Arc<dyn Store>) {
+        let now = now_unix();
+        let (ended, live) = (fresh_hash(), fresh_hash());
+        let mut old = session("1", now - 10_000);
+        old.expires_at = now - 9_000;
+        store.insert_session(&ended, &old, None).await.unwrap();
+        store
+            .insert_session(&live, &session("1", now), None)
+            .await
+            .unwrap();
+        assert_eq!(store.purge_expired(now, 3600).await.unwrap(), 1);
+        assert_eq!(store.find_session(&ended).await.unwrap(), None);
+        assert!(store.find_session(&live).await.unwrap().is_some());
     }
 }

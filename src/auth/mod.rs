@@ -7,6 +7,7 @@ mod extract;
 mod identity;
 mod jwt;
 mod service;
+mod sessions;
 mod token;
 mod validator;
 
@@ -16,6 +17,7 @@ pub use extract::{extract_token, strip_query_token, Locations, Malformed, QUERY_
 pub use identity::{Identity, IdentityHeaderValues};
 pub use jwt::{identity_from_claims, looks_like_jwt, JwtValidator, SelectingValidator};
 pub use service::{NewToken, TokenService};
+pub use sessions::Sessions;
 pub use token::{generate_token, hash_token};
 pub use validator::{OpaqueStoreValidator, TokenValidator};
 

@@ -17,6 +17,7 @@ mod raw;
 mod routes;
 pub mod secret;
 mod server;
+mod sessions;
 mod store;
 mod tokens;
 mod upstreams;
@@ -37,9 +38,10 @@ pub use policies::{
 pub use rate_limits::{
     parse_rate, FailMode, RateBackend, RateKey, RateLimitConfig, CREDENTIALS_LIMIT,
 };
-pub use routes::{AuthMode, HandlerKind, RouteConfig, RouteTarget};
+pub use routes::{AuthMode, HandlerKind, OnMissing, RouteConfig, RouteTarget};
 pub use secret::SecretString;
 pub use server::{LogConfig, LogFormat, ServerConfig};
+pub use sessions::SessionsConfig;
 pub use store::{StoreBackend, StoreConfig};
 pub use tokens::{CacheConfig, TokenFormat, TokensConfig};
 pub use upstreams::{HealthCheckConfig, UpstreamConfig};
@@ -88,6 +90,8 @@ pub struct Config {
     pub claims: Vec<String>,
     /// Present when the `[forward_auth]` section is: the decision endpoint is answered.
     pub forward_auth: Option<ForwardAuthConfig>,
+    /// Browser sessions (routes with `on_missing = "sign_in"`); defaults when not written.
+    pub sessions: SessionsConfig,
 }
 
 impl Config {
@@ -141,6 +145,11 @@ fn validate(raw: RawConfig, outside: Outside) -> Result<Config, Vec<String>> {
         .facebook
         .and_then(|f| facebook::validate_facebook(&mut p, f));
     let jwt = raw.jwt.and_then(|j| jwt::validate_jwt(&mut p, j));
+    if raw.sessions.is_some() && oauth.is_none() {
+        p.push("sessions: declared without an [oauth] section (sessions are signed in through its pages)".into());
+    }
+    let sessions =
+        sessions::validate_sessions(&mut p, raw.sessions.unwrap_or_default(), server.as_ref());
     if oauth.is_none() && !clients.is_empty() {
         p.push("clients: declared without an [oauth] section (add `[oauth]` to enable the authorization server)".into());
     }
@@ -197,6 +206,7 @@ fn validate(raw: RawConfig, outside: Outside) -> Result<Config, Vec<String>> {
         rate_limits,
         claims,
         forward_auth,
+        sessions,
     })
 }
 

@@ -2,7 +2,7 @@
 //! the spellings of its enum values. Nothing outside `config/` sees these; each section's
 //! `validate_*` function turns them into the checked types of `Config`.
 
-use super::{AuthMode, FailMode, GrantType, LogFormat, RateKey, TokenFormat};
+use super::{AuthMode, FailMode, GrantType, LogFormat, OnMissing, RateKey, TokenFormat};
 use serde::de::{DeserializeOwned, IntoDeserializer};
 use serde::{Deserialize, Deserializer};
 
@@ -89,6 +89,15 @@ pub struct RawConfig {
     #[serde(default)]
     pub routes: Vec<RawRoute>,
     pub forward_auth: Option<RawForwardAuth>,
+    pub sessions: Option<RawSessions>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSessions {
+    pub cookie_name: Option<String>,
+    pub ttl: Option<String>,
+    pub idle_ttl: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -210,6 +219,7 @@ pub struct RawRoute {
     pub upstream: Option<String>,
     pub handler: Option<OneOf<RouteHandler>>,
     pub auth: Option<OneOf<AuthMode>>,
+    pub on_missing: Option<OneOf<OnMissing>>,
     #[serde(default)]
     pub scopes: Vec<String>,
     pub forward_authorization: Option<bool>,

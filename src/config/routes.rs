@@ -17,6 +17,18 @@ pub enum AuthMode {
     Public,
 }
 
+/// What a route answers a request without credentials (`routes.on_missing`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum OnMissing {
+    /// 401 with `WWW-Authenticate: Bearer`, for every client.
+    #[serde(rename = "401")]
+    Unauthorized,
+    /// Browsers (a GET or HEAD accepting `text/html`) are sent to sign in and get a session
+    /// cookie; every other client still gets the 401. Session cookies are accepted here only.
+    #[serde(rename = "sign_in")]
+    SignIn,
+}
+
 /// Handlers that live inside Gatehouse and write their own response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HandlerKind {
@@ -55,6 +67,7 @@ pub struct RouteConfig {
     pub path_prefix: String,
     pub target: RouteTarget,
     pub auth: AuthMode,
+    pub on_missing: OnMissing,
     pub scopes: Vec<String>,
     /// Accept `Authorization: OAuth` here even when `tokens.legacy_locations` does not (the
     /// seed clients use it on the users API).
@@ -99,7 +112,14 @@ pub(super) fn validate_routes(
         .into_iter()
         .enumerate()
         .filter_map(|(i, r)| {
-            validate_route(p, &format!("routes[{i}]"), r, upstreams, &mut claimed, refs)
+            let key = format!("routes[{i}]");
+            let route = validate_route(p, &key, r, upstreams, &mut claimed, refs)?;
+            if route.on_missing == OnMissing::SignIn && oauth.is_none() {
+                p.push(format!(
+                    "{key}.on_missing: `sign_in` needs the [oauth] section (its sign-in page and users)"
+                ));
+            }
+            Some(route)
         })
         .collect();
     let mut builtins = oauth.map(oauth_routes).unwrap_or_default();
@@ -183,6 +203,21 @@ fn validate_route(
     let auth = p.choice(r.auth, AuthMode::Required, |other| {
         format!("{key}.auth: `{other}` (use required, optional or public)")
     });
+    let on_missing = p.choice(r.on_missing, OnMissing::Unauthorized, |other| {
+        format!("{key}.on_missing: `{other}` (use \"401\" or sign_in)")
+    });
+    if on_missing == OnMissing::SignIn {
+        if auth != AuthMode::Required {
+            p.push(format!(
+                "{key}.on_missing: `sign_in` needs auth = \"required\" (a route that lets anonymous requests through has nothing to sign in for)"
+            ));
+        }
+        if !r.scopes.is_empty() {
+            p.push(format!(
+                "{key}.on_missing: `sign_in` sessions carry no scopes, so they could never pass this route's `scopes`; use a policy (groups) instead"
+            ));
+        }
+    }
     if auth == AuthMode::Public && !r.scopes.is_empty() {
         p.push(format!(
             "{key}.scopes: a public route cannot require scopes"
@@ -239,6 +274,7 @@ fn validate_route(
         path_prefix: prefix,
         target: target?,
         auth,
+        on_missing,
         scopes: r.scopes,
         accept_oauth_header: false,
         forward_authorization: r.forward_authorization.unwrap_or(false),
@@ -289,6 +325,7 @@ fn oauth_routes(oauth: &OAuthConfig) -> Vec<RouteConfig> {
         path_prefix: prefix.into(),
         target: RouteTarget::Handler(kind),
         auth,
+        on_missing: OnMissing::Unauthorized,
         scopes: vec![],
         accept_oauth_header: legacy,
         forward_authorization: false,
@@ -347,6 +384,7 @@ fn facebook_routes() -> Vec<RouteConfig> {
         path_prefix: prefix.into(),
         target: RouteTarget::Handler(HandlerKind::Facebook),
         auth: AuthMode::Public,
+        on_missing: OnMissing::Unauthorized,
         scopes: vec![],
         accept_oauth_header: false,
         forward_authorization: false,

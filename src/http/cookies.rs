@@ -19,6 +19,35 @@ pub fn read(headers: &HeaderMap, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// The `Cookie` header values with every `name=…` pair taken out and the other pairs kept as
+/// they came; `None` when nothing was taken (the headers can stay as they are). A value left
+/// empty is dropped.
+pub fn without(headers: &HeaderMap, name: &str) -> Option<Vec<HeaderValue>> {
+    let mut found = false;
+    let mut kept = Vec::new();
+    for value in headers.get_all(http::header::COOKIE) {
+        let Ok(text) = value.to_str() else {
+            kept.push(value.clone());
+            continue;
+        };
+        let pairs: Vec<&str> = text
+            .split(';')
+            .map(str::trim)
+            .filter(|pair| {
+                let named = pair.split('=').next().map(str::trim) == Some(name);
+                found |= named;
+                !named && !pair.is_empty()
+            })
+            .collect();
+        if !pairs.is_empty() {
+            if let Ok(v) = HeaderValue::from_str(&pairs.join("; ")) {
+                kept.push(v);
+            }
+        }
+    }
+    found.then_some(kept)
+}
+
 /// A `Set-Cookie` value; `max_age` 0 removes the cookie.
 pub fn set(
     name: &str,
@@ -73,5 +102,25 @@ mod tests {
             .to_str()
             .unwrap()
             .contains("Secure"));
+    }
+
+    #[test]
+    fn without_takes_out_only_the_named_pairs() {
+        let mut h = HeaderMap::new();
+        h.append(
+            http::header::COOKIE,
+            HeaderValue::from_static("a=1; gatehouse-session=s1;b=2"),
+        );
+        h.append(
+            http::header::COOKIE,
+            HeaderValue::from_static("gatehouse-session=s2"),
+        );
+        h.append(
+            http::header::COOKIE,
+            HeaderValue::from_static("gatehouse-session-x=3"),
+        );
+        let kept = without(&h, "gatehouse-session").unwrap();
+        assert_eq!(kept, vec!["a=1; b=2", "gatehouse-session-x=3"]);
+        assert!(without(&h, "c").is_none());
     }
 }

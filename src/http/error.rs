@@ -85,6 +85,11 @@ pub enum ApiError {
     UpstreamUnavailable,
     UpstreamTimeout,
     Internal(String),
+    /// A browser without credentials on a route with `on_missing = "sign_in"`: 302 to the
+    /// sign-in page (`location`, a path on the request's own host, built by Gatehouse).
+    SignIn {
+        location: String,
+    },
     /// A browser-facing refusal with its own title (expired sign-in, refused form…).
     Page {
         status: u16,
@@ -141,6 +146,7 @@ impl ApiError {
             ApiError::Unavailable(_) => 503,
             ApiError::UpstreamTimeout => 504,
             ApiError::Page { status, .. } => *status,
+            ApiError::SignIn { .. } => 302,
         }
     }
 
@@ -173,6 +179,7 @@ impl ApiError {
             ApiError::Internal(_) => "server_error",
             ApiError::Page { status, .. } if *status >= 500 => "server_error",
             ApiError::Page { .. } => "invalid_request",
+            ApiError::SignIn { .. } => "sign_in_required",
         }
     }
 
@@ -202,6 +209,7 @@ impl ApiError {
                 _ => "method not allowed",
             },
             ApiError::MissingToken => "an access token is required",
+            ApiError::SignIn { .. } => "sign in to continue",
             ApiError::InvalidToken { expired: true } => "the access token expired",
             ApiError::InvalidToken { expired: false } => "the access token is invalid or revoked",
             ApiError::InvalidClient | ApiError::ClientLockedOut { .. } => {

@@ -13,6 +13,7 @@ pub mod params;
 pub mod render;
 pub mod request_id;
 mod response;
+pub mod same_origin;
 
 pub use common_headers::CommonHeaders;
 pub use endpoint::{Auth, Endpoint, EndpointTable, Reply, Request, Resolved, Verb};

@@ -25,6 +25,8 @@ impl Renderer {
     pub fn render(&self, contract: Contract, error: &ApiError) -> OwnResponse {
         let status = error.status();
         let mut resp = match (contract, error) {
+            (_, ApiError::SignIn { location }) => OwnResponse::browser_redirect(status, location)
+                .unwrap_or_else(|_| OwnResponse::error(500, "server_error", "cannot redirect")),
             (_, ApiError::Page { title, message, .. }) => {
                 page::response(status, page::error(title, message), None)
             }

@@ -9,9 +9,10 @@ pub mod lockout;
 pub mod pages;
 pub mod pkce;
 pub mod request;
+pub mod return_to;
 pub mod scope;
 
-use crate::auth::CachedValidator;
+use crate::auth::{CachedValidator, Sessions};
 use crate::config::{Config, OAuthConfig, TokensConfig};
 use crate::metrics::Metrics;
 use crate::store::{StoreHandle, TokenHash};
@@ -31,6 +32,8 @@ pub struct OAuthServer {
     pub clients: ClientRegistry,
     pub store: StoreHandle,
     pub cache: Arc<CachedValidator>,
+    /// Browser sessions, created at sign-in for `on_missing = "sign_in"` routes.
+    pub sessions: Arc<Sessions>,
     /// Shared with the users API: one limit on concurrent hashes for the whole process.
     pub passwords: Arc<PasswordHasher>,
     pub lockout: Lockout,
@@ -44,6 +47,7 @@ impl OAuthServer {
         config: &Config,
         store: StoreHandle,
         cache: Arc<CachedValidator>,
+        sessions: Arc<Sessions>,
         metrics: Arc<Metrics>,
         passwords: Arc<PasswordHasher>,
     ) -> Result<Option<OAuthServer>, String> {
@@ -64,6 +68,7 @@ impl OAuthServer {
             lockout: Lockout::new(store.clone(), &oauth.lockout, metrics.clone()),
             store,
             cache,
+            sessions,
             metrics,
             max_body_bytes: config.http.max_body_bytes,
         }))

@@ -68,6 +68,32 @@ pub fn consent(page: &ConsentPage<'_>) -> String {
     render(&ConsentTemplate { style: STYLE, page })
 }
 
+/// After signing out (`done`), or the confirmation asked of a sign-out another site started:
+/// one form posting `rd` to `/oauth/logout`.
+pub struct SignOutPage<'a> {
+    pub host: &'a str,
+    pub rd: &'a str,
+    pub done: bool,
+}
+
+#[derive(Template)]
+#[template(path = "sign_out.html")]
+struct SignOutTemplate<'a> {
+    style: &'static str,
+    host: &'a str,
+    rd: &'a str,
+    done: bool,
+}
+
+pub fn sign_out(page: &SignOutPage<'_>) -> String {
+    render(&SignOutTemplate {
+        style: STYLE,
+        host: page.host,
+        rd: page.rd,
+        done: page.done,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

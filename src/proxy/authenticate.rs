@@ -1,10 +1,11 @@
 //! The one authentication step, for proxied routes and Gatehouse's own endpoints alike: what
 //! the route or endpoint declares becomes a `Need`, checked here, every decision counted in
-//! `gatehouse_auth_decisions_total`.
+//! `gatehouse_auth_decisions_total`. A token always wins; on a route with
+//! `on_missing = "sign_in"` the session cookie is read when there is none (`session`).
 
 use super::GatehouseProxy;
 use crate::auth::{extract_token, AuthError, Identity, Locations};
-use crate::config::AuthMode;
+use crate::config::{AuthMode, OnMissing};
 use crate::http::{ApiError, Auth, Dependency};
 use crate::metrics::AuthDecision;
 use crate::routing::Route;
@@ -19,6 +20,8 @@ pub struct Need<'a> {
     /// The token must speak for a user (not a client or an admin login).
     user: bool,
     admin: bool,
+    /// The route takes browser sessions (`on_missing = "sign_in"`).
+    session: bool,
 }
 
 const NO_SCOPES: &[String] = &[];
@@ -43,6 +46,7 @@ impl GatehouseProxy {
             locations: everywhere,
             user: true,
             admin: false,
+            session: false,
         };
         match auth {
             Auth::Public | Auth::Client | Auth::CsrfForm => None,
@@ -61,6 +65,7 @@ impl GatehouseProxy {
                     },
                     user: false,
                     admin: false,
+                    session: route.on_missing == OnMissing::SignIn,
                 })
             }
             Auth::User => Some(user),
@@ -80,6 +85,7 @@ impl GatehouseProxy {
                 },
                 user: false,
                 admin: true,
+                session: false,
             }),
         }
     }
@@ -97,6 +103,9 @@ impl GatehouseProxy {
             ApiError::MalformedToken(m.to_string())
         })?;
         let Some(token) = token else {
+            if need.session {
+                return self.session(req).await.map(Some);
+            }
             if need.required {
                 decide(AuthDecision::Missing);
                 return Err(ApiError::MissingToken);

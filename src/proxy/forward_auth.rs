@@ -5,7 +5,7 @@
 //! copy upstream; refused → the proxy's own refusal, body and `WWW-Authenticate` included.
 
 use super::described::describe;
-use super::{respond, GatehouseProxy, Purpose, RequestCtx};
+use super::{respond, session, GatehouseProxy, Purpose, RequestCtx};
 use crate::app::AppState;
 use crate::http::{ApiError, Contract, OwnResponse};
 use crate::metrics::ForwardAuthResult;
@@ -128,9 +128,16 @@ impl GatehouseProxy {
                 let mut allowed = OwnResponse::empty(200).no_store();
                 let identity = s.identity_headers.fields(ctx.identity.as_deref());
                 allowed.headers.extend(identity);
+                allowed.headers.extend(session::cookie_for_upstream(s, req));
                 (ForwardAuthResult::Allowed, allowed)
             }
-            Err((error, contract)) => (result_of(&error), s.renderer.render(contract, &error)),
+            Err((error, contract)) => {
+                let mut refused = s.renderer.render(contract, &error);
+                if let ApiError::SignIn { location } = &error {
+                    refused = session::sign_in_for_ingress(s, req, location, refused);
+                }
+                (result_of(&error), refused)
+            }
         }
     }
 }
@@ -138,7 +145,8 @@ impl GatehouseProxy {
 fn result_of(error: &ApiError) -> ForwardAuthResult {
     match error.status() {
         400 => ForwardAuthResult::Invalid,
-        401 => ForwardAuthResult::Unauthenticated,
+        // 302: a browser sent to sign in.
+        302 | 401 => ForwardAuthResult::Unauthenticated,
         403 => ForwardAuthResult::Forbidden,
         503 => ForwardAuthResult::Unavailable,
         _ => ForwardAuthResult::Other,

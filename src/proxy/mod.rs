@@ -11,13 +11,14 @@ mod framing;
 mod handler;
 mod head;
 mod respond;
+mod session;
 mod upgrade;
 
 use crate::app::AppState;
 use crate::auth::{strip_query_token, Identity};
 use crate::config::RouteTarget;
 use crate::http::endpoint::Mounted;
-use crate::http::{request_id, ApiError, Auth, Contract, OwnResponse, Resolved};
+use crate::http::{cookies, request_id, ApiError, Auth, Contract, OwnResponse, Resolved};
 use crate::policy::Decision;
 use crate::ratelimit::RateHeaders;
 use crate::routing::normalize_path;
@@ -318,6 +319,15 @@ impl ProxyHttp for GatehouseProxy {
             .is_some_and(|r| r.forward_authorization);
         if !forward_authorization {
             upstream_request.remove_header(&http::header::AUTHORIZATION);
+        }
+        // The session is Gatehouse's credential, not the upstream's: its other cookies go on.
+        if let Some(kept) =
+            cookies::without(&upstream_request.headers, &s.sessions.config().cookie_name)
+        {
+            upstream_request.remove_header(&http::header::COOKIE);
+            for value in kept {
+                upstream_request.append_header(http::header::COOKIE, value)?;
+            }
         }
         if let Some(identity) = &ctx.identity {
             s.identity_headers.inject(upstream_request, identity);

@@ -8,7 +8,7 @@
 pub use crate::host::{normalize_host, HostError};
 pub use crate::path::{normalize_path, PathError};
 
-use crate::config::{AuthMode, RouteConfig, RouteTarget};
+use crate::config::{AuthMode, OnMissing, RouteConfig, RouteTarget};
 
 #[derive(Debug)]
 pub struct Route {
@@ -18,6 +18,7 @@ pub struct Route {
     pub path_prefix: String,
     pub target: RouteTarget,
     pub auth: AuthMode,
+    pub on_missing: OnMissing,
     pub scopes: Vec<String>,
     pub accept_oauth_header: bool,
     /// Copied from the config so the proxy needs no further lookup: index into
@@ -49,6 +50,7 @@ impl RouteTable {
                 path_prefix: c.path_prefix.clone(),
                 target: c.target.clone(),
                 auth: c.auth,
+                on_missing: c.on_missing,
                 scopes: c.scopes.clone(),
                 accept_oauth_header: c.accept_oauth_header,
                 policy: c.policy,
@@ -104,6 +106,7 @@ mod tests {
             path_prefix: prefix.into(),
             target: RouteTarget::Upstream(0),
             auth: AuthMode::Public,
+            on_missing: OnMissing::Unauthorized,
             scopes: vec![],
             accept_oauth_header: false,
             forward_authorization: false,

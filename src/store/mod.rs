@@ -55,6 +55,7 @@ pub trait StoreParts:
     + ThrottleStore
     + MaintenanceStore
     + FacebookStore
+    + SessionStore
     + Send
     + Sync
     + 'static
@@ -67,6 +68,7 @@ impl<T> StoreParts for T where
         + ThrottleStore
         + MaintenanceStore
         + FacebookStore
+        + SessionStore
         + Send
         + Sync
         + 'static
@@ -104,6 +106,24 @@ pub trait TokenStore {
     ) -> Result<Redemption, StoreError>;
     /// Revokes every access and refresh token of the family; returns the access token hashes.
     async fn revoke_family(&self, family_id: &str, now: i64) -> Result<Vec<TokenHash>, StoreError>;
+}
+
+/// Browser sessions, keyed by the SHA-256 of the cookie's value.
+#[async_trait]
+pub trait SessionStore {
+    /// Writes a new session; `replaces` (the session the browser signed in with, if any) is
+    /// revoked in the same transaction, so a sign-in never leaves two live sessions behind.
+    async fn insert_session(
+        &self,
+        hash: &TokenHash,
+        session: &StoredSession,
+        replaces: Option<&TokenHash>,
+    ) -> Result<(), StoreError>;
+    async fn find_session(&self, hash: &TokenHash) -> Result<Option<StoredSession>, StoreError>;
+    /// Records a use at `now` (never moving the time backwards).
+    async fn touch_session(&self, hash: &TokenHash, now: i64) -> Result<(), StoreError>;
+    /// Marks the session revoked; false when there was no live session of that hash.
+    async fn revoke_session(&self, hash: &TokenHash, now: i64) -> Result<bool, StoreError>;
 }
 
 #[async_trait]
@@ -170,8 +190,8 @@ pub trait UserStore {
     async fn find_user(&self, id: i64) -> Result<Option<User>, StoreError>;
     /// One page, ordered by id, and the total count.
     async fn list_users(&self, offset: i64, limit: i64) -> Result<(Vec<User>, i64), StoreError>;
-    /// Deletes the user and revokes every token they hold, in one transaction; `None` when
-    /// there was no such user. Returns the revoked access token hashes.
+    /// Deletes the user and revokes every token and session they hold, in one transaction;
+    /// `None` when there was no such user. Returns the revoked access token and session hashes.
     async fn delete_user(&self, id: i64, now: i64) -> Result<Option<Vec<TokenHash>>, StoreError>;
 }
 

@@ -106,11 +106,13 @@ pub struct RevocationFeed {
 }
 
 impl RevocationFeed {
-    pub fn spawn(self, runtime: &tokio::runtime::Handle, sink: Arc<dyn RevocationSink>) {
-        runtime.spawn(async move { self.run(sink).await });
+    /// Every sink hears every revocation (the token cache and the session cache; hashes of
+    /// 256-bit random values never collide between them).
+    pub fn spawn(self, runtime: &tokio::runtime::Handle, sinks: Vec<Arc<dyn RevocationSink>>) {
+        runtime.spawn(async move { self.run(sinks).await });
     }
 
-    async fn run(self, sink: Arc<dyn RevocationSink>) {
+    async fn run(self, sinks: Vec<Arc<dyn RevocationSink>>) {
         let mut backoff = Duration::from_millis(100);
         let mut connected_before = false;
         loop {
@@ -132,14 +134,19 @@ impl RevocationFeed {
             if connected_before {
                 // Revocations sent while we were away were missed: start from an empty cache.
                 // (While away, cached tokens kept working: an outage must not log everyone out.)
-                sink.evict_all();
+                sinks.iter().for_each(|s| s.evict_all());
                 tracing::info!("revocation feed reconnected; token cache cleared");
             }
             connected_before = true;
             backoff = Duration::from_millis(100);
             loop {
                 match listener.try_recv().await {
-                    Ok(Some(n)) => sink.evict(&parse_payload(n.payload())).await,
+                    Ok(Some(n)) => {
+                        let hashes = parse_payload(n.payload());
+                        for sink in &sinks {
+                            sink.evict(&hashes).await;
+                        }
+                    }
                     Ok(None) => {
                         tracing::warn!("revocation feed lost its connection; reconnecting");
                         break;

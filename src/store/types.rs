@@ -22,6 +22,22 @@ pub struct StoredAccessToken {
     pub groups: String,
 }
 
+/// A browser session as the store knows it (`sessions` table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSession {
+    pub user_id: String,
+    pub user_name: String,
+    /// The user's groups at sign-in, space-separated; empty for none.
+    pub groups: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// The absolute end (`sessions.ttl` after sign-in).
+    pub expires_at: i64,
+    /// The last use written to the store (at most once per touch interval).
+    pub last_seen_at: i64,
+    pub revoked: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRefreshToken {
     pub family_id: String,

@@ -4,7 +4,7 @@
 
 use super::passwords::PasswordHasher;
 use super::{password_problem, screen_username, ReservedNames};
-use crate::auth::CachedValidator;
+use crate::auth::{CachedValidator, Sessions};
 use crate::config::{Config, SignUpLimits};
 use crate::http::{ApiError, Auth, Contract, Endpoint, OwnResponse, Request, Verb};
 use crate::store::{now_unix, NewUser, StoreError, StoreHandle, ThrottlePolicy, User};
@@ -41,6 +41,7 @@ pub struct UsersService {
     pub store: StoreHandle,
     pub passwords: Arc<PasswordHasher>,
     pub cache: Arc<CachedValidator>,
+    pub sessions: Arc<Sessions>,
     client_ids: HashSet<String>,
     reserved: ReservedNames,
     sign_up_limits: Option<SignUpLimits>,
@@ -52,11 +53,13 @@ impl UsersService {
         store: StoreHandle,
         passwords: Arc<PasswordHasher>,
         cache: Arc<CachedValidator>,
+        sessions: Arc<Sessions>,
     ) -> UsersService {
         UsersService {
             store,
             passwords,
             cache,
+            sessions,
             client_ids: config.clients.iter().map(|c| c.id.clone()).collect(),
             reserved: ReservedNames::new(config.clients.iter().map(|c| c.id.as_str())),
             sign_up_limits: config.oauth.as_ref().map(|o| o.sign_up.clone()),
@@ -243,7 +246,7 @@ async fn show(server: &UsersService, req: &Request) -> Result<OwnResponse, ApiEr
     ))
 }
 
-/// Every token the user holds is revoked, and leaves this process's cache at once.
+/// Every token and session the user holds is revoked, and leaves this process's cache at once.
 async fn delete(server: &UsersService, req: &Request) -> Result<OwnResponse, ApiError> {
     let id = user_id(req)?;
     let now = now_unix();
@@ -253,7 +256,9 @@ async fn delete(server: &UsersService, req: &Request) -> Result<OwnResponse, Api
         .await?
         .ok_or_else(|| ApiError::NotFound("no such user".into()))?;
     for h in &revoked {
+        // Access tokens and sessions share the list; each cache drops what it holds.
         server.cache.invalidate_hash(*h).await;
+        server.sessions.forget(*h).await;
     }
     Ok(OwnResponse::empty(204))
 }

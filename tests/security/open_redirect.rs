@@ -1,6 +1,6 @@
 //! SECURITY G1 (integrator URLs and popup origins), A1 (exact `redirect_uri` match) and A3
-//! (unknown client or redirect: an error page, never a redirect): every endpoint that takes a
-//! URL it might send a browser to, fed the corpus raw and encoded. Each case must be refused
+//! (unknown client or redirect: an error page, never a redirect), O2 (a browser session's
+//! return URL stays on its host): every endpoint that takes a URL it might send a browser to, fed the corpus raw and encoded. Each case must be refused
 //! with 400 and no `Location`.
 
 use crate::support::fake_facebook::{FakeFacebook, APP_ID, APP_SECRET};
@@ -69,6 +69,8 @@ fn request(endpoint: &str, value: &str, token: &str) -> String {
             )
         }
         "authorize" => get(authorize(WEB), false),
+        "session-sign-in" => get(format!("/oauth/sign-in?rd={value}"), false),
+        "logout" => get(format!("/oauth/logout?rd={value}"), false),
         "authorize-unknown" => get(authorize("no-such-client"), false),
         other => panic!("unknown endpoint {other}"),
     }
@@ -99,12 +101,15 @@ async fn open_redirect_corpus_is_refused_on_every_endpoint() {
         ("social-start", "http://localhost:3999", 302),
         ("start-token", "https://btask.example.net", 200),
         ("authorize", WEB_REDIRECT, 200),
+        ("session-sign-in", "/app/x?y=1", 200),
+        ("session-sign-in", "http://localhost/app", 200),
+        ("logout", "/app", 303),
     ] {
         let r = raw_request(gh.addr, &request(endpoint, &encoded(good), &token));
         assert_eq!(r.status, status, "control {endpoint}: {r:?}");
     }
 
-    let cases = crate::corpus(CORPUS, 248);
+    let cases = crate::corpus(CORPUS, 398);
     let mut failures = Vec::new();
     for case in &cases {
         let (endpoint, encoding, value) = (case.field(0), case.field(1), case.field(2));

@@ -87,6 +87,85 @@ http {{
 }}
 "#
         );
+        Self::start_nginx(binary, dir, port, conf)
+    }
+
+    /// nginx as README's "Browser sessions" section sets it up: `auth_request` as in `nginx`,
+    /// a 401 carrying `X-Gatehouse-Sign-In` turned into the browser's redirect, the decision's
+    /// `X-Gatehouse-Cookie` sent upstream as `Cookie`, and `/oauth/` (the sign-in pages,
+    /// logout) passed to Gatehouse on the app's own host.
+    pub fn nginx_sessions(gatehouse: SocketAddr, upstream: SocketAddr) -> Ingress {
+        let binary = find_binary(
+            &["nginx"],
+            &["/usr/sbin/nginx"],
+            "nginx (Debian package nginx-light; see scripts/install-deps.sh)",
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let d = dir.path().display();
+        let set_identity: String = IDENTITY_HEADERS
+            .iter()
+            .map(|h| {
+                let var = h.to_ascii_lowercase().replace('-', "_");
+                format!(
+                    "            auth_request_set ${var} $upstream_http_{var};\n            proxy_set_header {h} ${var};\n"
+                )
+            })
+            .collect();
+        let conf = format!(
+            r#"
+pid {d}/nginx.pid;
+error_log {d}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            auth_request /_gatehouse_auth;
+            auth_request_set $gatehouse_sign_in $upstream_http_x_gatehouse_sign_in;
+            auth_request_set $gatehouse_challenge $upstream_http_www_authenticate;
+            auth_request_set $gatehouse_cookie $upstream_http_x_gatehouse_cookie;
+            error_page 401 = @gatehouse_401;
+{set_identity}            proxy_set_header Cookie $gatehouse_cookie;
+            proxy_pass http://{upstream};
+        }}
+        location @gatehouse_401 {{
+            if ($gatehouse_sign_in) {{
+                return 302 $gatehouse_sign_in;
+            }}
+            add_header WWW-Authenticate $gatehouse_challenge always;
+            return 401;
+        }}
+        location /oauth/ {{
+            proxy_pass http://{gatehouse};
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        }}
+        location = /_gatehouse_auth {{
+            internal;
+            proxy_pass http://{gatehouse}/_gatehouse/auth;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Original-URI $request_uri;
+            proxy_set_header X-Original-Method $request_method;
+            proxy_set_header X-Forwarded-Host $http_host;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        }}
+    }}
+}}
+"#
+        );
+        Self::start_nginx(binary, dir, port, conf)
+    }
+
+    fn start_nginx(binary: PathBuf, dir: TempDir, port: u16, conf: String) -> Ingress {
         let conf_path = dir.path().join("nginx.conf");
         std::fs::write(&conf_path, conf).expect("write nginx.conf");
         let log = dir.path().join("error.log");
@@ -141,6 +220,48 @@ http {{
 }}
 "#
         );
+        Self::start_caddy(binary, dir, port, caddyfile)
+    }
+
+    /// Caddy as README's "Browser sessions" section sets it up: `/oauth/*` passed to
+    /// Gatehouse on the app's host, `forward_auth` (whose 302 Caddy hands to the browser as
+    /// it is) copying the identity headers and `X-Gatehouse-Cookie` as `Cookie`.
+    pub fn caddy_sessions(gatehouse: SocketAddr, upstream: SocketAddr) -> Ingress {
+        let binary = find_binary(
+            &["caddy"],
+            &["/usr/bin/caddy"],
+            "caddy (Debian package caddy; see scripts/install-deps.sh)",
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let strip: String = IDENTITY_HEADERS
+            .iter()
+            .map(|h| format!("        request_header -{h}\n"))
+            .collect();
+        let copy = IDENTITY_HEADERS.join(" ");
+        let caddyfile = format!(
+            r#"
+{{
+    admin off
+    auto_https off
+}}
+:{port} {{
+    bind 127.0.0.1
+    route {{
+        reverse_proxy /oauth/* {gatehouse}
+{strip}        forward_auth {gatehouse} {{
+            uri /_gatehouse/auth
+            copy_headers {copy} X-Gatehouse-Cookie>Cookie
+        }}
+        reverse_proxy {upstream}
+    }}
+}}
+"#
+        );
+        Self::start_caddy(binary, dir, port, caddyfile)
+    }
+
+    fn start_caddy(binary: PathBuf, dir: TempDir, port: u16, caddyfile: String) -> Ingress {
         let conf_path = dir.path().join("Caddyfile");
         std::fs::write(&conf_path, caddyfile).expect("write Caddyfile");
         let log = dir.path().join("caddy.log");

@@ -3,6 +3,7 @@
 //! socket for requests a well-behaved client would never send).
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod fake_facebook;
 pub mod faulty_upstream;
 pub mod ingress;

@@ -38,10 +38,10 @@ trait PendingForm: DeserializeOwned {
 }
 
 #[derive(Debug, Deserialize)]
-struct SignInForm {
+pub(super) struct SignInForm {
     csrf_token: Option<String>,
-    username: Option<String>,
-    password: Option<String>,
+    pub(super) username: Option<String>,
+    pub(super) password: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,7 +63,7 @@ impl PendingForm for ConsentForm {
 }
 
 /// Cookie holding the pending request's id; `__Host-` whenever the public URL is https.
-fn cookie_name(server: &OAuthServer) -> &'static str {
+pub(super) fn cookie_name(server: &OAuthServer) -> &'static str {
     if secure(server) {
         "__Host-gatehouse-authz"
     } else {
@@ -75,7 +75,11 @@ fn secure(server: &OAuthServer) -> bool {
     server.issuer.starts_with("https://")
 }
 
-fn set_cookie(server: &OAuthServer, value: &str, max_age: u64) -> Result<HeaderValue, ApiError> {
+pub(super) fn set_cookie(
+    server: &OAuthServer,
+    value: &str,
+    max_age: u64,
+) -> Result<HeaderValue, ApiError> {
     cookies::set(cookie_name(server), value, "/", max_age, secure(server))
 }
 
@@ -320,7 +324,7 @@ async fn posted_form<F: PendingForm>(
     Ok((id_hash, pending, form))
 }
 
-fn expired_page() -> ApiError {
+pub(super) fn expired_page() -> ApiError {
     error_page(
         400,
         "Sign-in expired",
@@ -328,7 +332,7 @@ fn expired_page() -> ApiError {
     )
 }
 
-fn forbidden_page() -> ApiError {
+pub(super) fn forbidden_page() -> ApiError {
     error_page(
         403,
         "Request refused",
@@ -338,6 +342,9 @@ fn forbidden_page() -> ApiError {
 
 pub async fn sign_in(server: &OAuthServer, req: &Request) -> Result<OwnResponse, ApiError> {
     let (id_hash, pending, form) = posted_form::<SignInForm>(server, req).await?;
+    if pending.client_id == super::session::SESSION_CLIENT {
+        return super::session::signed_in(server, req, id_hash, pending, form).await;
+    }
     let Some(client) = server.clients.get(&pending.client_id) else {
         return Err(expired_page());
     };

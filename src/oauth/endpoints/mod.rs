@@ -6,6 +6,7 @@ pub mod introspect;
 pub mod legacy_password;
 pub mod metadata;
 pub mod revoke;
+pub mod session;
 pub mod token;
 
 use super::clients::Client;
@@ -53,6 +54,27 @@ pub const ENDPOINTS: &[Endpoint<OAuthServer>] = &[
         Auth::Public,
         Contract::HtmlPage,
         |s, r| Box::pin(async move { authorize::start(s, &r).await }),
+    ),
+    endpoint(
+        Verb::Get,
+        "/oauth/sign-in",
+        Auth::Public,
+        Contract::HtmlPage,
+        |s, r| Box::pin(async move { session::start(s, &r).await }),
+    ),
+    endpoint(
+        Verb::Get,
+        "/oauth/logout",
+        Auth::Public,
+        Contract::HtmlPage,
+        |s, r| Box::pin(async move { session::logout(s, &r).await }),
+    ),
+    endpoint(
+        Verb::Post,
+        "/oauth/logout",
+        Auth::CsrfForm,
+        Contract::HtmlPage,
+        |s, r| Box::pin(async move { session::logout_confirmed(s, &r).await }),
     ),
     endpoint(
         Verb::Post,

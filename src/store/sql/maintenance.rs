@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
 /// Rows whose life ended before `$1` (now minus a grace period kept for audits and replays).
-const PURGE: [&str; 6] = [
+const PURGE: [&str; 7] = [
+    "DELETE FROM sessions WHERE expires_at < $1",
     "DELETE FROM facebook_states WHERE expires_at < $1",
     "DELETE FROM access_tokens WHERE expires_at < $1",
     "DELETE FROM refresh_tokens WHERE expires_at < $1",

@@ -8,6 +8,7 @@ mod grants;
 mod maintenance;
 mod redeem;
 mod rows;
+mod sessions;
 mod throttle;
 mod tokens;
 mod users;

@@ -148,6 +148,14 @@ where
         .bind(&uid)
         .fetch_all(&mut *tx)
         .await?;
+        let sessions = sqlx::query_scalar::<DB, Vec<u8>>(
+            "UPDATE sessions SET revoked_at = COALESCE(revoked_at, $1) WHERE user_id = $2 \
+             RETURNING token_hash",
+        )
+        .bind(now)
+        .bind(&uid)
+        .fetch_all(&mut *tx)
+        .await?;
         sqlx::query::<DB>("DELETE FROM consents WHERE user_id = $1")
             .bind(&uid)
             .execute(&mut *tx)
@@ -169,7 +177,8 @@ where
                 .execute(&mut *tx)
                 .await?;
         }
-        let hashes = to_hashes(rows)?;
+        let mut hashes = to_hashes(rows)?;
+        hashes.extend(to_hashes(sessions)?);
         DB::notify_revoked(&mut tx, &hashes).await?;
         tx.commit().await?;
         Ok(Some(hashes))
