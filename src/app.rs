@@ -4,7 +4,7 @@
 
 use crate::auth::{
     CachedValidator, JwtValidator, Locations, OpaqueStoreValidator, SelectingValidator,
-    TokenService, TokenValidator,
+    TokenChecksum, TokenService, TokenValidator,
 };
 use crate::config::{Config, HandlerKind, RouteTarget};
 use crate::echo::{self, EchoService};
@@ -59,6 +59,7 @@ impl AppState {
     pub fn build(
         config: Config,
         store: StoreHandle,
+        checksum: Arc<TokenChecksum>,
     ) -> Result<(Arc<AppState>, Vec<HealthCheckService>), String> {
         check_routes(&config).map_err(|problems| problems.join("\n"))?;
         let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
@@ -73,8 +74,9 @@ impl AppState {
             token_validator(&config, store.clone(), metrics.clone()),
             &config.cache,
             metrics.clone(),
+            checksum.clone(),
         ));
-        let mut endpoints = endpoint_table(&config, &store, &validator, &metrics)?;
+        let mut endpoints = endpoint_table(&config, &store, &validator, &checksum, &metrics)?;
         let credentials_limit = config
             .rate_limits
             .iter()
@@ -105,7 +107,7 @@ impl AppState {
                 .collect(),
             unmatched_metrics: metrics.route(UNMATCHED_ROUTE),
             upstreams,
-            tokens: TokenService::new(store.clone(), validator.clone()),
+            tokens: TokenService::new(store.clone(), validator.clone(), checksum),
             validator,
             store,
             common_headers: CommonHeaders::new(&config.http.cors)?,
@@ -154,6 +156,7 @@ fn endpoint_table(
     config: &Config,
     store: &StoreHandle,
     validator: &Arc<CachedValidator>,
+    checksum: &Arc<TokenChecksum>,
     metrics: &Arc<Metrics>,
 ) -> Result<EndpointTable, String> {
     let mut table = EndpointTable::default();
@@ -167,6 +170,7 @@ fn endpoint_table(
             config,
             store.clone(),
             validator.clone(),
+            checksum.clone(),
             metrics.clone(),
             passwords.clone(),
         )? {

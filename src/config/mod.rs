@@ -41,7 +41,7 @@ pub use routes::{AuthMode, HandlerKind, RouteConfig, RouteTarget};
 pub use secret::SecretString;
 pub use server::{LogConfig, LogFormat, ServerConfig};
 pub use store::{StoreBackend, StoreConfig};
-pub use tokens::{CacheConfig, TokenFormat, TokensConfig};
+pub use tokens::{CacheConfig, ChecksumKey, TokenFormat, TokensConfig};
 pub use upstreams::{HealthCheckConfig, UpstreamConfig};
 
 use problems::{Outside, Problems};

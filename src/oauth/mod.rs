@@ -11,7 +11,7 @@ pub mod pkce;
 pub mod request;
 pub mod scope;
 
-use crate::auth::CachedValidator;
+use crate::auth::{hash_token, CachedValidator, TokenChecksum};
 use crate::config::{Config, OAuthConfig, TokensConfig};
 use crate::metrics::Metrics;
 use crate::store::{StoreHandle, TokenHash};
@@ -31,6 +31,8 @@ pub struct OAuthServer {
     pub clients: ClientRegistry,
     pub store: StoreHandle,
     pub cache: Arc<CachedValidator>,
+    /// Mints tokens and codes; screens presented ones before any lookup.
+    pub checksum: Arc<TokenChecksum>,
     /// Shared with the users API: one limit on concurrent hashes for the whole process.
     pub passwords: Arc<PasswordHasher>,
     pub lockout: Lockout,
@@ -44,6 +46,7 @@ impl OAuthServer {
         config: &Config,
         store: StoreHandle,
         cache: Arc<CachedValidator>,
+        checksum: Arc<TokenChecksum>,
         metrics: Arc<Metrics>,
         passwords: Arc<PasswordHasher>,
     ) -> Result<Option<OAuthServer>, String> {
@@ -64,9 +67,19 @@ impl OAuthServer {
             lockout: Lockout::new(store.clone(), &oauth.lockout, metrics.clone()),
             store,
             cache,
+            checksum,
             metrics,
             max_body_bytes: config.http.max_body_bytes,
         }))
+    }
+
+    /// The hash to look a presented token (refresh token, code, token to introspect or
+    /// revoke) up by, or `None` when its checksum says no store holds it. Each lookup it allows
+    /// is counted in `gatehouse_token_store_lookups_total`, as the proxy's are.
+    pub fn lookup_hash(&self, token: &str) -> Option<TokenHash> {
+        self.checksum.screen(token).ok()?;
+        self.metrics.token_store_lookups.inc();
+        Some(hash_token(token))
     }
 
     /// Revoked access tokens leave this process's cache at once.

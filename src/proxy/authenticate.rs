@@ -3,7 +3,7 @@
 //! `gatehouse_auth_decisions_total`.
 
 use super::GatehouseProxy;
-use crate::auth::{extract_token, AuthError, Identity, Locations};
+use crate::auth::{extract_token, AuthError, Identity, Locations, Refusal};
 use crate::config::AuthMode;
 use crate::http::{ApiError, Auth, Dependency};
 use crate::metrics::AuthDecision;
@@ -113,6 +113,15 @@ impl GatehouseProxy {
                 AuthError::Expired => (
                     AuthDecision::Expired,
                     ApiError::InvalidToken { expired: true },
+                ),
+                // Told apart in the metrics only: the client learns no more than "invalid".
+                AuthError::Refused(Refusal::Forged) => (
+                    AuthDecision::Forged,
+                    ApiError::InvalidToken { expired: false },
+                ),
+                AuthError::Refused(Refusal::Unstructured) => (
+                    AuthDecision::Unstructured,
+                    ApiError::InvalidToken { expired: false },
                 ),
                 AuthError::Unavailable(detail) => {
                     tracing::warn!(%detail, "token store unavailable");
