@@ -4,7 +4,7 @@
 
 use crate::auth::{
     CachedValidator, JwtValidator, Locations, OpaqueStoreValidator, SelectingValidator, Sessions,
-    TokenService, TokenValidator,
+    TokenChecksum, TokenService, TokenValidator,
 };
 use crate::config::{Config, HandlerKind, RouteTarget};
 use crate::echo::{self, EchoService};
@@ -61,6 +61,7 @@ impl AppState {
     pub fn build(
         config: Config,
         store: StoreHandle,
+        checksum: Arc<TokenChecksum>,
     ) -> Result<(Arc<AppState>, Vec<HealthCheckService>), String> {
         check_routes(&config).map_err(|problems| problems.join("\n"))?;
         let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
@@ -75,6 +76,7 @@ impl AppState {
             token_validator(&config, store.clone(), metrics.clone()),
             &config.cache,
             metrics.clone(),
+            checksum.clone(),
         ));
         let sessions = Arc::new(Sessions::new(
             store.clone(),
@@ -82,7 +84,14 @@ impl AppState {
             &config.cache,
             metrics.clone(),
         ));
-        let mut endpoints = endpoint_table(&config, &store, &validator, &sessions, &metrics)?;
+        let mut endpoints = endpoint_table(
+            &config,
+            &store,
+            &validator,
+            &sessions,
+            &checksum,
+            &metrics,
+        )?;
         let credentials_limit = config
             .rate_limits
             .iter()
@@ -113,7 +122,7 @@ impl AppState {
                 .collect(),
             unmatched_metrics: metrics.route(UNMATCHED_ROUTE),
             upstreams,
-            tokens: TokenService::new(store.clone(), validator.clone()),
+            tokens: TokenService::new(store.clone(), validator.clone(), checksum),
             validator,
             sessions,
             store,
@@ -164,6 +173,7 @@ fn endpoint_table(
     store: &StoreHandle,
     validator: &Arc<CachedValidator>,
     sessions: &Arc<Sessions>,
+    checksum: &Arc<TokenChecksum>,
     metrics: &Arc<Metrics>,
 ) -> Result<EndpointTable, String> {
     let mut table = EndpointTable::default();
@@ -178,6 +188,7 @@ fn endpoint_table(
             store.clone(),
             validator.clone(),
             sessions.clone(),
+            checksum.clone(),
             metrics.clone(),
             passwords.clone(),
         )? {

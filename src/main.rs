@@ -417,17 +417,17 @@ where
 {
     let result = (|| {
         let runtime = gatehouse::server::store_runtime().map_err(|e| e.to_string())?;
-        let store = gatehouse::server::open_store(config, &runtime)
-            .map_err(|e| e.to_string())?
-            .handle;
+        let opened = gatehouse::server::open_store(config, &runtime).map_err(|e| e.to_string())?;
+        let store = opened.handle;
         let metrics =
             std::sync::Arc::new(gatehouse::metrics::Metrics::new().map_err(|e| e.to_string())?);
         let validator = std::sync::Arc::new(gatehouse::auth::CachedValidator::new(
             gatehouse::app::token_validator(config, store.clone(), metrics.clone()),
             &config.cache,
             metrics,
+            opened.checksum.clone(),
         ));
-        let tokens = gatehouse::auth::TokenService::new(store.clone(), validator);
+        let tokens = gatehouse::auth::TokenService::new(store.clone(), validator, opened.checksum);
         runtime.block_on(task(tokens, store))
     })();
     match result {

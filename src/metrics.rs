@@ -33,10 +33,14 @@ pub enum AuthDecision {
     Expired,
     InsufficientScope,
     Unavailable,
+    /// `gth1_` without a checksum of ours: refused before the cache and the store.
+    Forged,
+    /// Not `gth1_` while `tokens.accept_unstructured` is off: refused without a lookup.
+    Unstructured,
 }
 
 impl AuthDecision {
-    pub const ALL: [AuthDecision; 8] = [
+    pub const ALL: [AuthDecision; 10] = [
         AuthDecision::Ok,
         AuthDecision::Anonymous,
         AuthDecision::Missing,
@@ -45,6 +49,8 @@ impl AuthDecision {
         AuthDecision::Expired,
         AuthDecision::InsufficientScope,
         AuthDecision::Unavailable,
+        AuthDecision::Forged,
+        AuthDecision::Unstructured,
     ];
 
     /// The `result` label: a closed set, never request data.
@@ -58,6 +64,8 @@ impl AuthDecision {
             AuthDecision::Expired => "expired",
             AuthDecision::InsufficientScope => "insufficient_scope",
             AuthDecision::Unavailable => "unavailable",
+            AuthDecision::Forged => "forged",
+            AuthDecision::Unstructured => "unstructured",
         }
     }
 
@@ -73,6 +81,8 @@ impl AuthDecision {
             AuthDecision::Expired => 5,
             AuthDecision::InsufficientScope => 6,
             AuthDecision::Unavailable => 7,
+            AuthDecision::Forged => 8,
+            AuthDecision::Unstructured => 9,
         }
     }
 }
@@ -204,7 +214,7 @@ impl Metrics {
         )?;
         let token_store_lookups = IntCounter::new(
             "gatehouse_token_store_lookups_total",
-            "Token validations that went to the store (cache misses that did the work)",
+            "Presented tokens looked up in the store: validations on a cache miss, and the refresh tokens, codes and tokens to introspect or revoke of the OAuth endpoints",
         )?;
         let connections_refused = IntCounter::new(
             "gatehouse_connections_refused_total",

@@ -3,6 +3,7 @@
 
 use crate::admin::AdminApp;
 use crate::app::AppState;
+use crate::auth::TokenChecksum;
 use crate::config::{Config, StoreBackend};
 use crate::connection::{ConnectionLimits, Guarded};
 use crate::proxy::GatehouseProxy;
@@ -53,6 +54,8 @@ pub struct OpenedStore {
     pub handle: StoreHandle,
     /// Revocations announced by other replicas (PostgreSQL only).
     pub feed: Option<RevocationFeed>,
+    /// Under the configured key, or the one the store keeps.
+    pub checksum: Arc<TokenChecksum>,
 }
 
 /// Opens (creating and migrating as needed) the configured store on `runtime`.
@@ -79,9 +82,15 @@ pub fn open_store(config: &Config, runtime: &Runtime) -> Result<OpenedStore, Sta
         }
     };
     fill_username_skeletons(store.as_ref(), runtime)?;
+    let checksum = runtime.block_on(TokenChecksum::load(
+        &config.tokens,
+        config.jwt.is_some(),
+        store.as_ref(),
+    ))?;
     Ok(OpenedStore {
         handle: StoreHandle::new(store, runtime.handle().clone()),
         feed,
+        checksum: Arc::new(checksum),
     })
 }
 
@@ -162,7 +171,8 @@ impl Gatehouse {
 
         let listen = config.server.listen.to_string();
         let admin_listen = config.server.admin_listen.to_string();
-        let (state, health_checks) = AppState::build(config, store).map_err(StartError::Config)?;
+        let (state, health_checks) =
+            AppState::build(config, store, opened.checksum).map_err(StartError::Config)?;
         if let Some(feed) = opened.feed {
             feed.spawn(
                 store_runtime.handle(),

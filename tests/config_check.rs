@@ -178,3 +178,43 @@ fn facebook_urls_must_be_https_off_loopback() {
         }
     }
 }
+
+/// `tokens.checksum_key` and `tokens.previous_checksum_keys`: 32-byte keys (base64 or hex),
+/// from the file, the environment or a `_file`; a bad one is named, its value never shown.
+#[test]
+fn checksum_key_errors_name_the_key_and_hide_the_value() {
+    let hex_key = "ab".repeat(32);
+    let good = format!("{GOOD}\n[tokens]\nchecksum_key = \"{hex_key}\"\nprevious_checksum_keys = [\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"]\naccept_unstructured = false\n");
+    let (ok, out) = check(&good);
+    assert!(ok, "{out}");
+    let cases = [
+        ("checksum_key = \"not-a-secret-key-of-32-bytes\"", "tokens.checksum_key:", "not-a-secret-key-of-32-bytes"),
+        ("checksum_key = \"c2hvcnQ=\"", "tokens.checksum_key: must be 32 bytes", "c2hvcnQ="),
+        (
+            "checksum_key = \"ab\"\nchecksum_key_file = \"/tmp/k\"",
+            "give either `tokens.checksum_key` or `tokens.checksum_key_file`",
+            "\"ab\"",
+        ),
+        ("checksum_key_file = \"/nonexistent/key\"", "tokens.checksum_key_file", "\u{0}"),
+        (
+            "previous_checksum_keys = [\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\", \"old-key-too-short\"]",
+            "tokens.previous_checksum_keys[1]",
+            "old-key-too-short",
+        ),
+        (
+            "checksum_key = \"${GATEHOUSE_UNSET_CHECKSUM_KEY_FOR_TEST}\"",
+            "GATEHOUSE_UNSET_CHECKSUM_KEY_FOR_TEST",
+            "\u{0}",
+        ),
+        ("accept_unstructured = \"yes\"", "accept_unstructured", "\u{0}"),
+    ];
+    for (lines, needle, secret) in cases {
+        let (ok, out) = check(&format!("{GOOD}\n[tokens]\n{lines}\n"));
+        assert!(!ok, "should fail: {lines}");
+        assert!(
+            out.contains(needle),
+            "message should name `{needle}`: {out}"
+        );
+        assert!(!out.contains(secret), "the value is not shown: {out}");
+    }
+}

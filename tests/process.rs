@@ -107,7 +107,8 @@ async fn binary_serves_logs_no_secrets_and_drains_on_sigterm() {
     );
 
     let token = cli_token(&config);
-    assert_eq!(token.len(), 43);
+    assert_eq!(token.len(), gatehouse::auth::TOKEN_LEN);
+    assert!(token.starts_with(gatehouse::auth::TOKEN_PREFIX));
 
     let log_path = dir.path().join("gatehouse.log");
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();

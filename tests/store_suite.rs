@@ -88,6 +88,7 @@ macro_rules! store_suite {
             session_rotation_revokes_the_replaced_one,
             delete_user_revokes_sessions,
             purge_removes_ended_sessions,
+            server_keys_first_writer_wins,
         );
     };
     (@cases $backend:ident, $open:ident; $($case:ident),* $(,)?) => {
@@ -1473,5 +1474,41 @@ mod store_suite_cases {
         assert_eq!(store.purge_expired(now, 3600).await.unwrap(), 1);
         assert_eq!(store.find_session(&ended).await.unwrap(), None);
         assert!(store.find_session(&live).await.unwrap().is_some());
+    }
+
+    /// Replicas starting together each offer a key; all of them get the first one stored, and
+    /// a restart reads it back unchanged. Keys are kept by name.
+    pub async fn server_keys_first_writer_wins(store: Arc<dyn Store>) {
+        assert_eq!(store.find_key("token_checksum").await.unwrap(), None);
+        let tasks: Vec<_> = (0..8u8)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .key_or_insert("token_checksum", &[i; 32], now_unix())
+                        .await
+                })
+            })
+            .collect();
+        let mut seen = Vec::new();
+        for t in tasks {
+            seen.push(t.await.expect("task").unwrap());
+        }
+        let first = seen[0].clone();
+        assert_eq!(first.len(), 32);
+        assert!(
+            seen.iter().all(|k| *k == first),
+            "one key for every replica"
+        );
+        assert_eq!(
+            store.find_key("token_checksum").await.unwrap(),
+            Some(first.clone())
+        );
+        let again = store
+            .key_or_insert("token_checksum", &[99; 32], now_unix())
+            .await;
+        assert_eq!(again.unwrap(), first);
+        let other = store.key_or_insert("another", &[7; 32], now_unix()).await;
+        assert_eq!(other.unwrap(), vec![7; 32]);
     }
 }

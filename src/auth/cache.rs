@@ -4,7 +4,7 @@
 //! Concurrent misses for one token share a single validation (`try_get_with`).
 //! The cache holds claims, never decisions: route scopes are checked by the caller every time.
 
-use super::{AuthError, Identity, TokenValidator};
+use super::{AuthError, Identity, TokenChecksum, TokenValidator};
 use crate::config::CacheConfig;
 use crate::metrics::Metrics;
 use crate::store::now_unix;
@@ -50,6 +50,7 @@ pub struct CachedValidator {
     positive: Cache<CacheKey, Arc<Identity>>,
     negative: Cache<CacheKey, Negative>,
     metrics: Arc<Metrics>,
+    checksum: Arc<TokenChecksum>,
 }
 
 impl CachedValidator {
@@ -57,6 +58,7 @@ impl CachedValidator {
         inner: Arc<dyn TokenValidator>,
         config: &CacheConfig,
         metrics: Arc<Metrics>,
+        checksum: Arc<TokenChecksum>,
     ) -> Self {
         // Both caches together stay within max_entries; negatives get a tenth.
         let negative_capacity = (config.max_entries / 10).max(1);
@@ -72,6 +74,7 @@ impl CachedValidator {
                 .time_to_live(config.negative_ttl)
                 .build(),
             metrics,
+            checksum,
         }
     }
 
@@ -87,6 +90,8 @@ impl CachedValidator {
     }
 
     pub async fn validate(&self, token: &str) -> Result<Arc<Identity>, AuthError> {
+        // Before the cache: a token without our checksum takes neither an entry nor a lookup.
+        self.checksum.screen(token).map_err(AuthError::Refused)?;
         let key = self.key(token);
         if let Some(identity) = self.positive.get(&key).await {
             self.metrics.cache_hit.inc();
@@ -120,6 +125,8 @@ impl CachedValidator {
                     AuthError::Expired => self.negative.insert(key, Negative::Expired).await,
                     // An outage is not a verdict on the token: nothing is cached.
                     AuthError::Unavailable(_) => {}
+                    // Refused before the cache; the validators behind it never say this.
+                    AuthError::Refused(_) => {}
                 }
                 Err(err)
             }

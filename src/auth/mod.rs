@@ -2,6 +2,7 @@
 //! (`validator`, behind the moka `cache`), and the identity forwarded upstream.
 
 mod cache;
+mod checksum;
 mod claims;
 mod extract;
 mod identity;
@@ -12,6 +13,7 @@ mod token;
 mod validator;
 
 pub use cache::CachedValidator;
+pub use checksum::{Refusal, TokenChecksum, PREFIX as TOKEN_PREFIX, TOKEN_LEN};
 pub use claims::ClaimValues;
 pub use extract::{extract_token, strip_query_token, Locations, Malformed, QUERY_PARAM};
 pub use identity::{Identity, IdentityHeaderValues};
@@ -29,4 +31,7 @@ pub enum AuthError {
     Expired,
     #[error("token store unavailable: {0}")]
     Unavailable(String),
+    /// Refused on its shape alone, before the cache and the store.
+    #[error("the access token is invalid")]
+    Refused(Refusal),
 }

@@ -1,7 +1,7 @@
 //! Issuing and revoking access tokens: the one place that writes tokens, so revocation always
 //! drops this process's cache entry in the same call.
 
-use super::{generate_token, hash_token, CachedValidator};
+use super::{hash_token, CachedValidator, TokenChecksum};
 use crate::store::{now_unix, StoreError, StoreHandle, StoredAccessToken};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,16 +21,25 @@ pub struct NewToken {
 pub struct TokenService {
     store: StoreHandle,
     cache: Arc<CachedValidator>,
+    checksum: Arc<TokenChecksum>,
 }
 
 impl TokenService {
-    pub fn new(store: StoreHandle, cache: Arc<CachedValidator>) -> Self {
-        TokenService { store, cache }
+    pub fn new(
+        store: StoreHandle,
+        cache: Arc<CachedValidator>,
+        checksum: Arc<TokenChecksum>,
+    ) -> Self {
+        TokenService {
+            store,
+            cache,
+            checksum,
+        }
     }
 
     /// Stores a new access token and returns it; this is the only time the token exists in clear.
     pub async fn issue(&self, new: NewToken, ttl: Duration) -> Result<String, StoreError> {
-        let token = generate_token();
+        let token = self.checksum.mint();
         let now = now_unix();
         let stored = StoredAccessToken {
             user_id: new.user_id,
@@ -51,7 +60,11 @@ impl TokenService {
     }
 
     /// Revokes in the store, then drops the cache entry: effective at once on this process.
+    /// A token that fails the checksum cannot be in the store: false without a lookup.
     pub async fn revoke(&self, token: &str) -> Result<bool, StoreError> {
+        if self.checksum.screen(token).is_err() {
+            return Ok(false);
+        }
         let found = self
             .store
             .revoke_access_token(hash_token(token), now_unix())

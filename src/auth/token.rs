@@ -1,5 +1,6 @@
-//! Token minting and hashing. Tokens are 256 random bits, base64url without padding; only
-//! their SHA-256 is ever stored or used as a key.
+//! Random secrets and hashing: 256 random bits, base64url without padding (pending sign-ins,
+//! CSRF values, Facebook states); only their SHA-256 is ever stored or used as a key. Access
+//! and refresh tokens and authorization codes are minted by `checksum`, in the `gth1_` format.
 
 use crate::store::TokenHash;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

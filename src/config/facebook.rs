@@ -2,8 +2,8 @@
 //! integrator origins allow-list and the key that encrypts stored Facebook tokens.
 
 use super::raw::RawFacebook;
+use super::secret::parse_key;
 use super::{Problems, SecretString};
-use base64::Engine;
 use std::time::Duration;
 use url::Url;
 
@@ -39,18 +39,6 @@ pub fn origin_problem(origin: &str) -> Option<&'static str> {
         ("http", Some("localhost" | "127.0.0.1" | "[::1]")) => None,
         _ => Some("must use https (http only on localhost)"),
     }
-}
-
-fn parse_key(text: &str) -> Option<[u8; 32]> {
-    let text = text.trim();
-    let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        hex::decode(text).ok()?
-    } else {
-        base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .ok()?
-    };
-    bytes.try_into().ok()
 }
 
 pub(super) fn validate_facebook(p: &mut Problems, raw: RawFacebook) -> Option<FacebookConfig> {
@@ -213,6 +201,7 @@ mod tests {
             assert!(origin_problem(bad).is_some(), "{bad}");
         }
         assert!(parse_key(&"ab".repeat(32)).is_some());
+        use base64::Engine;
         assert!(parse_key(&base64::engine::general_purpose::STANDARD.encode([7u8; 32])).is_some());
         assert!(parse_key("short").is_none());
     }

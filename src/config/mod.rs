@@ -43,7 +43,7 @@ pub use secret::SecretString;
 pub use server::{LogConfig, LogFormat, ServerConfig};
 pub use sessions::SessionsConfig;
 pub use store::{StoreBackend, StoreConfig};
-pub use tokens::{CacheConfig, TokenFormat, TokensConfig};
+pub use tokens::{CacheConfig, ChecksumKey, TokenFormat, TokensConfig};
 pub use upstreams::{HealthCheckConfig, UpstreamConfig};
 
 use problems::{Outside, Problems};

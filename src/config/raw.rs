@@ -148,6 +148,10 @@ pub struct RawTokens {
     pub refresh_ttl: Option<String>,
     pub legacy_locations: Option<Vec<OneOf<LegacyLocation>>>,
     pub realm: Option<String>,
+    pub checksum_key: Option<String>,
+    pub checksum_key_file: Option<String>,
+    pub previous_checksum_keys: Option<Vec<String>>,
+    pub accept_unstructured: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -40,6 +40,20 @@ pub fn resolve(
     }
 }
 
+/// A 256-bit key written as 64 hex digits or as base64 (`openssl rand -base64 32`).
+pub fn parse_key(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        hex::decode(text).ok()?
+    } else {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .ok()?
+    };
+    bytes.try_into().ok()
+}
+
 /// Replaces every `${NAME}` by the environment variable's value; an unset variable is an error.
 fn expand_env(key: &str, text: &str) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());

@@ -1,10 +1,22 @@
-//! The `[tokens]` section (format, lifetimes, accepted locations, realm) and `[cache]`, the
-//! validation cache whose lifetimes bound how long a revoked token may still pass.
+//! The `[tokens]` section (format, lifetimes, accepted locations, realm, checksum keys) and
+//! `[cache]`, the validation cache whose lifetimes bound how long a revoked token may still pass.
 
 use super::raw::{LegacyLocation, OneOf, RawCache, RawTokens};
+use super::secret::parse_key;
 use super::Problems;
 use serde::Deserialize;
+use std::fmt;
 use std::time::Duration;
+
+/// A 256-bit key of the token checksum (HMAC-SHA256); `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ChecksumKey(pub [u8; 32]);
+
+impl fmt::Debug for ChecksumKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ChecksumKey(***)")
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -22,6 +34,14 @@ pub struct TokensConfig {
     /// `?oauth_token=` in the query string (the seed clients' query form).
     pub legacy_query_param: bool,
     pub realm: String,
+    /// Signs the checksum of every token minted. `None`: the key the store keeps (generated
+    /// by the first start), so restarts and replicas sharing the database agree on it.
+    pub checksum_key: Option<ChecksumKey>,
+    /// Earlier keys: tokens under them are still accepted, never minted.
+    pub previous_checksum_keys: Vec<ChecksumKey>,
+    /// Tokens without the `gth1_` structure (issued before it, the seed clients' tokens) are
+    /// looked up in the store; when false they are refused without a lookup.
+    pub accept_unstructured: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +75,34 @@ pub(super) fn validate_tokens(p: &mut Problems, raw: RawTokens) -> TokensConfig 
     if realm.contains(['"', '\\']) || realm.chars().any(|c| c.is_control()) {
         p.push("tokens.realm: must not contain quotes, backslashes or control characters".into());
     }
+    let checksum_key = match p.secret(
+        "tokens.checksum_key",
+        raw.checksum_key.as_deref(),
+        raw.checksum_key_file.as_deref(),
+    ) {
+        Ok(Some(text)) => parse_checksum_key(p, "tokens.checksum_key", text.expose()),
+        Ok(None) => None,
+        Err(e) => {
+            p.push(e);
+            None
+        }
+    };
+    let mut previous_checksum_keys = Vec::new();
+    for (i, text) in raw
+        .previous_checksum_keys
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let key = format!("tokens.previous_checksum_keys[{i}]");
+        match p.secret(&key, Some(text.as_str()), None) {
+            Ok(Some(value)) => {
+                previous_checksum_keys.extend(parse_checksum_key(p, &key, value.expose()))
+            }
+            Ok(None) => {}
+            Err(e) => p.push(e),
+        }
+    }
     TokensConfig {
         format,
         access_ttl: p.duration(
@@ -70,7 +118,20 @@ pub(super) fn validate_tokens(p: &mut Problems, raw: RawTokens) -> TokensConfig 
         legacy_oauth_header,
         legacy_query_param,
         realm,
+        checksum_key,
+        previous_checksum_keys,
+        accept_unstructured: raw.accept_unstructured.unwrap_or(true),
     }
+}
+
+fn parse_checksum_key(p: &mut Problems, key: &str, text: &str) -> Option<ChecksumKey> {
+    let parsed = parse_key(text).map(ChecksumKey);
+    if parsed.is_none() {
+        p.push(format!(
+            "{key}: must be 32 bytes, base64 or 64 hex digits (e.g. `openssl rand -base64 32`)"
+        ));
+    }
+    parsed
 }
 pub(super) fn validate_cache(p: &mut Problems, raw: RawCache) -> CacheConfig {
     let cache = CacheConfig {

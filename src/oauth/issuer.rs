@@ -1,6 +1,6 @@
 //! Minting the tokens of a grant and writing the token response (RFC 6749 §5.1).
 
-use crate::auth::{generate_token, hash_token};
+use crate::auth::{hash_token, TokenChecksum};
 use crate::config::TokensConfig;
 use crate::http::OwnResponse;
 use crate::store::{now_unix, IssuedTokens, StoredAccessToken, StoredRefreshToken};
@@ -35,10 +35,10 @@ pub fn new_family_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-pub fn mint(grant: &Grant, tokens: &TokensConfig) -> Minted {
+pub fn mint(grant: &Grant, tokens: &TokensConfig, checksum: &TokenChecksum) -> Minted {
     let now = now_unix();
     let scope = grant.scopes.join(" ");
-    let access_token = generate_token();
+    let access_token = checksum.mint();
     let access = StoredAccessToken {
         user_id: grant.user_id.clone(),
         user_name: grant.user_name.clone(),
@@ -51,7 +51,7 @@ pub fn mint(grant: &Grant, tokens: &TokensConfig) -> Minted {
         family_id: Some(grant.family_id.clone()),
         groups: grant.groups.clone(),
     };
-    let refresh_token = grant.with_refresh.then(generate_token);
+    let refresh_token = grant.with_refresh.then(|| checksum.mint());
     let refresh = refresh_token.as_ref().map(|t| {
         (
             hash_token(t),

@@ -12,7 +12,7 @@ pub mod request;
 pub mod return_to;
 pub mod scope;
 
-use crate::auth::{CachedValidator, Sessions};
+use crate::auth::{hash_token, CachedValidator, Sessions, TokenChecksum};
 use crate::config::{Config, OAuthConfig, TokensConfig};
 use crate::metrics::Metrics;
 use crate::store::{StoreHandle, TokenHash};
@@ -34,6 +34,8 @@ pub struct OAuthServer {
     pub cache: Arc<CachedValidator>,
     /// Browser sessions, created at sign-in for `on_missing = "sign_in"` routes.
     pub sessions: Arc<Sessions>,
+    /// Mints tokens and codes; screens presented ones before any lookup.
+    pub checksum: Arc<TokenChecksum>,
     /// Shared with the users API: one limit on concurrent hashes for the whole process.
     pub passwords: Arc<PasswordHasher>,
     pub lockout: Lockout,
@@ -48,6 +50,7 @@ impl OAuthServer {
         store: StoreHandle,
         cache: Arc<CachedValidator>,
         sessions: Arc<Sessions>,
+        checksum: Arc<TokenChecksum>,
         metrics: Arc<Metrics>,
         passwords: Arc<PasswordHasher>,
     ) -> Result<Option<OAuthServer>, String> {
@@ -69,9 +72,19 @@ impl OAuthServer {
             store,
             cache,
             sessions,
+            checksum,
             metrics,
             max_body_bytes: config.http.max_body_bytes,
         }))
+    }
+
+    /// The hash to look a presented token (refresh token, code, token to introspect or
+    /// revoke) up by, or `None` when its checksum says no store holds it. Each lookup it allows
+    /// is counted in `gatehouse_token_store_lookups_total`, as the proxy's are.
+    pub fn lookup_hash(&self, token: &str) -> Option<TokenHash> {
+        self.checksum.screen(token).ok()?;
+        self.metrics.token_store_lookups.inc();
+        Some(hash_token(token))
     }
 
     /// Revoked access tokens leave this process's cache at once.

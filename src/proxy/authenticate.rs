@@ -4,7 +4,7 @@
 //! `on_missing = "sign_in"` the session cookie is read when there is none (`session`).
 
 use super::GatehouseProxy;
-use crate::auth::{extract_token, AuthError, Identity, Locations};
+use crate::auth::{extract_token, AuthError, Identity, Locations, Refusal};
 use crate::config::{AuthMode, OnMissing};
 use crate::http::{ApiError, Auth, Dependency};
 use crate::metrics::AuthDecision;
@@ -122,6 +122,15 @@ impl GatehouseProxy {
                 AuthError::Expired => (
                     AuthDecision::Expired,
                     ApiError::InvalidToken { expired: true },
+                ),
+                // Told apart in the metrics only: the client learns no more than "invalid".
+                AuthError::Refused(Refusal::Forged) => (
+                    AuthDecision::Forged,
+                    ApiError::InvalidToken { expired: false },
+                ),
+                AuthError::Refused(Refusal::Unstructured) => (
+                    AuthDecision::Unstructured,
+                    ApiError::InvalidToken { expired: false },
                 ),
                 AuthError::Unavailable(detail) => {
                     tracing::warn!(%detail, "token store unavailable");

@@ -56,6 +56,7 @@ pub trait StoreParts:
     + MaintenanceStore
     + FacebookStore
     + SessionStore
+    + KeyStore
     + Send
     + Sync
     + 'static
@@ -69,6 +70,7 @@ impl<T> StoreParts for T where
         + MaintenanceStore
         + FacebookStore
         + SessionStore
+        + KeyStore
         + Send
         + Sync
         + 'static
@@ -240,6 +242,21 @@ pub trait MaintenanceStore {
     /// Deletes tokens, codes, pending requests and throttles that ended before
     /// `now - keep_secs`; returns the number of rows removed.
     async fn purge_expired(&self, now: i64, keep_secs: i64) -> Result<u64, StoreError>;
+}
+
+/// Keys the server generates for itself when the config gives none.
+#[async_trait]
+pub trait KeyStore {
+    /// The key stored under `name`, storing `candidate` first when there is none. Replicas
+    /// starting together all get the one key the first of them wrote.
+    async fn key_or_insert(
+        &self,
+        name: &str,
+        candidate: &[u8],
+        now: i64,
+    ) -> Result<Vec<u8>, StoreError>;
+    /// The key stored under `name`, if any; never writes.
+    async fn find_key(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
 #[async_trait]

@@ -472,7 +472,7 @@ async fn finish(
         .with_header(http::header::SET_COOKIE, clear));
     }
     let now = now_unix();
-    let code = generate_token();
+    let code = server.checksum.mint();
     let stored = StoredCode {
         family_id: issuer::new_family_id(),
         client_id: client.id().to_string(),

@@ -6,7 +6,6 @@
 use super::super::request::{required, TokenReference};
 use super::super::OAuthServer;
 use super::{body_params, client_auth};
-use crate::auth::hash_token;
 use crate::http::ApiError;
 use crate::http::OwnResponse;
 use crate::http::Request;
@@ -19,7 +18,9 @@ pub async fn handle(server: &OAuthServer, req: &Request) -> Result<OwnResponse, 
     if client.is_public() {
         return Err(ApiError::InvalidClient);
     }
-    let hash = hash_token(required(&params.token, "token")?);
+    let Some(hash) = server.lookup_hash(required(&params.token, "token")?) else {
+        return Ok(OwnResponse::json(200, &json!({ "active": false })).no_store());
+    };
     let now = now_unix();
     let found = server
         .store

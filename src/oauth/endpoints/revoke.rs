@@ -6,7 +6,6 @@
 use super::super::request::{required, TokenReference};
 use super::super::OAuthServer;
 use super::{body_params, client_auth};
-use crate::auth::hash_token;
 use crate::http::ApiError;
 use crate::http::OwnResponse;
 use crate::http::Request;
@@ -15,7 +14,10 @@ use crate::store::now_unix;
 pub async fn handle(server: &OAuthServer, req: &Request) -> Result<OwnResponse, ApiError> {
     let params: TokenReference = body_params(req)?;
     let client = client_auth(server, req, &params.client).await?;
-    let hash = hash_token(required(&params.token, "token")?);
+    // A token no store can hold is answered like an unknown one (RFC 7009 §2.2), unlooked-up.
+    let Some(hash) = server.lookup_hash(required(&params.token, "token")?) else {
+        return Ok(OwnResponse::empty(200).no_store());
+    };
     let client_id = client.id().to_string();
     let admin = client.config.admin;
     let now = now_unix();

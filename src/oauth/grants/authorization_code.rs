@@ -6,7 +6,6 @@ use super::super::clients::Client;
 use super::super::issuer::{self, Grant, Minted};
 use super::super::request::{required, TokenRequest};
 use super::super::{pkce, scope, OAuthServer};
-use crate::auth::hash_token;
 use crate::config::GrantType;
 use crate::http::ApiError;
 use crate::store::now_unix;
@@ -21,7 +20,7 @@ pub async fn grant(
             "this client may not use authorization_code".into(),
         ));
     }
-    let code_hash = hash_token(required(&params.code, "code")?);
+    let code_text = required(&params.code, "code")?;
     let redirect_uri = required(&params.redirect_uri, "redirect_uri")?;
     let verifier = params.code_verifier.as_deref();
     if let Some(v) = verifier {
@@ -31,11 +30,13 @@ pub async fn grant(
             ));
         }
     }
+    let invalid = || ApiError::InvalidGrant("the code is invalid or expired".into());
+    let code_hash = server.lookup_hash(code_text).ok_or_else(invalid)?;
     let code = server
         .store
         .run(move |s| async move { s.find_code(&code_hash).await })
         .await?
-        .ok_or_else(|| ApiError::InvalidGrant("the code is invalid or expired".into()))?;
+        .ok_or_else(invalid)?;
     if code.client_id != client.id() || code.redirect_uri != redirect_uri {
         return Err(ApiError::InvalidGrant(
             "the code was issued to another client or redirect_uri".into(),
@@ -43,9 +44,7 @@ pub async fn grant(
     }
     let now = now_unix();
     if code.expires_at <= now {
-        return Err(ApiError::InvalidGrant(
-            "the code is invalid or expired".into(),
-        ));
+        return Err(invalid());
     }
     match (&code.code_challenge, verifier) {
         (Some(challenge), Some(v)) => {
@@ -90,7 +89,7 @@ pub async fn grant(
         family_id: code.family_id.clone(),
         with_refresh: client.allows(GrantType::RefreshToken),
     };
-    let minted = issuer::mint(&grant, &server.tokens);
+    let minted = issuer::mint(&grant, &server.tokens, &server.checksum);
     let records = minted.records.clone();
     let outcome = server
         .store

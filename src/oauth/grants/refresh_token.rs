@@ -6,7 +6,6 @@ use super::super::clients::Client;
 use super::super::issuer::{self, Grant, Minted};
 use super::super::request::{required, TokenRequest};
 use super::super::{scope, OAuthServer};
-use crate::auth::hash_token;
 use crate::config::GrantType;
 use crate::http::ApiError;
 use crate::store::now_unix;
@@ -21,12 +20,15 @@ pub async fn grant(
             "this client may not use refresh tokens".into(),
         ));
     }
-    let old = hash_token(required(&params.refresh_token, "refresh_token")?);
+    let invalid = || ApiError::InvalidGrant("the refresh token is invalid or expired".into());
+    let old = server
+        .lookup_hash(required(&params.refresh_token, "refresh_token")?)
+        .ok_or_else(invalid)?;
     let stored = server
         .store
         .run(move |s| async move { s.find_refresh_token(&old).await })
         .await?
-        .ok_or_else(|| ApiError::InvalidGrant("the refresh token is invalid or expired".into()))?;
+        .ok_or_else(invalid)?;
     if stored.client_id != client.id() {
         return Err(ApiError::InvalidGrant(
             "the refresh token was issued to another client".into(),
@@ -56,7 +58,7 @@ pub async fn grant(
         family_id: stored.family_id,
         with_refresh: true,
     };
-    let minted = issuer::mint(&grant, &server.tokens);
+    let minted = issuer::mint(&grant, &server.tokens, &server.checksum);
     let records = minted.records.clone();
     let now = now_unix();
     let outcome = server

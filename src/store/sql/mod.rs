@@ -5,6 +5,7 @@
 
 mod facebook;
 mod grants;
+mod keys;
 mod maintenance;
 mod redeem;
 mod rows;
