@@ -84,14 +84,8 @@ impl AppState {
             &config.cache,
             metrics.clone(),
         ));
-        let mut endpoints = endpoint_table(
-            &config,
-            &store,
-            &validator,
-            &sessions,
-            &checksum,
-            &metrics,
-        )?;
+        let mut endpoints =
+            endpoint_table(&config, &store, &validator, &sessions, &checksum, &metrics)?;
         let credentials_limit = config
             .rate_limits
             .iter()
