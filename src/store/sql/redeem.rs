@@ -1,8 +1,12 @@
 //! The transactions several store traits share: writing what a grant issues, revoking a token
 //! family, and redeeming a one-time credential (authorization code, refresh token).
 
+use super::rows::RefreshRow;
 use super::{to_hashes, ColumnValue, Dialect, SqlStore};
-use crate::store::{IssuedTokens, Redemption, StoreError, StoredAccessToken, TokenHash};
+use crate::store::{
+    IssuedTokens, Redemption, Reissue, Renewal, StoreError, StoredAccessToken, StoredRefreshToken,
+    TokenHash,
+};
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
 impl<DB> SqlStore<DB>
@@ -158,6 +162,82 @@ where
                 revoked: Self::revoke_family_in(&mut tx, &f, now).await?,
             },
             None => Redemption::Unusable,
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+}
+
+/// Retires a live, unrotated refresh token and returns it as a `RefreshRow`.
+const CLAIM_REFRESH: &str = "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 \
+    AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $3 \
+    RETURNING family_id, user_id, user_name, client_id, scopes, admin, created_at, expires_at, \
+    rotated_at, revoked_at, user_groups";
+
+/// A refresh token in any state, as a `RefreshRow`.
+const FIND_REFRESH: &str = "SELECT family_id, user_id, user_name, client_id, scopes, admin, \
+    created_at, expires_at, rotated_at, revoked_at, user_groups FROM refresh_tokens \
+    WHERE token_hash = $1";
+
+impl<DB> SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    i64: ColumnValue<DB>,
+    bool: ColumnValue<DB>,
+    String: ColumnValue<DB>,
+    Vec<u8>: ColumnValue<DB>,
+    Option<i64>: ColumnValue<DB>,
+    Option<String>: ColumnValue<DB>,
+{
+    /// One renewal of a refresh token, `redeem_once`'s shape with the look-up folded in: the
+    /// claim returns the row it retired, so a grant costs one connection and one transaction
+    /// (BEGIN, claim, the inserts, COMMIT). Concurrent renewals serialize on the claim, and
+    /// exactly one finds the token unrotated.
+    pub(super) async fn renew_once(
+        &self,
+        old: &TokenHash,
+        now: i64,
+        reissue: Reissue<'_>,
+    ) -> Result<Renewal, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let claimed = sqlx::query_as::<DB, RefreshRow>(CLAIM_REFRESH)
+            .bind(now)
+            .bind(&old[..])
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = claimed {
+            // RETURNING shows the row after the claim; `reissue` sees it as it was before.
+            let stored = StoredRefreshToken {
+                rotated: false,
+                ..StoredRefreshToken::from(row)
+            };
+            let Some(tokens) = reissue(&stored) else {
+                tx.rollback().await?;
+                return Ok(Renewal::Declined(stored));
+            };
+            Self::insert_issued(&mut tx, &tokens).await?;
+            tx.commit().await?;
+            return Ok(Renewal::Renewed);
+        }
+        let found = sqlx::query_as::<DB, RefreshRow>(FIND_REFRESH)
+            .bind(&old[..])
+            .fetch_optional(&mut *tx)
+            .await?;
+        let outcome = match found.map(StoredRefreshToken::from) {
+            None => Renewal::Unusable,
+            // Refused whatever its state (another client's, a wider scope): no replay of it.
+            Some(stored) if reissue(&stored).is_none() => Renewal::Declined(stored),
+            Some(stored) if stored.rotated => Renewal::Replayed {
+                revoked: Self::revoke_family_in(&mut tx, &stored.family_id, now).await?,
+            },
+            Some(_) => Renewal::Unusable,
         };
         tx.commit().await?;
         Ok(outcome)

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# A/B of two Gatehouse builds on the token endpoint (bench/token_bench.rs): refresh,
+# client_credentials and introspect, on SQLite and (when it answers) PostgreSQL, A and B
+# alternating every round, a fresh store per server start. Prints Markdown rows labelled
+# A/B, store and round; the ratios of one run are what counts (see bench/README.md).
+#
+#   bench/token_ab.sh BIN_A BIN_B        # ROUNDS (2), DURATION (5), CONCURRENCY (16)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+bin_a=$1
+bin_b=$2
+ROUNDS=${ROUNDS:-2}
+DURATION=${DURATION:-5}
+CONCURRENCY=${CONCURRENCY:-16}
+MODES=${MODES:-refresh client_credentials introspect}
+STORES=${STORES:-sqlite postgres}
+TOKEN_BENCH=${TOKEN_BENCH:-$repo/target/release/examples/token_bench}
+export GATEHOUSE_BENCH_POSTGRES_URL=${GATEHOUSE_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+pg_schema=gatehouse_oauth_bench
+mkdir -p /tmp/gatehouse-bench
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; true' EXIT
+
+start() { # BIN STORE
+  local config port admin
+  if [ "$2" = sqlite ]; then
+    config=$repo/bench/gatehouse-oauth-bench.toml port=18091 admin=19091
+    rm -f /tmp/gatehouse-bench/oauth.db*
+  else
+    config=$repo/bench/gatehouse-oauth-bench-pg.toml port=18094 admin=19094
+    psql "$GATEHOUSE_BENCH_POSTGRES_URL" -qc "DROP SCHEMA IF EXISTS $pg_schema CASCADE" >/dev/null 2>&1
+  fi
+  "$1" --config "$config" >/tmp/gatehouse-bench/token-ab.log 2>&1 &
+  pid=$!
+  for _ in $(seq 200); do curl -fsS -o /dev/null "http://127.0.0.1:$admin/healthz" 2>/dev/null && break; sleep 0.1; done
+  base=http://127.0.0.1:$port
+}
+
+stores=
+for s in $STORES; do
+  if [ "$s" = postgres ] && ! psql "$GATEHOUSE_BENCH_POSTGRES_URL" -qc 'SELECT 1' >/dev/null 2>&1; then
+    echo "PostgreSQL not reachable: skipped" >&2
+    continue
+  fi
+  stores="$stores $s"
+done
+
+echo "| build | store | round | mode | req/s | p50 | p99 | errors |"
+echo "|---|---|---|---|---|---|---|---|"
+for round in $(seq "$ROUNDS"); do
+  for store in $stores; do
+    for side in A B; do
+      bin=$bin_a; [ "$side" = B ] && bin=$bin_b
+      start "$bin" "$store"
+      for mode in $MODES; do
+        row=$("$TOKEN_BENCH" "$base" "$mode" "$CONCURRENCY" "$DURATION" | sed 's/^| token endpoint: //')
+        echo "| $side | $store | $round | $row"
+      done
+      kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+    done
+  done
+done
