@@ -44,15 +44,15 @@ async fn token(gh: &TestGatehouse, id: &str, secret: &str) -> reqwest::Response 
         .unwrap()
 }
 
-/// Three wrong secrets (max_failures = 3): 401 each, the third with Retry-After; then the
-/// right secret is refused too.
-async fn guess_until_banned(gh: &TestGatehouse, id: &str, wrong: [&str; 3], right: &str) {
+/// Four wrong secrets (max_failures = 3): 401 each, the fourth, past the limit, starts the
+/// ban and says Retry-After; then the right secret is refused too.
+async fn guess_until_banned(gh: &TestGatehouse, id: &str, wrong: [&str; 4], right: &str) {
     for (i, guess) in wrong.iter().enumerate() {
         let r = token(gh, id, guess).await;
         assert_eq!(r.status(), 401, "{id} attempt {i}");
         assert_eq!(
             r.headers().contains_key("retry-after"),
-            i == 2,
+            i == 3,
             "{id} attempt {i}"
         );
     }
@@ -82,11 +82,11 @@ async fn every_stored_form_authenticates_and_counts_failures() {
         // failures reset nothing: only failures are counted.
         let near_miss = format!("{right}x");
         let cut = &right[..right.len() - 1];
-        guess_until_banned(&gh, id, [hash.as_str(), &near_miss, cut], right).await;
+        guess_until_banned(&gh, id, [hash.as_str(), &near_miss, cut, ""], right).await;
     }
     // Every wrong or refused attempt was counted as a failed credential check.
     let counted = gh.metric("gatehouse_login_failures_total").await - failures;
-    assert_eq!(counted, 3.0 * 4.0);
+    assert_eq!(counted, 3.0 * 5.0);
 }
 
 /// A ban of the address (from password guesses) also refuses a client secret that was
