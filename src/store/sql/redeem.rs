@@ -168,12 +168,6 @@ where
     }
 }
 
-/// Retires a live, unrotated refresh token and returns it as a `RefreshRow`.
-const CLAIM_REFRESH: &str = "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 \
-    AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $3 \
-    RETURNING family_id, user_id, user_name, client_id, scopes, admin, created_at, expires_at, \
-    rotated_at, revoked_at, user_groups";
-
 /// A refresh token in any state, as a `RefreshRow`.
 const FIND_REFRESH: &str = "SELECT family_id, user_id, user_name, client_id, scopes, admin, \
     created_at, expires_at, rotated_at, revoked_at, user_groups FROM refresh_tokens \
@@ -195,49 +189,54 @@ where
     Option<i64>: ColumnValue<DB>,
     Option<String>: ColumnValue<DB>,
 {
-    /// One renewal of a refresh token, `redeem_once`'s shape with the look-up folded in: the
-    /// claim returns the row it retired, so a grant costs one connection and one transaction
-    /// (BEGIN, claim, the inserts, COMMIT). Concurrent renewals serialize on the claim, and
-    /// exactly one finds the token unrotated.
+    /// One renewal of a refresh token on one connection: the look-up and `reissue` (checks,
+    /// minting) come before the transaction, so the write lock (SQLite's is one per file) is
+    /// held only for the claim and the inserts; then `redeem_once`'s claim-first transaction.
     pub(super) async fn renew_once(
         &self,
         old: &TokenHash,
         now: i64,
         reissue: Reissue<'_>,
     ) -> Result<Renewal, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        let claimed = sqlx::query_as::<DB, RefreshRow>(CLAIM_REFRESH)
-            .bind(now)
+        let mut conn = self.pool.acquire().await?;
+        let found = sqlx::query_as::<DB, RefreshRow>(FIND_REFRESH)
             .bind(&old[..])
-            .bind(now)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut *conn)
             .await?;
-        if let Some(row) = claimed {
-            // RETURNING shows the row after the claim; `reissue` sees it as it was before.
-            let stored = StoredRefreshToken {
-                rotated: false,
-                ..StoredRefreshToken::from(row)
-            };
-            let Some(tokens) = reissue(&stored) else {
-                tx.rollback().await?;
-                return Ok(Renewal::Declined(stored));
-            };
+        let Some(stored) = found.map(StoredRefreshToken::from) else {
+            return Ok(Renewal::Unusable);
+        };
+        // Refused whatever its state (another client's, a wider scope): no replay of it.
+        let Some(tokens) = reissue(&stored) else {
+            return Ok(Renewal::Declined(stored));
+        };
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let done = sqlx::query::<DB>(
+            "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 \
+             AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $3",
+        )
+        .bind(now)
+        .bind(&old[..])
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if DB::rows_affected(&done) == 1 {
             Self::insert_issued(&mut tx, &tokens).await?;
             tx.commit().await?;
             return Ok(Renewal::Renewed);
         }
-        let found = sqlx::query_as::<DB, RefreshRow>(FIND_REFRESH)
-            .bind(&old[..])
-            .fetch_optional(&mut *tx)
-            .await?;
-        let outcome = match found.map(StoredRefreshToken::from) {
-            None => Renewal::Unusable,
-            // Refused whatever its state (another client's, a wider scope): no replay of it.
-            Some(stored) if reissue(&stored).is_none() => Renewal::Declined(stored),
-            Some(stored) if stored.rotated => Renewal::Replayed {
-                revoked: Self::revoke_family_in(&mut tx, &stored.family_id, now).await?,
+        // Rotated by now (perhaps by a concurrent renewal since the look-up): a replay.
+        let family = sqlx::query_scalar::<DB, String>(
+            "SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND rotated_at IS NOT NULL",
+        )
+        .bind(&old[..])
+        .fetch_optional(&mut *tx)
+        .await?;
+        let outcome = match family {
+            Some(f) => Renewal::Replayed {
+                revoked: Self::revoke_family_in(&mut tx, &f, now).await?,
             },
-            Some(_) => Renewal::Unusable,
+            None => Renewal::Unusable,
         };
         tx.commit().await?;
         Ok(outcome)
