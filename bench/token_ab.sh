@@ -2,7 +2,8 @@
 # A/B of two Gatehouse builds on the token endpoint (bench/token_bench.rs): refresh,
 # client_credentials and introspect, on SQLite and (when it answers) PostgreSQL, A and B
 # alternating every round, a fresh store per server start. Prints Markdown rows labelled
-# A/B, store and round; the ratios of one run are what counts (see bench/README.md).
+# A/B, store and round, with the server's CPU time (utime + stime from /proc) per request:
+# steadier than req/s on a shared machine. The ratios of one run are what counts.
 #
 #   bench/token_ab.sh BIN_A BIN_B        # ROUNDS (2), DURATION (5), CONCURRENCY (16)
 set -euo pipefail
@@ -45,16 +46,24 @@ for s in $STORES; do
   stores="$stores $s"
 done
 
-echo "| build | store | round | mode | req/s | p50 | p99 | errors |"
-echo "|---|---|---|---|---|---|---|---|"
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+tick=$(getconf CLK_TCK)
+
+echo "| build | store | round | mode | req/s | p50 | p99 | errors | server CPU µs/req |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for round in $(seq "$ROUNDS"); do
   for store in $stores; do
     for side in A B; do
       bin=$bin_a; [ "$side" = B ] && bin=$bin_b
       start "$bin" "$store"
       for mode in $MODES; do
+        before=$(cpu_ticks "$pid")
         row=$("$TOKEN_BENCH" "$base" "$mode" "$CONCURRENCY" "$DURATION" | sed 's/^| token endpoint: //')
-        echo "| $side | $store | $round | $row"
+        after=$(cpu_ticks "$pid")
+        rate=$(echo "$row" | awk -F'|' '{ gsub(/ /, "", $2); print $2 }')
+        cpu=$(awk -v t=$((after - before)) -v hz="$tick" -v r="$rate" -v d="$DURATION" \
+          'BEGIN { if (r > 0) printf "%.0f", t / hz * 1e6 / (r * d); else print "-" }')
+        echo "| $side | $store | $round | $row $cpu |"
       done
       kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
     done
