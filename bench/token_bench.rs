@@ -2,20 +2,23 @@
 //!
 //! `cargo run --profile dist --example token_bench -- BASE_URL MODE CONCURRENCY SECONDS`
 //! MODE: `password` (seed 001 logins, bounded by argon2), `client_credentials`, `refresh`
-//! (each worker follows its own rotation chain). Prints one Markdown table row.
+//! (each worker follows its own rotation chain), `introspect` (a resource server asking about
+//! one `bench-service` access token, RFC 7662). Prints one Markdown table row.
 
 use std::time::{Duration, Instant};
 
 const LEGACY: &str = "bench-legacy";
 const SERVICE: &str = "bench-service";
 const SERVICE_SECRET: &str = "bench-service-secret-0123456789";
+const RESOURCE: &str = "bench-api";
+const RESOURCE_SECRET: &str = "bench-api-secret-0123456789abcdef";
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 5 {
         eprintln!(
-            "usage: token_bench BASE_URL password|client_credentials|refresh CONCURRENCY SECONDS"
+            "usage: token_bench BASE_URL password|client_credentials|refresh|introspect CONCURRENCY SECONDS"
         );
         std::process::exit(2);
     }
@@ -37,10 +40,29 @@ async fn main() {
             .await;
     }
 
+    // The token a resource server keeps asking about (introspect mode).
+    let introspected = if mode == "introspect" {
+        let r = client
+            .post(format!("{base}/oauth/token"))
+            .basic_auth(SERVICE, Some(SERVICE_SECRET))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("client_credentials for introspect");
+        let body: serde_json::Value = r.json().await.expect("token response");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
+    } else {
+        String::new()
+    };
+
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut workers = Vec::new();
     for w in 0..concurrency {
         let (client, base, mode) = (client.clone(), base.clone(), mode.clone());
+        let introspected = introspected.clone();
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0u64;
@@ -63,12 +85,20 @@ async fn main() {
                             "username": format!("bench{w}"), "password": "bench-password", "grant_type": "password", "client_id": LEGACY
                         })),
                     },
+                    "introspect" => client
+                        .post(format!("{base}/oauth/introspect"))
+                        .basic_auth(RESOURCE, Some(RESOURCE_SECRET))
+                        .form(&[("token", introspected.as_str())]),
                     other => panic!("unknown mode {other}"),
                 };
                 let was_refresh = refresh.is_some();
                 match req.send().await {
                     Ok(r) if r.status() == 200 => {
                         let body: serde_json::Value = r.json().await.unwrap_or_default();
+                        if mode == "introspect" && body["active"] != true {
+                            errors += 1;
+                            continue;
+                        }
                         if mode == "refresh" {
                             refresh = body["refresh_token"].as_str().map(str::to_string);
                         }

@@ -259,6 +259,64 @@ async fn concurrent_refresh_succeeds_once() {
     assert_eq!(ok, 1, "exactly one concurrent rotation wins");
 }
 
+/// Introspection answers a live access token from the proxy's token cache (no store lookup
+/// once warm), reports refresh tokens from the store, and a revoked or rotated token is
+/// inactive at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn introspection_answers_from_the_token_cache_and_sees_revocation_at_once() {
+    let (gh, _up) = start().await;
+    gh.sign_up("fay", "password123").await;
+    let login = gh.login("fay", "password123").await;
+    let access = login["access_token"].as_str().unwrap();
+    let refresh = login["refresh_token"].as_str().unwrap();
+
+    let first = gh.introspect(access).await;
+    assert_eq!(first["active"], true, "{first}");
+    assert_eq!(first["username"], "fay");
+    let lookups = gh.metric("gatehouse_token_store_lookups_total").await;
+    for _ in 0..3 {
+        assert_eq!(gh.introspect(access).await, first);
+    }
+    assert_eq!(gh.get("/api/x", Some(access)).await.status(), 200);
+    assert_eq!(
+        gh.metric("gatehouse_token_store_lookups_total").await,
+        lookups,
+        "answered from the token cache"
+    );
+
+    let info = gh.introspect(refresh).await;
+    assert_eq!(info["active"], true, "{info}");
+    assert_eq!(info["token_type"], "refresh_token");
+    assert_eq!(info["username"], "fay");
+    assert!(info["exp"].as_i64().unwrap() > info["iat"].as_i64().unwrap());
+    let r = gh
+        .post_form(
+            "/oauth/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh),
+                ("client_id", LEGACY),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        gh.introspect(refresh).await,
+        serde_json::json!({"active": false}),
+        "a rotated refresh token is spent"
+    );
+
+    let r = gh
+        .post_form("/oauth/revoke", &[("token", access), ("client_id", LEGACY)])
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        gh.introspect(access).await,
+        serde_json::json!({"active": false}),
+        "revoked: inactive at once, though it was cached"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocation_and_introspection() {
     let (gh, _up) = start().await;

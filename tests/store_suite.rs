@@ -11,8 +11,8 @@ mod support;
 use gatehouse::auth::{generate_token, hash_token};
 use gatehouse::store::{
     now_unix, AuthorizationRequest, FbAccount, FbAdAccount, FbPage, IssuedTokens, NewUser,
-    PostgresStore, Redemption, SqliteStore, Store, StoreError, StoredAccessToken, StoredCode,
-    StoredRefreshToken, StoredSession, ThrottleOutcome, ThrottlePolicy, TokenHash,
+    PostgresStore, Redemption, Renewal, SqliteStore, Store, StoreError, StoredAccessToken,
+    StoredCode, StoredRefreshToken, StoredSession, ThrottleOutcome, ThrottlePolicy, TokenHash,
 };
 use std::any::Any;
 use std::sync::Arc;
@@ -64,6 +64,7 @@ macro_rules! store_suite {
             access_tokens,
             insert_tokens_writes_access_and_refresh,
             rotate_refresh_token,
+            declined_renewal_changes_nothing,
             concurrent_rotation_has_one_winner,
             codes,
             concurrent_code_redemption_has_one_winner,
@@ -430,6 +431,56 @@ mod store_suite_cases {
         assert_absent(&store, &sixth).await;
         assert_pair(&store, &expired, false, false).await;
         assert_pair(&store, &bystander, false, false).await;
+    }
+
+    // 3b. `renew_refresh_token` shows the stored token to the grant before anything is
+    // written; a refusal leaves the token, live or rotated, as it was (no replay revocation).
+    pub async fn declined_renewal_changes_nothing(store: Arc<dyn Store>) {
+        let now = now_unix();
+        let first = issued("fam-decline", "1", now);
+        store.insert_tokens(&first).await.unwrap();
+        let old = refresh_hash(&first);
+        let mut seen = Vec::new();
+        let mut refuse = |stored: &StoredRefreshToken| {
+            seen.push(stored.clone());
+            None
+        };
+        let stored = first.refresh.clone().unwrap().1;
+        assert_eq!(
+            store
+                .renew_refresh_token(&old, now + 1, &mut refuse)
+                .await
+                .unwrap(),
+            Renewal::Declined(stored.clone())
+        );
+        assert_eq!(seen, vec![stored.clone()]);
+        assert_eq!(refresh(&store, &old).await, Some(stored.clone()));
+
+        let second = issued("fam-decline", "1", now + 1);
+        let mut accept = |_: &StoredRefreshToken| Some(second.clone());
+        assert_eq!(
+            store
+                .renew_refresh_token(&old, now + 1, &mut accept)
+                .await
+                .unwrap(),
+            Renewal::Renewed
+        );
+        assert_pair(&store, &second, false, false).await;
+
+        // Refused once rotated: still no replay, the family stays live.
+        let mut refuse = |_: &StoredRefreshToken| None;
+        assert_eq!(
+            store
+                .renew_refresh_token(&old, now + 2, &mut refuse)
+                .await
+                .unwrap(),
+            Renewal::Declined(StoredRefreshToken {
+                rotated: true,
+                ..stored
+            })
+        );
+        assert_pair(&store, &second, false, false).await;
+        assert_pair(&store, &first, false, true).await;
     }
 
     // 4.

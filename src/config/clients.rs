@@ -66,12 +66,33 @@ impl GrantType {
     }
 }
 
-/// How a client proves itself: a secret from env/file, an argon2 hash, or nothing (public).
+/// How a client proves itself: a secret from env/file, the SHA-256 of a generated secret, an
+/// argon2 hash, or nothing (public).
 #[derive(Debug, Clone)]
 pub enum ClientSecretConfig {
     Public,
     Plain(SecretString),
+    /// `secret_hash = "sha256:<hex>"`, from `gatehouse client-secret`: for secrets of 256
+    /// random bits, where a slow hash would add cost and no safety (RFC 6749 §2.3.1).
+    Sha256([u8; 32]),
+    /// An argon2id PHC string (`gatehouse hash-secret`), for secrets a person chose.
     Hash(String),
+}
+
+/// The prefix of a `secret_hash` that is a SHA-256 digest.
+pub const SHA256_SECRET_PREFIX: &str = "sha256:";
+
+/// `sha256:` and 64 hex digits, or an argon2id PHC string; `None` for anything else.
+pub fn parse_secret_hash(text: &str) -> Option<ClientSecretConfig> {
+    if let Some(hex_digest) = text.strip_prefix(SHA256_SECRET_PREFIX) {
+        let mut digest = [0u8; 32];
+        return hex::decode_to_slice(hex_digest, &mut digest)
+            .ok()
+            .map(|()| ClientSecretConfig::Sha256(digest));
+    }
+    argon2::PasswordHash::new(text)
+        .is_ok_and(|ph| ph.algorithm.as_str() == "argon2id")
+        .then(|| ClientSecretConfig::Hash(text.to_string()))
 }
 
 #[derive(Debug, Clone)]
@@ -223,17 +244,13 @@ pub(super) fn validate_clients(p: &mut Problems, raw: Vec<RawClient>) -> Vec<Cli
                 ));
                 ClientSecretConfig::Public
             }
-            (Some(h), Ok(None)) => {
-                if argon2::PasswordHash::new(h)
-                    .map(|ph| ph.algorithm.as_str() == "argon2id")
-                    .unwrap_or(false)
-                {
-                    ClientSecretConfig::Hash(h.clone())
-                } else {
-                    p.push(format!("{key}.secret_hash: not an argon2id PHC string (use `gatehouse hash-secret`)"));
+            (Some(h), Ok(None)) => match parse_secret_hash(h) {
+                Some(parsed) => parsed,
+                None => {
+                    p.push(format!("{key}.secret_hash: neither `sha256:` and 64 hex digits (`gatehouse client-secret`) nor an argon2id PHC string (`gatehouse hash-secret`)"));
                     ClientSecretConfig::Public
                 }
-            }
+            },
             (None, Ok(Some(s))) => {
                 if s.expose().len() < MIN_SECRET_LEN {
                     p.push(format!(
@@ -308,7 +325,33 @@ pub(super) fn validate_clients(p: &mut Problems, raw: Vec<RawClient>) -> Vec<Cli
 
 #[cfg(test)]
 mod tests {
-    use super::{is_client_id, redirect_uri_problem};
+    use super::{is_client_id, parse_secret_hash, redirect_uri_problem, ClientSecretConfig};
+
+    #[test]
+    fn secret_hashes_are_sha256_digests_or_argon2id() {
+        let hex_digest = "ab".repeat(32);
+        assert!(matches!(
+            parse_secret_hash(&format!("sha256:{hex_digest}")),
+            Some(ClientSecretConfig::Sha256(d)) if d == [0xab; 32]
+        ));
+        let argon = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$hQ7ep4VPTpi8zGHCu7H0sBGZKc9fHfoQgyQVYQcHpwo";
+        assert!(matches!(
+            parse_secret_hash(argon),
+            Some(ClientSecretConfig::Hash(_))
+        ));
+        for bad in [
+            "sha256:",
+            "sha256:abcd",
+            &format!("sha256:{}", "zz".repeat(32)),
+            &format!("sha256:{}", "ab".repeat(33)),
+            &format!("SHA256:{hex_digest}"),
+            &hex_digest,
+            "$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$hQ7ep4VPTpi8zGHCu7H0sBGZKc9fHfoQgyQVYQcHpwo",
+            "plain-secret",
+        ] {
+            assert!(parse_secret_hash(bad).is_none(), "{bad}");
+        }
+    }
 
     #[test]
     fn client_ids_are_plain_ascii_identifiers() {

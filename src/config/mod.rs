@@ -25,8 +25,8 @@ mod upstreams;
 // `self::` because the `http` crate has the same name.
 pub use self::http::{CorsConfig, CorsOrigins, HttpConfig, IdentityHeadersConfig};
 pub use clients::{
-    redirect_uri_problem, ClientConfig, ClientSecretConfig, GrantType, LockoutConfig, OAuthConfig,
-    SignUpLimits,
+    parse_secret_hash, redirect_uri_problem, ClientConfig, ClientSecretConfig, GrantType,
+    LockoutConfig, OAuthConfig, SignUpLimits, SHA256_SECRET_PREFIX,
 };
 pub use duration::parse_duration;
 pub use facebook::{origin_problem, FacebookConfig};

@@ -45,19 +45,17 @@ pub fn redirect_uri(data: &[u8]) {
         );
         registered.push(uri.to_string());
     }
-    let client = Client {
-        config: ClientConfig {
-            id: "fuzz".into(),
-            name: "fuzz".into(),
-            secret: ClientSecretConfig::Public,
-            redirect_uris: registered.clone(),
-            grant_types: vec![GrantType::AuthorizationCode],
-            scopes: None,
-            admin: false,
-            legacy: false,
-            introspect: false,
-        },
-    };
+    let client = Client::new(ClientConfig {
+        id: "fuzz".into(),
+        name: "fuzz".into(),
+        secret: ClientSecretConfig::Public,
+        redirect_uris: registered.clone(),
+        grant_types: vec![GrantType::AuthorizationCode],
+        scopes: None,
+        admin: false,
+        legacy: false,
+        introspect: false,
+    });
     let Ok(params) = Params::from_query(Some(query)) else {
         return;
     };

@@ -1,20 +1,26 @@
-//! The client registry (from config) and client authentication. Secrets are compared in
-//! constant time; hashed secrets are verified with argon2 off the event loop.
+//! The client registry (from config) and client authentication: the secret is checked by
+//! `client_secret`, guesses are throttled by `lockout`.
 
+use super::client_secret::ClientSecret;
 use super::lockout::Lockout;
 use crate::config::{ClientConfig, ClientSecretConfig, GrantType};
 use crate::http::ApiError;
 use crate::users::passwords::PasswordHasher;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::IpAddr;
-use subtle::ConstantTimeEq;
 
 pub struct Client {
     pub config: ClientConfig,
+    secret: ClientSecret,
 }
 
 impl Client {
+    pub fn new(config: ClientConfig) -> Client {
+        Client {
+            secret: ClientSecret::new(config.secret.clone()),
+            config,
+        }
+    }
     pub fn id(&self) -> &str {
         &self.config.id
     }
@@ -63,7 +69,7 @@ impl ClientRegistry {
         ClientRegistry {
             clients: configs
                 .iter()
-                .map(|c| (c.id.clone(), Client { config: c.clone() }))
+                .map(|c| (c.id.clone(), Client::new(c.clone())))
                 .collect(),
         }
     }
@@ -88,15 +94,9 @@ impl ClientRegistry {
     ) -> Result<&Client, ApiError> {
         lockout.client_allowed(id, ip).await?;
         let client = self.get(id);
-        let ok = match client.map(|c| &c.config.secret) {
-            Some(ClientSecretConfig::Plain(expected)) => {
-                // Compare digests: constant time regardless of the lengths involved.
-                let a = Sha256::digest(secret.as_bytes());
-                let b = Sha256::digest(expected.expose().as_bytes());
-                bool::from(a.ct_eq(&b))
-            }
-            Some(ClientSecretConfig::Hash(h)) => hasher.verify_hash(secret, h).await?,
-            Some(ClientSecretConfig::Public) | None => false,
+        let ok = match client {
+            Some(c) => c.secret.verify(secret, hasher).await?,
+            None => false,
         };
         match (ok, client) {
             (true, Some(c)) => Ok(c),

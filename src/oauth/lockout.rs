@@ -1,12 +1,14 @@
 //! Throttling of credential guesses per account (or client) and per address, on every
 //! credential path. Password attempts are counted in the store *before* the password is
 //! checked, so under any concurrency at most `max_failures` guesses per window reach argon2.
-//! Client secrets are checked first and only failures count (see `client_allowed`).
+//! Client secrets are checked first and only failures count (see `client_allowed`); a right
+//! secret costs no store write, and no store read while its keys are known clear.
 
+use super::clearances::Clearances;
 use crate::config::LockoutConfig;
 use crate::http::ApiError;
 use crate::metrics::Metrics;
-use crate::store::{now_unix, StoreHandle, ThrottlePolicy};
+use crate::store::{now_unix, StoreError, StoreHandle, ThrottlePolicy};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -15,6 +17,7 @@ pub struct Lockout {
     account_policy: ThrottlePolicy,
     address_policy: ThrottlePolicy,
     metrics: Arc<Metrics>,
+    clearances: Clearances,
 }
 
 /// Keys counted for one attempt; hand it back on success.
@@ -35,6 +38,7 @@ impl Lockout {
             account_policy: policy(config.max_failures),
             address_policy: policy(config.max_failures_per_address),
             metrics,
+            clearances: Clearances::default(),
         }
     }
 
@@ -47,10 +51,11 @@ impl Lockout {
             std::iter::once((account.to_string(), self.account_policy))
                 .chain(address.clone().map(|a| (a, self.address_policy)))
                 .collect();
-        let locked_until = self
+        let counted = self
             .store
             .run(move |s| async move { s.throttle_attempts(&keys, now, false).await })
-            .await?;
+            .await;
+        let locked_until = self.counted(counted, now)?;
         if locked_until > 0 {
             self.failed();
             return Err(ApiError::LockedOut {
@@ -89,12 +94,17 @@ impl Lockout {
         let keys: Vec<String> = std::iter::once(client_key(client, ip))
             .chain(ip.map(|ip| format!("ip:{ip}")))
             .collect();
+        if self.clearances.all_clear(&keys) {
+            return Ok(());
+        }
+        let epoch = self.clearances.epoch();
         let now = now_unix();
+        let read = keys.clone();
         let until = self
             .store
             .run(move |s| async move {
                 let mut until = 0;
-                for key in &keys {
+                for key in &read {
                     until = until.max(s.throttle_locked_until(key, now).await?);
                 }
                 Ok(until)
@@ -106,6 +116,7 @@ impl Lockout {
                 retry_after: until - now,
             });
         }
+        self.clearances.record(keys, epoch);
         Ok(())
     }
 
@@ -122,7 +133,7 @@ impl Lockout {
             .store
             .run(move |s| async move { s.throttle_attempts(&keys, now, false).await })
             .await;
-        match outcome {
+        match self.counted(outcome, now) {
             Ok(0) => ApiError::InvalidClient,
             Ok(until) => ApiError::ClientLockedOut {
                 retry_after: until - now,
@@ -133,6 +144,22 @@ impl Lockout {
 
     pub fn failed(&self) {
         self.metrics.login_failures.inc();
+    }
+
+    /// Passes on the outcome of counting an attempt, first voiding the remembered clearances
+    /// when a ban may have begun: a ban begun now ends exactly `ban` from now (a refusal by an
+    /// older one ends sooner), and a failed count may have banned a key before it failed.
+    fn counted(&self, outcome: Result<i64, StoreError>, now: i64) -> Result<i64, StoreError> {
+        let shortest_ban = self
+            .account_policy
+            .ban_secs
+            .min(self.address_policy.ban_secs);
+        match &outcome {
+            Ok(until) if *until > 0 && *until >= now + shortest_ban => self.clearances.void(),
+            Ok(_) => {}
+            Err(_) => self.clearances.void(),
+        }
+        outcome
     }
 }
 

@@ -1,9 +1,12 @@
 //! The OAuth 2.0 authorization server: endpoints on `/oauth`, one file per grant under
 //! `grants/`, protocol rules (PKCE, redirect matching, scopes) as pure functions.
 
+pub mod clearances;
+pub mod client_secret;
 pub mod clients;
 pub mod endpoints;
 pub mod grants;
+pub mod introspection;
 pub mod issuer;
 pub mod lockout;
 pub mod pages;
@@ -41,6 +44,8 @@ pub struct OAuthServer {
     pub lockout: Lockout,
     pub metrics: Arc<Metrics>,
     pub max_body_bytes: usize,
+    /// Issue times of introspected access tokens (see `introspection`).
+    pub issued_at: introspection::IssuedAt,
 }
 
 impl OAuthServer {
@@ -75,6 +80,7 @@ impl OAuthServer {
             checksum,
             metrics,
             max_body_bytes: config.http.max_body_bytes,
+            issued_at: introspection::IssuedAt::default(),
         }))
     }
 

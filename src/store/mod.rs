@@ -98,14 +98,31 @@ pub trait TokenStore {
         &self,
         hash: &TokenHash,
     ) -> Result<Option<StoredRefreshToken>, StoreError>;
-    /// Retires `old` and writes `new` in one transaction, if `old` is live and not yet rotated.
-    /// A rotated `old` is a replay: its family is revoked.
+    /// In one transaction: claims `old` if it is live and not yet rotated, asks `reissue` what
+    /// to issue in its place, writes that. A rotated `old` that `reissue` accepts is a replay:
+    /// its family is revoked. One connection and one transaction for the whole grant.
+    async fn renew_refresh_token(
+        &self,
+        old: &TokenHash,
+        now: i64,
+        reissue: Reissue<'_>,
+    ) -> Result<Renewal, StoreError>;
+    /// `renew_refresh_token` with `new`, whatever the stored token holds.
     async fn rotate_refresh_token(
         &self,
         old: &TokenHash,
         now: i64,
         new: &IssuedTokens,
-    ) -> Result<Redemption, StoreError>;
+    ) -> Result<Redemption, StoreError> {
+        let mut reissue = |_: &StoredRefreshToken| Some(new.clone());
+        Ok(
+            match self.renew_refresh_token(old, now, &mut reissue).await? {
+                Renewal::Renewed => Redemption::Redeemed,
+                Renewal::Replayed { revoked } => Redemption::Replayed { revoked },
+                Renewal::Declined(_) | Renewal::Unusable => Redemption::Unusable,
+            },
+        )
+    }
     /// Revokes every access and refresh token of the family; returns the access token hashes.
     async fn revoke_family(&self, family_id: &str, now: i64) -> Result<Vec<TokenHash>, StoreError>;
 }

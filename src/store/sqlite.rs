@@ -36,6 +36,9 @@ impl SqlStore<Sqlite> {
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(connect_timeout)
+            // A file connection cannot lose its peer: sqlx's default ping before every
+            // checkout would only add a round trip to the connection's thread per query.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         MIGRATOR

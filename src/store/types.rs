@@ -88,6 +88,23 @@ pub enum Redemption {
     Unusable,
 }
 
+/// Decides what a refresh token is renewed with: given the stored token, the tokens to issue
+/// in its place, or `None` to refuse it (wrong client, wider scope); nothing is written then.
+pub type Reissue<'a> = &'a mut (dyn FnMut(&StoredRefreshToken) -> Option<IssuedTokens> + Send);
+
+/// Outcome of renewing a refresh token (`TokenStore::renew_refresh_token`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Renewal {
+    /// Retired; what `Reissue` gave was written in the same transaction.
+    Renewed,
+    /// `Reissue` refused this stored token; nothing changed.
+    Declined(StoredRefreshToken),
+    /// Already rotated: its whole family was revoked; these access tokens must leave caches.
+    Replayed { revoked: Vec<TokenHash> },
+    /// Unknown, expired or revoked.
+    Unusable,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AuthorizationRequest {
     pub csrf_token: String,

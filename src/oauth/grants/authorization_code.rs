@@ -95,7 +95,7 @@ pub async fn grant(
         .store
         .run(move |s| async move { s.redeem_code(&code_hash, now, &records).await })
         .await?;
-    let minted = super::settle(server, outcome, minted, "authorization code").await?;
+    super::settled(server, outcome, "authorization code").await?;
     server.metrics.token_issued("authorization_code");
     Ok(minted)
 }

@@ -26,14 +26,13 @@ pub(crate) async fn issue(
 }
 
 /// Maps a redemption's outcome; a replay also purges the revoked tokens from the cache.
-pub(crate) async fn settle(
+pub(crate) async fn settled(
     server: &OAuthServer,
     outcome: Redemption,
-    minted: issuer::Minted,
     what: &str,
-) -> Result<issuer::Minted, ApiError> {
+) -> Result<(), ApiError> {
     match outcome {
-        Redemption::Redeemed => Ok(minted),
+        Redemption::Redeemed => Ok(()),
         Redemption::Replayed { revoked } => {
             server.forget(&revoked).await;
             tracing::warn!(

@@ -8,7 +8,7 @@ use super::super::request::{required, TokenRequest};
 use super::super::{scope, OAuthServer};
 use crate::config::GrantType;
 use crate::http::ApiError;
-use crate::store::now_unix;
+use crate::store::{now_unix, Redemption, Renewal, StoredRefreshToken};
 
 pub async fn grant(
     server: &OAuthServer,
@@ -20,22 +20,67 @@ pub async fn grant(
             "this client may not use refresh tokens".into(),
         ));
     }
-    let invalid = || ApiError::InvalidGrant("the refresh token is invalid or expired".into());
     let old = server
         .lookup_hash(required(&params.refresh_token, "refresh_token")?)
-        .ok_or_else(invalid)?;
-    let stored = server
+        .ok_or_else(unusable)?;
+    let client_id = client.id().to_string();
+    let requested = params.owner.scope.clone();
+    let tokens = server.tokens.clone();
+    let checksum = server.checksum.clone();
+    // One trip to the store runtime and one transaction: the token is claimed, checked and
+    // replaced together, so it cannot be spent twice and a refusal changes nothing.
+    let (renewal, minted) = server
         .store
-        .run(move |s| async move { s.find_refresh_token(&old).await })
-        .await?
-        .ok_or_else(invalid)?;
-    if stored.client_id != client.id() {
+        .run(move |s| async move {
+            let mut minted = None;
+            let mut renew = |stored: &StoredRefreshToken| {
+                let grant = reissue(stored, &client_id, requested.as_deref()).ok()?;
+                let m = issuer::mint(&grant, &tokens, &checksum);
+                let records = m.records.clone();
+                minted = Some(m);
+                Some(records)
+            };
+            let renewal = s.renew_refresh_token(&old, now_unix(), &mut renew).await?;
+            Ok((renewal, minted))
+        })
+        .await?;
+    let outcome = match renewal {
+        Renewal::Renewed => Redemption::Redeemed,
+        Renewal::Declined(stored) => {
+            return Err(
+                match reissue(&stored, client.id(), params.owner.scope.as_deref()) {
+                    Err(e) => e,
+                    Ok(_) => unusable(),
+                },
+            )
+        }
+        Renewal::Replayed { revoked } => Redemption::Replayed { revoked },
+        Renewal::Unusable => Redemption::Unusable,
+    };
+    super::settled(server, outcome, "refresh token").await?;
+    let minted = minted.ok_or_else(unusable)?;
+    server.metrics.token_issued("refresh_token");
+    Ok(minted)
+}
+
+fn unusable() -> ApiError {
+    ApiError::InvalidGrant("the refresh token is invalid or expired".into())
+}
+
+/// The grant a stored refresh token renews for `client_id`, with the scope narrowed to
+/// `requested` if given.
+fn reissue(
+    stored: &StoredRefreshToken,
+    client_id: &str,
+    requested: Option<&str>,
+) -> Result<Grant, ApiError> {
+    if stored.client_id != client_id {
         return Err(ApiError::InvalidGrant(
             "the refresh token was issued to another client".into(),
         ));
     }
     let granted = scope::parse(&stored.scopes).unwrap_or_default();
-    let scopes = match params.owner.scope.as_deref() {
+    let scopes = match requested {
         None => granted,
         Some(text) => {
             let requested = scope::parse(text)
@@ -48,24 +93,14 @@ pub async fn grant(
             requested
         }
     };
-    let grant = Grant {
-        user_id: stored.user_id,
-        user_name: stored.user_name,
-        client_id: stored.client_id,
+    Ok(Grant {
+        user_id: stored.user_id.clone(),
+        user_name: stored.user_name.clone(),
+        client_id: stored.client_id.clone(),
         scopes,
         admin: stored.admin,
-        groups: stored.groups,
-        family_id: stored.family_id,
+        groups: stored.groups.clone(),
+        family_id: stored.family_id.clone(),
         with_refresh: true,
-    };
-    let minted = issuer::mint(&grant, &server.tokens, &server.checksum);
-    let records = minted.records.clone();
-    let now = now_unix();
-    let outcome = server
-        .store
-        .run(move |s| async move { s.rotate_refresh_token(&old, now, &records).await })
-        .await?;
-    let minted = super::settle(server, outcome, minted, "refresh token").await?;
-    server.metrics.token_issued("refresh_token");
-    Ok(minted)
+    })
 }

@@ -1,8 +1,12 @@
 //! The transactions several store traits share: writing what a grant issues, revoking a token
 //! family, and redeeming a one-time credential (authorization code, refresh token).
 
+use super::rows::RefreshRow;
 use super::{to_hashes, ColumnValue, Dialect, SqlStore};
-use crate::store::{IssuedTokens, Redemption, StoreError, StoredAccessToken, TokenHash};
+use crate::store::{
+    IssuedTokens, Redemption, Reissue, Renewal, StoreError, StoredAccessToken, StoredRefreshToken,
+    TokenHash,
+};
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
 impl<DB> SqlStore<DB>
@@ -158,6 +162,81 @@ where
                 revoked: Self::revoke_family_in(&mut tx, &f, now).await?,
             },
             None => Redemption::Unusable,
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+}
+
+/// A refresh token in any state, as a `RefreshRow`.
+const FIND_REFRESH: &str = "SELECT family_id, user_id, user_name, client_id, scopes, admin, \
+    created_at, expires_at, rotated_at, revoked_at, user_groups FROM refresh_tokens \
+    WHERE token_hash = $1";
+
+impl<DB> SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    i64: ColumnValue<DB>,
+    bool: ColumnValue<DB>,
+    String: ColumnValue<DB>,
+    Vec<u8>: ColumnValue<DB>,
+    Option<i64>: ColumnValue<DB>,
+    Option<String>: ColumnValue<DB>,
+{
+    /// One renewal of a refresh token on one connection: the look-up and `reissue` (checks,
+    /// minting) come before the transaction, so the write lock (SQLite's is one per file) is
+    /// held only for the claim and the inserts; then `redeem_once`'s claim-first transaction.
+    pub(super) async fn renew_once(
+        &self,
+        old: &TokenHash,
+        now: i64,
+        reissue: Reissue<'_>,
+    ) -> Result<Renewal, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        let found = sqlx::query_as::<DB, RefreshRow>(FIND_REFRESH)
+            .bind(&old[..])
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some(stored) = found.map(StoredRefreshToken::from) else {
+            return Ok(Renewal::Unusable);
+        };
+        // Refused whatever its state (another client's, a wider scope): no replay of it.
+        let Some(tokens) = reissue(&stored) else {
+            return Ok(Renewal::Declined(stored));
+        };
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let done = sqlx::query::<DB>(
+            "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 \
+             AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $3",
+        )
+        .bind(now)
+        .bind(&old[..])
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if DB::rows_affected(&done) == 1 {
+            Self::insert_issued(&mut tx, &tokens).await?;
+            tx.commit().await?;
+            return Ok(Renewal::Renewed);
+        }
+        // Rotated by now (perhaps by a concurrent renewal since the look-up): a replay.
+        let family = sqlx::query_scalar::<DB, String>(
+            "SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND rotated_at IS NOT NULL",
+        )
+        .bind(&old[..])
+        .fetch_optional(&mut *tx)
+        .await?;
+        let outcome = match family {
+            Some(f) => Renewal::Replayed {
+                revoked: Self::revoke_family_in(&mut tx, &f, now).await?,
+            },
+            None => Renewal::Unusable,
         };
         tx.commit().await?;
         Ok(outcome)

@@ -4,7 +4,7 @@
 use super::rows::{AccessRow, RefreshRow};
 use super::{ColumnValue, Dialect, SqlStore};
 use crate::store::{
-    IssuedTokens, Redemption, StoreError, StoredAccessToken, StoredRefreshToken, TokenHash,
+    IssuedTokens, Reissue, Renewal, StoreError, StoredAccessToken, StoredRefreshToken, TokenHash,
     TokenStore,
 };
 use async_trait::async_trait;
@@ -75,6 +75,12 @@ where
     }
 
     async fn insert_tokens(&self, tokens: &IssuedTokens) -> Result<(), StoreError> {
+        if tokens.refresh.is_none() {
+            // One statement is atomic on its own: no BEGIN/COMMIT round trips around it.
+            let mut conn = self.pool.acquire().await?;
+            Self::insert_access(&mut conn, &tokens.access.0, &tokens.access.1).await?;
+            return Ok(());
+        }
         let mut tx = self.pool.begin().await?;
         Self::insert_issued(&mut tx, tokens).await?;
         tx.commit().await?;
@@ -95,21 +101,21 @@ where
         Ok(row.map(StoredRefreshToken::from))
     }
 
-    async fn rotate_refresh_token(
+    async fn renew_refresh_token(
         &self,
         old: &TokenHash,
         now: i64,
-        new: &IssuedTokens,
-    ) -> Result<Redemption, StoreError> {
-        self.redeem_once(
-            "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 \
-             AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $3",
-            "SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND rotated_at IS NOT NULL",
-            old,
-            now,
-            new,
-        )
-        .await
+        reissue: Reissue<'_>,
+    ) -> Result<Renewal, StoreError> {
+        // As in `redeem_once`: a PostgreSQL deadlock among concurrent replays of one family
+        // failed a transaction that did nothing; it runs again.
+        let mut tries = 0;
+        loop {
+            match self.renew_once(old, now, &mut *reissue).await {
+                Err(e) if super::redeem::is_lock_conflict(&e) && tries < 3 => tries += 1,
+                result => return result.map_err(StoreError::from),
+            }
+        }
     }
 
     async fn revoke_family(&self, family_id: &str, now: i64) -> Result<Vec<TokenHash>, StoreError> {

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# A/B of two Gatehouse builds on the token endpoint (bench/token_bench.rs): refresh,
+# client_credentials and introspect, on SQLite and (when it answers) PostgreSQL, A and B
+# alternating every round, a fresh store per server start. Prints Markdown rows labelled
+# A/B, store and round, with the server's CPU time (utime + stime from /proc) per request:
+# steadier than req/s on a shared machine. The ratios of one run are what counts.
+#
+#   bench/token_ab.sh BIN_A BIN_B        # ROUNDS (2), DURATION (5), CONCURRENCY (16)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+bin_a=$1
+bin_b=$2
+ROUNDS=${ROUNDS:-2}
+DURATION=${DURATION:-5}
+CONCURRENCY=${CONCURRENCY:-16}
+MODES=${MODES:-refresh client_credentials introspect}
+STORES=${STORES:-sqlite postgres}
+TOKEN_BENCH=${TOKEN_BENCH:-$repo/target/release/examples/token_bench}
+export GATEHOUSE_BENCH_POSTGRES_URL=${GATEHOUSE_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+pg_schema=gatehouse_oauth_bench
+mkdir -p /tmp/gatehouse-bench
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; true' EXIT
+
+start() { # BIN STORE
+  local config port admin
+  if [ "$2" = sqlite ]; then
+    config=$repo/bench/gatehouse-oauth-bench.toml port=18091 admin=19091
+    rm -f /tmp/gatehouse-bench/oauth.db*
+  else
+    config=$repo/bench/gatehouse-oauth-bench-pg.toml port=18094 admin=19094
+    psql "$GATEHOUSE_BENCH_POSTGRES_URL" -qc "DROP SCHEMA IF EXISTS $pg_schema CASCADE" >/dev/null 2>&1
+  fi
+  "$1" --config "$config" >/tmp/gatehouse-bench/token-ab.log 2>&1 &
+  pid=$!
+  for _ in $(seq 200); do curl -fsS -o /dev/null "http://127.0.0.1:$admin/healthz" 2>/dev/null && break; sleep 0.1; done
+  base=http://127.0.0.1:$port
+}
+
+stores=
+for s in $STORES; do
+  if [ "$s" = postgres ] && ! psql "$GATEHOUSE_BENCH_POSTGRES_URL" -qc 'SELECT 1' >/dev/null 2>&1; then
+    echo "PostgreSQL not reachable: skipped" >&2
+    continue
+  fi
+  stores="$stores $s"
+done
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+tick=$(getconf CLK_TCK)
+
+echo "| build | store | round | mode | req/s | p50 | p99 | errors | server CPU µs/req |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for round in $(seq "$ROUNDS"); do
+  for store in $stores; do
+    for side in A B; do
+      bin=$bin_a; [ "$side" = B ] && bin=$bin_b
+      start "$bin" "$store"
+      for mode in $MODES; do
+        before=$(cpu_ticks "$pid")
+        row=$("$TOKEN_BENCH" "$base" "$mode" "$CONCURRENCY" "$DURATION" | sed 's/^| token endpoint: //')
+        after=$(cpu_ticks "$pid")
+        rate=$(echo "$row" | awk -F'|' '{ gsub(/ /, "", $2); print $2 }')
+        cpu=$(awk -v t=$((after - before)) -v hz="$tick" -v r="$rate" -v d="$DURATION" \
+          'BEGIN { if (r > 0) printf "%.0f", t / hz * 1e6 / (r * d); else print "-" }')
+        echo "| $side | $store | $round | $row $cpu |"
+      done
+      kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+    done
+  done
+done
