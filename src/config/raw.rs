@@ -96,6 +96,7 @@ pub struct RawConfig {
 pub struct RawForwardAuth {
     pub path: Option<String>,
     pub listen: Option<String>,
+    pub grpc_listen: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
