@@ -14,8 +14,8 @@
 # 1%). Per request = dump total / N. Writes bench/results/cost-latest.md with the table and
 # the top 15 inclusive functions of the cached-opaque scenario.
 #
-# Needs valgrind and nginx (upstream stand-in). Loopback ports 18480 (upstream), 18490/18491
-# (Gatehouse), 19490/19491 (admin).
+# Needs valgrind and nginx (upstream stand-in). Loopback ports 18680 (upstream), 18690/18691
+# (Gatehouse), 19690/19691 (admin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +23,8 @@ N=${N:-2000}
 WARM=${WARM:-50}
 BIN=${GATEHOUSE_BIN:-target/release/gatehouse}
 OUT=${OUT:-bench/results/cost-latest.md}
+# What the binary was built from, for the report (default: this checkout's HEAD).
+LABEL=${LABEL:-$(git rev-parse --short HEAD)}
 work=$(mktemp -d /tmp/gatehouse-cost.XXXX)
 
 for tool in valgrind callgrind_control callgrind_annotate nginx python3; do
@@ -40,7 +42,7 @@ http {
   access_log off;
   keepalive_requests 1000000;
   server {
-    listen 127.0.0.1:18480;
+    listen 127.0.0.1:18680;
     location / { default_type text/plain; return 200 "ok user=\$http_x_auth_user_id\n"; }
   }
 }
@@ -71,7 +73,7 @@ secret = "bench-secret-bench-secret-bench-secret"
 
 [[upstreams]]
 name = "app"
-addrs = ["127.0.0.1:18480"]
+addrs = ["127.0.0.1:18680"]
 
 [[policies]]
 name = "editors"
@@ -118,8 +120,8 @@ upstream = "app"
 auth = "public"
 EOF
 }
-write_config 18490 19490 cached.db "" >"$work/cached.toml"
-write_config 18491 19491 nocache.db '[cache]
+write_config 18690 19690 cached.db "" >"$work/cached.toml"
+write_config 18691 19691 nocache.db '[cache]
 ttl = "0s"
 negative_ttl = "0s"' >"$work/nocache.toml"
 
@@ -153,7 +155,7 @@ start() { # $1 = name, $2 = config
 }
 cached_pid=$(start cached "$work/cached.toml")
 nocache_pid=$(start nocache "$work/nocache.toml")
-for port in 19490 19491; do
+for port in 19690 19691; do
   for _ in $(seq 600); do
     curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break
     sleep 0.2
@@ -203,19 +205,19 @@ EOF
 }
 
 results=$(
-  measure public "$cached_pid" 18490 /x -
-  measure opaque "$cached_pid" 18490 /auth/x "$opaque"
-  measure jwt "$cached_pid" 18490 /auth/x "$jwt"
-  measure policy "$cached_pid" 18490 /policy/x "$opaque"
-  measure limited "$cached_pid" 18490 /limited/x "$opaque"
-  measure miss "$nocache_pid" 18491 /auth/x "$opaque_nc"
+  measure public "$cached_pid" 18690 /x -
+  measure opaque "$cached_pid" 18690 /auth/x "$opaque"
+  measure jwt "$cached_pid" 18690 /auth/x "$jwt"
+  measure policy "$cached_pid" 18690 /policy/x "$opaque"
+  measure limited "$cached_pid" 18690 /limited/x "$opaque"
+  measure miss "$nocache_pid" 18691 /auth/x "$opaque_nc"
 )
 echo "$results" >&2
 get() { awk -v k="$1" '$1 == k {print $2}' <<<"$results"; }
 ratio() { awk -v a="$(get "$1")" -v b="$(get "$2")" 'BEGIN {printf "%.3f", a / b}'; }
 
 {
-  echo "# Instructions per request ($(date -u +%F), $(git rev-parse --short HEAD), $N keep-alive requests per scenario, callgrind)"
+  echo "# Instructions per request ($(date -u +%F), $LABEL, $N keep-alive requests per scenario, callgrind)"
   echo
   echo "| Scenario | Instructions / request | vs public |"
   echo "|---|---:|---:|"
@@ -230,11 +232,26 @@ ratio() { awk -v a="$(get "$1")" -v b="$(get "$2")" 'BEGIN {printf "%.3f", a / b
   echo
   echo "## Top 15 inclusive costs, cached opaque token (per request)"
   echo
+  echo "Below the runtime's own frames (thread start, tokio's worker loop and task poll, which"
+  echo "include everything): where a request's instructions go."
+  echo
   echo '```'
-  callgrind_annotate --inclusive=yes "$work/dump-opaque.cg" 2>/dev/null \
-    | awk -v n="$N" '/^ *[0-9,]+ .*[(][^)]*[)]/ || /^ *[0-9,]+  / {
-        c = $1; gsub(",", "", c); $1 = ""; printf "%10d %s\n", c / n, $0 }' \
-    | grep -v -E ' (0x[0-9a-f]+|\?\?\?)' | head -15
+  callgrind_annotate --threshold=100 --inclusive=yes "$work/dump-opaque.cg" 2>/dev/null \
+    | python3 -c '
+import re, sys
+n = int(sys.argv[1])
+skip = re.compile(r"PROGRAM TOTALS|clone\.S|start_thread|thread_start|call_once|rust_begin_short_backtrace|tokio::runtime::|BlockingTask")
+rows = 0
+for line in sys.stdin:
+    m = re.match(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(?:\?\?\?:)?(.*?)(?: \[[^]]*\])?$", line)
+    if not m or skip.search(m.group(2)):
+        continue
+    count = int(m.group(1).replace(",", "")) // n
+    print(f"{count:>9}  {m.group(2)[:140]}")
+    rows += 1
+    if rows == 15:
+        break
+' "$N"
   echo '```'
 } | tee "$OUT"
 echo "cost.sh: dumps kept in $work" >&2

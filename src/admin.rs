@@ -18,42 +18,41 @@ impl AdminApp {
     pub fn new(state: Arc<AppState>) -> Self {
         AdminApp { state }
     }
+}
 
-    /// Ready when the store answers and every upstream has a healthy address. The result is
-    /// also kept in `gatehouse_ready`, so that a scrape alone shows readiness.
-    async fn readiness(&self) -> (StatusCode, serde_json::Value) {
-        let store =
-            match tokio::time::timeout(Duration::from_secs(2), self.state.store.ping()).await {
-                Ok(Ok(())) => "ok".to_string(),
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "readiness: store check failed");
-                    "unavailable".to_string()
-                }
-                Err(_) => "timeout".to_string(),
-            };
-        let upstreams: serde_json::Map<String, serde_json::Value> = self
-            .state
-            .upstreams
-            .iter()
-            .map(|u| {
-                (
-                    u.name.clone(),
-                    json!(if u.healthy() { "ok" } else { "unhealthy" }),
-                )
-            })
-            .collect();
-        let ready = store == "ok" && upstreams.values().all(|v| v == "ok");
-        self.state.metrics.ready.set(i64::from(ready));
-        let status = if ready {
-            StatusCode::OK
-        } else {
-            StatusCode::SERVICE_UNAVAILABLE
-        };
-        (
-            status,
-            json!({ "status": if ready { "ready" } else { "not_ready" }, "store": store, "upstreams": upstreams }),
-        )
-    }
+/// Ready when the store answers and every upstream has a healthy address. The result is
+/// also kept in `gatehouse_ready`, so that a scrape alone shows readiness. `/readyz` answers
+/// with it, and gRPC health (`forward_auth.grpc_listen`) reports it.
+pub async fn readiness(state: &AppState) -> (StatusCode, serde_json::Value) {
+    let store = match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
+        Ok(Ok(())) => "ok".to_string(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: store check failed");
+            "unavailable".to_string()
+        }
+        Err(_) => "timeout".to_string(),
+    };
+    let upstreams: serde_json::Map<String, serde_json::Value> = state
+        .upstreams
+        .iter()
+        .map(|u| {
+            (
+                u.name.clone(),
+                json!(if u.healthy() { "ok" } else { "unhealthy" }),
+            )
+        })
+        .collect();
+    let ready = store == "ok" && upstreams.values().all(|v| v == "ok");
+    state.metrics.ready.set(i64::from(ready));
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        json!({ "status": if ready { "ready" } else { "not_ready" }, "store": store, "upstreams": upstreams }),
+    )
 }
 
 fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
@@ -80,7 +79,7 @@ impl ServeHttp for AdminApp {
         match path.as_str() {
             "/metrics" => {
                 // Checked on each scrape, so `gatehouse_ready` is current without a prober.
-                self.readiness().await;
+                readiness(&self.state).await;
                 respond(
                     StatusCode::OK,
                     "text/plain; version=0.0.4; charset=utf-8",
@@ -89,7 +88,7 @@ impl ServeHttp for AdminApp {
             }
             "/healthz" => respond(StatusCode::OK, json_type, br#"{"status":"alive"}"#.to_vec()),
             "/readyz" => {
-                let (status, body) = self.readiness().await;
+                let (status, body) = readiness(&self.state).await;
                 respond(status, json_type, body.to_string().into_bytes())
             }
             _ => respond(

@@ -13,6 +13,7 @@ pub mod echo;
 pub mod facebook;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod grpc_server;
 pub mod host;
 pub mod http;
 pub mod metrics;

@@ -87,7 +87,34 @@ impl AuthDecision {
     }
 }
 
-/// How the decision endpoint answered (`gatehouse_forward_auth_decisions_total`).
+/// Which front end asked for a forward-auth decision (`front_end` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrontEnd {
+    /// The HTTP decision endpoint (nginx, Traefik, Caddy, Envoy's HTTP `ext_authz`).
+    Http,
+    /// Envoy's gRPC `ext_authz` (`forward_auth.grpc_listen`).
+    Grpc,
+}
+
+impl FrontEnd {
+    pub const ALL: [FrontEnd; 2] = [FrontEnd::Http, FrontEnd::Grpc];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            FrontEnd::Http => "http",
+            FrontEnd::Grpc => "grpc",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            FrontEnd::Http => 0,
+            FrontEnd::Grpc => 1,
+        }
+    }
+}
+
+/// How a forward-auth decision was answered (`gatehouse_forward_auth_decisions_total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ForwardAuthResult {
     /// 2xx: the ingress forwards the request.
@@ -166,8 +193,8 @@ pub struct Metrics {
     rate_limit_backend_errors: IntCounterVec,
     /// Indexed by `AuthDecision::index`, which covers every variant.
     decision_handles: [IntCounter; AuthDecision::ALL.len()],
-    /// Indexed by `ForwardAuthResult::index`.
-    forward_auth_handles: [IntCounter; ForwardAuthResult::ALL.len()],
+    /// Indexed by `FrontEnd::index`, then `ForwardAuthResult::index`.
+    forward_auth_handles: [[IntCounter; ForwardAuthResult::ALL.len()]; FrontEnd::ALL.len()],
 }
 
 impl Metrics {
@@ -287,13 +314,14 @@ impl Metrics {
         let forward_auth = IntCounterVec::new(
             Opts::new(
                 "gatehouse_forward_auth_decisions_total",
-                "Answers of the forward-auth decision endpoint, by result",
+                "Forward-auth decisions, by front end (HTTP endpoint or gRPC ext_authz) and result",
             ),
-            &["result"],
+            &["front_end", "result"],
         )?;
         registry.register(Box::new(forward_auth.clone()))?;
-        let forward_auth_handles =
-            ForwardAuthResult::ALL.map(|r| forward_auth.with_label_values(&[r.label()]));
+        let forward_auth_handles = FrontEnd::ALL.map(|f| {
+            ForwardAuthResult::ALL.map(|r| forward_auth.with_label_values(&[f.label(), r.label()]))
+        });
         Ok(Metrics {
             cache_hit: cache.with_label_values(&["hit"]),
             cache_miss: cache.with_label_values(&["miss"]),
@@ -335,8 +363,9 @@ impl Metrics {
         }
     }
 
-    pub fn forward_auth_decision(&self, r: ForwardAuthResult) {
-        if let Some(h) = self.forward_auth_handles.get(r.index()) {
+    pub fn forward_auth_decision(&self, front_end: FrontEnd, r: ForwardAuthResult) {
+        let handles = self.forward_auth_handles.get(front_end.index());
+        if let Some(h) = handles.and_then(|h| h.get(r.index())) {
             h.inc();
         }
     }
@@ -405,19 +434,25 @@ mod decision_tests {
     }
 
     #[test]
-    fn every_forward_auth_result_has_its_own_counter() {
+    fn every_forward_auth_result_has_its_own_counter_per_front_end() {
         let m = Metrics::new().unwrap();
-        for (i, r) in ForwardAuthResult::ALL.into_iter().enumerate() {
-            assert_eq!(r.index(), i, "{r:?}");
-            m.forward_auth_decision(r);
+        for (i, f) in FrontEnd::ALL.into_iter().enumerate() {
+            assert_eq!(f.index(), i, "{f:?}");
+            for (i, r) in ForwardAuthResult::ALL.into_iter().enumerate() {
+                assert_eq!(r.index(), i, "{r:?}");
+                m.forward_auth_decision(f, r);
+            }
         }
         let text = String::from_utf8(m.render()).unwrap();
-        for r in ForwardAuthResult::ALL {
-            let series = format!(
-                "gatehouse_forward_auth_decisions_total{{result=\"{}\"}} 1",
-                r.label()
-            );
-            assert!(text.contains(&series), "{series} missing:\n{text}");
+        for f in FrontEnd::ALL {
+            for r in ForwardAuthResult::ALL {
+                let series = format!(
+                    "gatehouse_forward_auth_decisions_total{{front_end=\"{}\",result=\"{}\"}} 1",
+                    f.label(),
+                    r.label()
+                );
+                assert!(text.contains(&series), "{series} missing:\n{text}");
+            }
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::app::AppState;
 use crate::auth::TokenChecksum;
 use crate::config::{Config, StoreBackend};
 use crate::connection::{ConnectionLimits, Guarded};
+use crate::grpc_server::GrpcListener;
 use crate::proxy::GatehouseProxy;
 use crate::store::{
     now_unix, PostgresStore, RevocationFeed, RevocationSink, SqliteStore, Store, StoreError,
@@ -218,6 +219,15 @@ impl Gatehouse {
             server.add_service(decisions);
         }
 
+        if let Some(addr) = state
+            .config
+            .forward_auth
+            .as_ref()
+            .and_then(|f| f.grpc_listen)
+        {
+            server.add_service(GrpcListener::service(state.clone(), addr));
+        }
+
         let mut admin = Service::new("gatehouse admin".to_string(), AdminApp::new(state.clone()));
         admin.add_tcp(&admin_listen);
         admin.threads = Some(1);
@@ -281,7 +291,10 @@ impl Gatehouse {
 /// Every address Gatehouse listens on.
 fn listeners(config: &Config) -> Vec<SocketAddr> {
     let mut addrs = vec![config.server.listen, config.server.admin_listen];
-    addrs.extend(config.forward_auth.as_ref().and_then(|f| f.listen));
+    if let Some(fa) = &config.forward_auth {
+        addrs.extend(fa.listen);
+        addrs.extend(fa.grpc_listen);
+    }
     addrs
 }
 

@@ -168,7 +168,9 @@ async fn nginx_dialect_allows_with_identity_headers_and_refuses_as_the_proxy_doe
     let series = |result: &str| {
         metric_value(
             &m,
-            &format!("gatehouse_forward_auth_decisions_total{{result=\"{result}\"}}"),
+            &format!(
+                "gatehouse_forward_auth_decisions_total{{front_end=\"http\",result=\"{result}\"}}"
+            ),
         )
     };
     assert_eq!(series("allowed"), 2.0);
@@ -329,7 +331,7 @@ async fn untrusted_peer_is_refused_whatever_it_describes() {
     assert_eq!(
         metric_value(
             &m,
-            "gatehouse_forward_auth_decisions_total{result=\"untrusted\"}"
+            "gatehouse_forward_auth_decisions_total{front_end=\"http\",result=\"untrusted\"}"
         ),
         5.0
     );
@@ -426,7 +428,7 @@ async fn missing_or_ambiguous_descriptions_are_refused() {
     assert_eq!(
         metric_value(
             &m,
-            "gatehouse_forward_auth_decisions_total{result=\"invalid\"}"
+            "gatehouse_forward_auth_decisions_total{front_end=\"http\",result=\"invalid\"}"
         ),
         cases.len() as f64
     );

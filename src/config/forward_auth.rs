@@ -1,6 +1,6 @@
 //! `[forward_auth]`: the decision endpoint an existing ingress (nginx `auth_request`, Traefik
 //! `ForwardAuth`, Caddy `forward_auth`, Envoy HTTP `ext_authz`) asks before it forwards a
-//! request, and where it listens.
+//! request, where it listens, and where Envoy's gRPC `ext_authz` asks.
 
 use super::raw::{RawForwardAuth, RawRoute};
 use super::{Problems, RouteConfig, ServerConfig};
@@ -16,6 +16,8 @@ pub struct ForwardAuthConfig {
     pub path: String,
     /// A listener of its own; `None`: the proxy listener answers decisions at `path`.
     pub listen: Option<SocketAddr>,
+    /// Envoy's gRPC `ext_authz` (`envoy.service.auth.v3.Authorization`) and gRPC health.
+    pub grpc_listen: Option<SocketAddr>,
 }
 
 pub(super) fn validate_forward_auth(
@@ -33,13 +35,26 @@ pub(super) fn validate_forward_auth(
     let listen = raw
         .listen
         .and_then(|l| p.socket_addr("forward_auth.listen", &l));
-    if let (Some(listen), Some(server)) = (listen, server) {
-        let taken = [server.listen, server.admin_listen];
-        if listen.port() != 0 && taken.contains(&listen) {
-            p.push(format!(
-                "forward_auth.listen: {listen} is already server.listen or server.admin_listen"
-            ));
+    let grpc_listen = raw
+        .grpc_listen
+        .and_then(|l| p.socket_addr("forward_auth.grpc_listen", &l));
+    let mut taken: Vec<(&str, SocketAddr)> = server
+        .map(|s| {
+            vec![
+                ("server.listen", s.listen),
+                ("server.admin_listen", s.admin_listen),
+            ]
+        })
+        .unwrap_or_default();
+    for (key, addr) in [
+        ("forward_auth.listen", listen),
+        ("forward_auth.grpc_listen", grpc_listen),
+    ] {
+        let Some(addr) = addr else { continue };
+        if let Some((other, _)) = taken.iter().find(|(_, t)| addr.port() != 0 && *t == addr) {
+            p.push(format!("{key}: {addr} is already {other}"));
         }
+        taken.push((key, addr));
     }
     if server.is_some_and(|s| s.trusted_proxies.is_empty()) {
         // Decisions are answered only to trusted peers: without any, every one is refused.
@@ -48,7 +63,11 @@ pub(super) fn validate_forward_auth(
                 .into(),
         );
     }
-    ForwardAuthConfig { path, listen }
+    ForwardAuthConfig {
+        path,
+        listen,
+        grpc_listen,
+    }
 }
 
 /// A route without `upstream` or `handler` exists only to be asked about; that needs

@@ -105,6 +105,7 @@ pub struct RawSessions {
 pub struct RawForwardAuth {
     pub path: Option<String>,
     pub listen: Option<String>,
+    pub grpc_listen: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -153,6 +153,35 @@ impl IdentityHeaders {
         .collect()
     }
 
+    /// Each identity header's name and the identity's value for it, if any.
+    pub fn pairs<'a>(
+        &'a self,
+        identity: Option<&'a Identity>,
+    ) -> [(&'a HeaderName, Option<&'a HeaderValue>); 5] {
+        let h = identity.map(|i| &i.headers);
+        let value = |v: fn(&'a IdentityHeaderValues) -> &'a Option<HeaderValue>| {
+            h.and_then(|h| v(h).as_ref())
+        };
+        [
+            (&self.user_id, value(|h| &h.user_id)),
+            (&self.user_name, value(|h| &h.user_name)),
+            (&self.scopes, value(|h| &h.scopes)),
+            (&self.client_id, value(|h| &h.client_id)),
+            (&self.groups, value(|h| &h.groups)),
+        ]
+    }
+
+    /// Every name stripped from clients (the identity headers and `also_strip`), lowercase,
+    /// `-` spelling.
+    pub fn stripped_names(&self) -> &[String] {
+        &self.strip
+    }
+
+    /// Whether the lowercase header `name` is a spelling of one stripped from clients.
+    pub fn is_stripped(&self, name: &str) -> bool {
+        self.strip.iter().any(|s| same_name(s, name))
+    }
+
     /// The (name, value) pairs `inject` would set: for the echo handler.
     pub fn describe(&self, identity: &Identity) -> Vec<(String, String)> {
         let h = &identity.headers;

@@ -3,14 +3,18 @@
 //! (`decide`: the same normalization, route table, authentication and route rules), so the
 //! two modes cannot drift apart. Allowed → 200 with the identity headers for the ingress to
 //! copy upstream; refused → the proxy's own refusal, body and `WWW-Authenticate` included.
+//! `decide_for_ingress` is that one decision for both front ends: this endpoint and Envoy's
+//! gRPC `ext_authz` (`ext_authz/`).
 
 use super::described::describe;
 use super::{respond, session, GatehouseProxy, Purpose, RequestCtx};
 use crate::app::AppState;
 use crate::http::{ApiError, Contract, OwnResponse};
-use crate::metrics::ForwardAuthResult;
+use crate::metrics::{ForwardAuthResult, FrontEnd};
 use crate::routing::normalize_path;
+use pingora::http::RequestHeader;
 use pingora::proxy::Session;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// What a listener serves: the proxy (and decisions at `forward_auth.path` when they have
@@ -73,73 +77,104 @@ impl GatehouseProxy {
         ctx: &mut RequestCtx,
         appended: &str,
     ) -> OwnResponse {
-        let s = &*self.state;
-        let peer = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip());
-        let (result, response) = if !peer.is_some_and(|ip| s.identity_headers.is_trusted(ip)) {
-            // The described request is whatever the asker says it is: only an ingress may say.
-            tracing::warn!(
-                peer = ?peer,
-                "forward-auth decision refused: the peer is not in server.trusted_proxies"
-            );
-            let untrusted = ApiError::Forbidden(
-                "forward-auth decisions are answered only to server.trusted_proxies".into(),
-            );
-            (
-                ForwardAuthResult::Untrusted,
-                s.renderer.render(Contract::Rfc6750, &untrusted),
-            )
-        } else {
-            self.decide_described(session, ctx, appended).await
-        };
-        s.metrics.forward_auth_decision(result);
-        response
-    }
-
-    async fn decide_described(
-        &self,
-        session: &Session,
-        ctx: &mut RequestCtx,
-        appended: &str,
-    ) -> (ForwardAuthResult, OwnResponse) {
-        let s = &*self.state;
         let req = session.req_header();
-        let appended = (!appended.is_empty()).then(|| match req.uri.query() {
-            Some(q) => format!("{appended}?{q}"),
-            None => appended.to_string(),
-        });
         // The ingress is the peer; the client behind it is in its X-Forwarded-For, which the
         // policy's and the limits' address reading believes because the ingress is trusted.
         let peer = session
             .client_addr()
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
-        let decided = match describe(req, appended.as_deref()) {
-            Ok(described) => self
-                .decide(&described, peer, ctx, Purpose::Decision)
-                .await
-                .map(|_| ()),
-            Err(e) => Err((e, Contract::Rfc6750)),
+        let described = || {
+            let appended = (!appended.is_empty()).then(|| match req.uri.query() {
+                Some(q) => format!("{appended}?{q}"),
+                None => appended.to_string(),
+            });
+            describe(req, appended.as_deref())
         };
-        match decided {
-            Ok(()) => {
+        match self
+            .decide_for_ingress(FrontEnd::Http, peer, peer, described, ctx)
+            .await
+        {
+            Verdict::Allowed => {
                 let mut allowed = OwnResponse::empty(200).no_store();
-                let identity = s.identity_headers.fields(ctx.identity.as_deref());
+                let identity = self.state.identity_headers.fields(ctx.identity.as_deref());
                 allowed.headers.extend(identity);
-                allowed.headers.extend(session::cookie_for_upstream(s, req));
-                (ForwardAuthResult::Allowed, allowed)
+                allowed
+                    .headers
+                    .extend(session::cookie_for_upstream(&self.state, req));
+                allowed
             }
-            Err((error, contract)) => {
-                let mut refused = s.renderer.render(contract, &error);
-                if let ApiError::SignIn { location } = &error {
-                    refused = session::sign_in_for_ingress(s, req, location, refused);
-                }
-                (result_of(&error), refused)
+            Verdict::Refused(_, refusal, Some(location)) => {
+                session::sign_in_for_ingress(&self.state, req, &location, refusal)
             }
+            Verdict::Refused(_, refusal, None) => refusal,
         }
     }
+
+    /// The one decision behind both front ends (this HTTP endpoint and gRPC `ext_authz`):
+    /// `asker` is the peer that asks, which must be a trusted proxy; `client_peer` is where the
+    /// described request came from (the ingress itself when it forwards the client's address in
+    /// `X-Forwarded-For`). Counted in `gatehouse_forward_auth_decisions_total`.
+    pub(super) async fn decide_for_ingress(
+        &self,
+        front_end: FrontEnd,
+        asker: Option<IpAddr>,
+        client_peer: Option<IpAddr>,
+        described: impl FnOnce() -> Result<RequestHeader, ApiError>,
+        ctx: &mut RequestCtx,
+    ) -> Verdict {
+        let s = &*self.state;
+        let verdict = if !asker.is_some_and(|ip| s.identity_headers.is_trusted(ip)) {
+            // The described request is whatever the asker says it is: only an ingress may say.
+            tracing::warn!(
+                peer = ?asker,
+                front_end = front_end.label(),
+                "forward-auth decision refused: the peer is not in server.trusted_proxies"
+            );
+            let untrusted = ApiError::Forbidden(
+                "forward-auth decisions are answered only to server.trusted_proxies".into(),
+            );
+            Verdict::Refused(
+                ForwardAuthResult::Untrusted,
+                s.renderer.render(Contract::Rfc6750, &untrusted),
+                None,
+            )
+        } else {
+            let decided = match described() {
+                Ok(described) => self
+                    .decide(&described, client_peer, ctx, Purpose::Decision)
+                    .await
+                    .map(|_| ()),
+                Err(e) => Err((e, Contract::Rfc6750)),
+            };
+            match decided {
+                Ok(()) => Verdict::Allowed,
+                Err((error, contract)) => {
+                    let sign_in = match &error {
+                        ApiError::SignIn { location } => Some(location.clone()),
+                        _ => None,
+                    };
+                    let refusal = s.renderer.render(contract, &error);
+                    Verdict::Refused(result_of(&error), refusal, sign_in)
+                }
+            }
+        };
+        let result = match &verdict {
+            Verdict::Allowed => ForwardAuthResult::Allowed,
+            Verdict::Refused(result, _, _) => *result,
+        };
+        s.metrics.forward_auth_decision(front_end, result);
+        verdict
+    }
+}
+
+/// What a forward-auth decision came to, for each front end to say in its own protocol.
+pub(super) enum Verdict {
+    /// The described request may pass, as `RequestCtx::identity` (none on a public route).
+    Allowed,
+    /// The proxy's own refusal of the described request, body and headers included, and for a
+    /// browser sent to sign in, where to (each front end says it in the form its ingress takes).
+    Refused(ForwardAuthResult, OwnResponse, Option<String>),
 }
 
 fn result_of(error: &ApiError) -> ForwardAuthResult {

@@ -6,6 +6,7 @@
 mod access;
 mod authenticate;
 mod described;
+mod ext_authz;
 mod forward_auth;
 mod framing;
 mod handler;
@@ -35,6 +36,8 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
+
+pub use ext_authz::{AuthorizationServer, ExtAuthz};
 
 pub struct GatehouseProxy {
     state: Arc<AppState>,

@@ -5,6 +5,7 @@ use super::RequestCtx;
 use crate::app::AppState;
 use crate::http::render::{RATELIMIT, RATELIMIT_POLICY};
 use crate::http::{request_id, OwnResponse};
+use http::header::{HeaderName, HeaderValue};
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 
@@ -14,22 +15,8 @@ pub async fn write_own(
     ctx: &RequestCtx,
     resp: OwnResponse,
 ) -> pingora::Result<()> {
-    let mut header = ResponseHeader::build(resp.status, Some(resp.headers.len() + 14))?;
-    for (name, value) in resp.headers {
-        header.append_header(name, value)?;
-    }
-    state.common_headers.apply(&mut header, ctx.origin.as_ref());
-    if let Some(id) = &ctx.request_id {
-        header.insert_header(request_id::HEADER, id.clone())?;
-    }
-    header.insert_header(
-        "x-runtime",
-        format!("{:.6}", ctx.start.elapsed().as_secs_f64()),
-    )?;
+    let mut header = own_head(state, ctx, resp.status, resp.headers)?;
     header.insert_header(http::header::CONTENT_LENGTH, resp.body.len().to_string())?;
-    if let Some(h) = &ctx.rate_headers {
-        rate_headers(&mut header, h)?;
-    }
     // A request body we did not read would be taken for the next request: close instead.
     if !session.is_body_empty() && !ctx.body_consumed {
         session.set_keepalive(None);
@@ -42,6 +29,33 @@ pub async fn write_own(
         session.write_response_body(Some(resp.body), true).await?;
     }
     Ok(())
+}
+
+/// The head of a response of our own, without its framing: the response's headers, the
+/// common set, the request id, the timing and the rate-limit fields. gRPC `ext_authz` hands
+/// the same fields to Envoy for its denied responses.
+pub(super) fn own_head(
+    state: &AppState,
+    ctx: &RequestCtx,
+    status: u16,
+    headers: Vec<(HeaderName, HeaderValue)>,
+) -> pingora::Result<ResponseHeader> {
+    let mut header = ResponseHeader::build(status, Some(headers.len() + 14))?;
+    for (name, value) in headers {
+        header.append_header(name, value)?;
+    }
+    state.common_headers.apply(&mut header, ctx.origin.as_ref());
+    if let Some(id) = &ctx.request_id {
+        header.insert_header(request_id::HEADER, id.clone())?;
+    }
+    header.insert_header(
+        "x-runtime",
+        format!("{:.6}", ctx.start.elapsed().as_secs_f64()),
+    )?;
+    if let Some(h) = &ctx.rate_headers {
+        rate_headers(&mut header, h)?;
+    }
+    Ok(header)
 }
 
 /// `RateLimit-Policy` and `RateLimit` on a response the limits let through.
