@@ -38,35 +38,10 @@ impl Ingress {
     /// nginx with `auth_request` on every location, asking `gatehouse` at its decision path
     /// and forwarding allowed requests to `upstream`.
     pub fn nginx(gatehouse: SocketAddr, upstream: SocketAddr) -> Ingress {
-        let binary = find_binary(
-            &["nginx"],
-            &["/usr/sbin/nginx"],
-            "nginx (Debian package nginx-light; see scripts/install-deps.sh)",
-        );
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
-        let d = dir.path().display();
-        let set_identity: String = IDENTITY_HEADERS
-            .iter()
-            .map(|h| {
-                let var = h.to_ascii_lowercase().replace('-', "_");
-                format!(
-                    "            auth_request_set ${var} $upstream_http_{var};\n            proxy_set_header {h} ${var};\n"
-                )
-            })
-            .collect();
-        let conf = format!(
-            r#"
-pid {d}/nginx.pid;
-error_log {d}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
+        let set_identity = nginx_identity_directives();
+        Self::start_nginx(|port| {
+            format!(
+                r#"
     server {{
         listen 127.0.0.1:{port};
         location / {{
@@ -84,10 +59,9 @@ http {{
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         }}
     }}
-}}
 "#
-        );
-        Self::start_nginx(binary, dir, port, conf)
+            )
+        })
     }
 
     /// nginx as README's "Browser sessions" section sets it up: `auth_request` as in `nginx`,
@@ -95,35 +69,10 @@ http {{
     /// `X-Gatehouse-Cookie` sent upstream as `Cookie`, and `/oauth/` (the sign-in pages,
     /// logout) passed to Gatehouse on the app's own host.
     pub fn nginx_sessions(gatehouse: SocketAddr, upstream: SocketAddr) -> Ingress {
-        let binary = find_binary(
-            &["nginx"],
-            &["/usr/sbin/nginx"],
-            "nginx (Debian package nginx-light; see scripts/install-deps.sh)",
-        );
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
-        let d = dir.path().display();
-        let set_identity: String = IDENTITY_HEADERS
-            .iter()
-            .map(|h| {
-                let var = h.to_ascii_lowercase().replace('-', "_");
-                format!(
-                    "            auth_request_set ${var} $upstream_http_{var};\n            proxy_set_header {h} ${var};\n"
-                )
-            })
-            .collect();
-        let conf = format!(
-            r#"
-pid {d}/nginx.pid;
-error_log {d}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
+        let set_identity = nginx_identity_directives();
+        Self::start_nginx(|port| {
+            format!(
+                r#"
     server {{
         listen 127.0.0.1:{port};
         location / {{
@@ -159,13 +108,38 @@ http {{
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         }}
     }}
-}}
 "#
-        );
-        Self::start_nginx(binary, dir, port, conf)
+            )
+        })
     }
 
-    fn start_nginx(binary: PathBuf, dir: TempDir, port: u16, conf: String) -> Ingress {
+    /// Starts nginx on a free port with `server` (given that port) as its one server block,
+    /// everything it writes kept in a temporary directory.
+    fn start_nginx(server: impl FnOnce(u16) -> String) -> Ingress {
+        let binary = find_binary(
+            &["nginx"],
+            &["/usr/sbin/nginx"],
+            "nginx (Debian package nginx-light; see scripts/install-deps.sh)",
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let d = dir.path().display();
+        let server = server(port);
+        let conf = format!(
+            r#"
+pid {d}/nginx.pid;
+error_log {d}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+{server}}}
+"#
+        );
         let conf_path = dir.path().join("nginx.conf");
         std::fs::write(&conf_path, conf).expect("write nginx.conf");
         let log = dir.path().join("error.log");
@@ -342,4 +316,18 @@ fn find_binary(names: &[&str], usual: &[&str], install: &str) -> PathBuf {
         .chain(usual.iter().map(PathBuf::from))
         .find(|p| Path::new(p).is_file())
         .unwrap_or_else(|| panic!("{} is not installed: install {install}", names[0]))
+}
+
+/// `auth_request_set` + `proxy_set_header` for each identity header: what the decision
+/// answered goes upstream, replacing whatever the client sent.
+fn nginx_identity_directives() -> String {
+    IDENTITY_HEADERS
+        .iter()
+        .map(|h| {
+            let var = h.to_ascii_lowercase().replace('-', "_");
+            format!(
+                "            auth_request_set ${var} $upstream_http_{var};\n            proxy_set_header {h} ${var};\n"
+            )
+        })
+        .collect()
 }
