@@ -9,6 +9,11 @@ use crate::store::{
 };
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
+/// A refresh token in any state, as a `RefreshRow`.
+const FIND_REFRESH: &str = "SELECT family_id, user_id, user_name, client_id, scopes, admin, \
+    created_at, expires_at, rotated_at, revoked_at, user_groups FROM refresh_tokens \
+    WHERE token_hash = $1";
+
 impl<DB> SqlStore<DB>
 where
     DB: Dialect,
@@ -166,29 +171,7 @@ where
         tx.commit().await?;
         Ok(outcome)
     }
-}
 
-/// A refresh token in any state, as a `RefreshRow`.
-const FIND_REFRESH: &str = "SELECT family_id, user_id, user_name, client_id, scopes, admin, \
-    created_at, expires_at, rotated_at, revoked_at, user_groups FROM refresh_tokens \
-    WHERE token_hash = $1";
-
-impl<DB> SqlStore<DB>
-where
-    DB: Dialect,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    i64: ColumnValue<DB>,
-    bool: ColumnValue<DB>,
-    String: ColumnValue<DB>,
-    Vec<u8>: ColumnValue<DB>,
-    Option<i64>: ColumnValue<DB>,
-    Option<String>: ColumnValue<DB>,
-{
     /// One renewal of a refresh token on one connection: the look-up and `reissue` (checks,
     /// minting) come before the transaction, so the write lock (SQLite's is one per file) is
     /// held only for the claim and the inserts; then `redeem_once`'s claim-first transaction.
