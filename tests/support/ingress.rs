@@ -164,43 +164,25 @@ http {{
     /// to `upstream`. Client-sent identity headers are deleted first: before 2.10 Caddy's
     /// `copy_headers` only overwrites the ones the decision carries.
     pub fn caddy(gatehouse: SocketAddr, upstream: SocketAddr) -> Ingress {
-        let binary = find_binary(
-            &["caddy"],
-            &["/usr/bin/caddy"],
-            "caddy (Debian package caddy; see scripts/install-deps.sh)",
-        );
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
-        let strip: String = IDENTITY_HEADERS
-            .iter()
-            .map(|h| format!("        request_header -{h}\n"))
-            .collect();
-        let copy = IDENTITY_HEADERS.join(" ");
-        let caddyfile = format!(
-            r#"
-{{
-    admin off
-    auto_https off
-}}
-:{port} {{
-    bind 127.0.0.1
-    route {{
-{strip}        forward_auth {gatehouse} {{
-            uri /_gatehouse/auth
-            copy_headers {copy}
-        }}
-        reverse_proxy {upstream}
-    }}
-}}
-"#
-        );
-        Self::start_caddy(binary, dir, port, caddyfile)
+        Self::start_caddy(gatehouse, upstream, "", "")
     }
 
     /// Caddy as README's "Browser sessions" section sets it up: `/oauth/*` passed to
     /// Gatehouse on the app's host, `forward_auth` (whose 302 Caddy hands to the browser as
     /// it is) copying the identity headers and `X-Gatehouse-Cookie` as `Cookie`.
     pub fn caddy_sessions(gatehouse: SocketAddr, upstream: SocketAddr) -> Ingress {
+        let oauth = format!("        reverse_proxy /oauth/* {gatehouse}\n");
+        Self::start_caddy(gatehouse, upstream, &oauth, " X-Gatehouse-Cookie>Cookie")
+    }
+
+    /// Caddy on a free port: `before` goes first in the route, `copy_more` after the identity
+    /// headers in `copy_headers`.
+    fn start_caddy(
+        gatehouse: SocketAddr,
+        upstream: SocketAddr,
+        before: &str,
+        copy_more: &str,
+    ) -> Ingress {
         let binary = find_binary(
             &["caddy"],
             &["/usr/bin/caddy"],
@@ -222,20 +204,15 @@ http {{
 :{port} {{
     bind 127.0.0.1
     route {{
-        reverse_proxy /oauth/* {gatehouse}
-{strip}        forward_auth {gatehouse} {{
+{before}{strip}        forward_auth {gatehouse} {{
             uri /_gatehouse/auth
-            copy_headers {copy} X-Gatehouse-Cookie>Cookie
+            copy_headers {copy}{copy_more}
         }}
         reverse_proxy {upstream}
     }}
 }}
 "#
         );
-        Self::start_caddy(binary, dir, port, caddyfile)
-    }
-
-    fn start_caddy(binary: PathBuf, dir: TempDir, port: u16, caddyfile: String) -> Ingress {
         let conf_path = dir.path().join("Caddyfile");
         std::fs::write(&conf_path, caddyfile).expect("write Caddyfile");
         let log = dir.path().join("caddy.log");
