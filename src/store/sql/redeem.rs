@@ -83,6 +83,29 @@ where
         Ok(())
     }
 
+    /// Runs `sql` (an UPDATE binding `$1` = now, `$2` = the hash) and, when it changed a row,
+    /// announces the hash to the other replicas in the same transaction: one-token revocation
+    /// for access tokens and sessions alike.
+    pub(super) async fn revoke_one(
+        &self,
+        sql: &'static str,
+        hash: &TokenHash,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query::<DB>(sql)
+            .bind(now)
+            .bind(&hash[..])
+            .execute(&mut *tx)
+            .await?;
+        let found = DB::rows_affected(&done) > 0;
+        if found {
+            DB::notify_revoked(&mut tx, std::slice::from_ref(hash)).await?;
+        }
+        tx.commit().await?;
+        Ok(found)
+    }
+
     /// Revokes a family inside an open transaction and announces its access tokens.
     pub(super) async fn revoke_family_in(
         conn: &mut DB::Connection,

@@ -108,19 +108,12 @@ where
     }
 
     async fn revoke_session(&self, hash: &TokenHash, now: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query::<DB>(
-            "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(&hash[..])
-        .execute(&mut *tx)
-        .await?;
-        let found = DB::rows_affected(&done) > 0;
-        if found {
-            DB::notify_revoked(&mut tx, std::slice::from_ref(hash)).await?;
-        }
-        tx.commit().await?;
-        Ok(found)
+        Ok(self
+            .revoke_one(
+                "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+                hash,
+                now,
+            )
+            .await?)
     }
 }

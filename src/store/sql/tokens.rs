@@ -58,20 +58,13 @@ where
     }
 
     async fn revoke_access_token(&self, hash: &TokenHash, now: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query::<DB>(
-            "UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE token_hash = $2",
-        )
-        .bind(now)
-        .bind(&hash[..])
-        .execute(&mut *tx)
-        .await?;
-        let found = DB::rows_affected(&done) > 0;
-        if found {
-            DB::notify_revoked(&mut tx, std::slice::from_ref(hash)).await?;
-        }
-        tx.commit().await?;
-        Ok(found)
+        Ok(self
+            .revoke_one(
+                "UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE token_hash = $2",
+                hash,
+                now,
+            )
+            .await?)
     }
 
     async fn insert_tokens(&self, tokens: &IssuedTokens) -> Result<(), StoreError> {
