@@ -7,7 +7,8 @@
 #   GATEHOUSE_BIN=/path/to/gatehouse N=5000 bench/cost.sh
 #
 # One Gatehouse runs under callgrind (routes: public, authenticated, authenticated + 5-rule
-# policy, + a local per-user rate limit) and a second one with the cache off (the miss path).
+# policy, + a local per-user rate limit; forward-auth decisions on a listener of their own)
+# and a second one with the cache off (the miss path).
 # Every scenario first sends a few warm-up requests on one keep-alive connection, then
 # `callgrind_control --zero`, N requests, `callgrind_control --dump`: the dump holds exactly
 # those N requests (plus whatever background timers ran meanwhile, which is noise of well under
@@ -15,7 +16,7 @@
 # the top 15 inclusive functions of the cached-opaque scenario.
 #
 # Needs valgrind and nginx (upstream stand-in). Loopback ports 18680 (upstream), 18690/18691
-# (Gatehouse), 19690/19691 (admin).
+# (Gatehouse), 18692 (decisions), 19690/19691 (admin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,7 +49,7 @@ http {
 }
 EOF
 
-# $1 = listen port, $2 = admin port, $3 = database, $4 = extra [cache] table.
+# $1 = listen port, $2 = admin port, $3 = database, $4 = extra tables ([cache], [forward_auth]).
 write_config() {
   cat <<EOF
 [server]
@@ -57,6 +58,7 @@ public_url = "http://127.0.0.1:$1"
 admin_listen = "127.0.0.1:$2"
 threads = 1
 shutdown_grace = "1s"
+trusted_proxies = ["127.0.0.1"]
 
 [log]
 level = "warn"
@@ -120,7 +122,9 @@ upstream = "app"
 auth = "public"
 EOF
 }
-write_config 18690 19690 cached.db "" >"$work/cached.toml"
+# Decisions on a listener of their own, so the proxy scenarios do not pay for the check.
+write_config 18690 19690 cached.db '[forward_auth]
+listen = "127.0.0.1:18692"' >"$work/cached.toml"
 write_config 18691 19691 nocache.db '[cache]
 ttl = "0s"
 negative_ttl = "0s"' >"$work/nocache.toml"
@@ -164,12 +168,16 @@ for port in 19690 19691; do
     || { echo "cost.sh: Gatehouse on admin $port did not start" >&2; cat "$work"/*.log >&2; exit 1; }
 done
 
-# $1 = scenario, $2 = pid, $3 = port, $4 = path, $5 = token or "-"
+# $1 = scenario, $2 = pid, $3 = port, $4 = path, $5 = token or "-", $6 = the path an
+# ingress describes to the decision endpoint (nginx auth_request's X-Original-URI), if any.
 measure() {
-  python3 - "$3" "$4" "$5" "$WARM" <<'EOF'
+  python3 - "$3" "$4" "$5" "$WARM" "${6:-}" <<'EOF'
 import http.client, sys
 port, path, token, warm = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 headers = {} if token == "-" else {"Authorization": f"Bearer {token}"}
+if sys.argv[5]:
+    headers.update({"X-Original-URI": sys.argv[5], "X-Original-Method": "GET",
+                    "X-Forwarded-For": "192.0.2.7", "User-Agent": "bench"})
 c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=120)
 for _ in range(warm):
     c.request("GET", path, headers=headers)
@@ -178,10 +186,13 @@ for _ in range(warm):
         sys.exit(f"cost.sh: {path} answered {r.status}: {body[:200]!r}")
 EOF
   callgrind_control --zero "$2" >/dev/null
-  python3 - "$3" "$4" "$5" "$N" <<'EOF'
+  python3 - "$3" "$4" "$5" "$N" "${6:-}" <<'EOF'
 import http.client, sys
 port, path, token, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 headers = {} if token == "-" else {"Authorization": f"Bearer {token}"}
+if sys.argv[5]:
+    headers.update({"X-Original-URI": sys.argv[5], "X-Original-Method": "GET",
+                    "X-Forwarded-For": "192.0.2.7", "User-Agent": "bench"})
 c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=120)
 for _ in range(n):
     c.request("GET", path, headers=headers)
@@ -211,6 +222,8 @@ results=$(
   measure policy "$cached_pid" 18690 /policy/x "$opaque"
   measure limited "$cached_pid" 18690 /limited/x "$opaque"
   measure miss "$nocache_pid" 18691 /auth/x "$opaque_nc"
+  measure decision "$cached_pid" 18692 /_gatehouse/auth "$opaque" /auth/x
+  measure decision_jwt "$cached_pid" 18692 /_gatehouse/auth "$jwt" /auth/x
 )
 echo "$results" >&2
 get() { awk -v k="$1" '$1 == k {print $2}' <<<"$results"; }
@@ -227,6 +240,8 @@ ratio() { awk -v a="$(get "$1")" -v b="$(get "$2")" 'BEGIN {printf "%.3f", a / b
   echo "| cached opaque + 5-rule policy | $(get policy) | $(ratio policy public) |"
   echo "| cached opaque + policy + local rate limit | $(get limited) | $(ratio limited public) |"
   echo "| cache off (SQLite lookup per request) | $(get miss) | $(ratio miss public) |"
+  echo "| forward-auth decision, cached opaque (nginx auth_request shape) | $(get decision) | $(ratio decision public) |"
+  echo "| forward-auth decision, cached HS256 JWT | $(get decision_jwt) | $(ratio decision_jwt public) |"
   echo
   echo "policy / cached opaque = $(ratio policy opaque); policy + limit / cached opaque = $(ratio limited opaque)"
   echo

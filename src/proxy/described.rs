@@ -6,6 +6,7 @@
 
 use crate::http::ApiError;
 use http::header::{HeaderName, HOST};
+use http::{Method, Uri};
 use pingora::http::RequestHeader;
 
 const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
@@ -52,25 +53,25 @@ pub fn describe(req: &RequestHeader, appended: Option<&str>) -> Result<RequestHe
     )?
     .unwrap_or(req.method.as_str());
     let host = match single(req, &X_FORWARDED_HOST)? {
-        Some(h) => Some(h.as_bytes()),
-        None => req.headers.get(HOST).map(|h| h.as_bytes()),
+        Some(_) => req.headers.get(&X_FORWARDED_HOST),
+        None => req.headers.get(HOST),
     };
 
     let unreadable = |what: &str| invalid(format!("the described {what} cannot be read"));
-    let mut out = RequestHeader::build_no_case(method, uri.as_bytes(), Some(req.headers.len()))
-        .map_err(|_| unreadable("method or URI"))?;
-    out.set_version(http::Version::HTTP_11);
-    for (name, value) in req.headers.iter() {
-        if name != HOST {
-            out.append_header(name.clone(), value.clone())
-                .map_err(|_| unreadable("headers"))?;
-        }
-    }
-    if let Some(host) = host {
-        out.insert_header(HOST, host)
-            .map_err(|_| unreadable("host"))?;
-    }
-    Ok(out)
+    // Built from parts: the decision request's header map is cloned whole (reference-counted
+    // values), where appending header by header re-parsed and case-mapped each name.
+    let (mut parts, ()) = http::Request::new(()).into_parts();
+    parts.method =
+        Method::from_bytes(method.as_bytes()).map_err(|_| unreadable("method or URI"))?;
+    parts.uri = Uri::try_from(uri).map_err(|_| unreadable("method or URI"))?;
+    parts.version = http::Version::HTTP_11;
+    parts.headers = req.headers.clone();
+    // One `Host`: the described one (a second `Host` of the decision request never passes).
+    match host.cloned() {
+        Some(host) => parts.headers.insert(HOST, host),
+        None => parts.headers.remove(HOST),
+    };
+    Ok(RequestHeader::from(parts))
 }
 
 /// The value of `name`, which may be sent at most once.

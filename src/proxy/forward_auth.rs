@@ -12,6 +12,7 @@ use crate::app::AppState;
 use crate::http::{ApiError, Contract, OwnResponse};
 use crate::metrics::{ForwardAuthResult, FrontEnd};
 use crate::routing::normalize_path;
+use http::{HeaderMap, HeaderValue};
 use pingora::http::RequestHeader;
 use pingora::proxy::Session;
 use std::net::IpAddr;
@@ -53,7 +54,16 @@ impl GatehouseProxy {
             (rest.is_empty() || rest.starts_with('/')).then(|| rest.to_string())
         });
         let response = match appended {
-            Some(rest) => self.decision(session, ctx, &rest).await,
+            Some(rest) => match self.decision(session, ctx, &rest).await {
+                Answer::Allowed(headers) => {
+                    return Some(
+                        respond::write_allowed_decision(session, ctx, headers)
+                            .await
+                            .map(|()| true),
+                    )
+                }
+                Answer::Refused(response) => response,
+            },
             None if self.listener == Listener::Proxy => return None,
             None => {
                 let elsewhere = ApiError::NotFound(format!(
@@ -71,12 +81,7 @@ impl GatehouseProxy {
     }
 
     /// `appended` is what followed the decision path: empty, or Envoy's original path.
-    async fn decision(
-        &self,
-        session: &Session,
-        ctx: &mut RequestCtx,
-        appended: &str,
-    ) -> OwnResponse {
+    async fn decision(&self, session: &Session, ctx: &mut RequestCtx, appended: &str) -> Answer {
         let req = session.req_header();
         // The ingress is the peer; the client behind it is in its X-Forwarded-For, which the
         // policy's and the limits' address reading believes because the ingress is trusted.
@@ -96,18 +101,20 @@ impl GatehouseProxy {
             .await
         {
             Verdict::Allowed => {
-                let mut allowed = OwnResponse::empty(200).no_store();
-                let identity = self.state.identity_headers.fields(ctx.identity.as_deref());
-                allowed.headers.extend(identity);
-                allowed
-                    .headers
-                    .extend(session::cookie_for_upstream(&self.state, req));
-                allowed
+                let mut headers = HeaderMap::with_capacity(12);
+                let pairs = self.state.identity_headers.pairs(ctx.identity.as_deref());
+                for (name, value) in pairs {
+                    // Empty, not absent: `auth_request_set` must not keep a stale value.
+                    let value = value.cloned().unwrap_or(HeaderValue::from_static(""));
+                    headers.insert(name.clone(), value);
+                }
+                headers.extend(session::cookie_for_upstream(&self.state, req));
+                Answer::Allowed(headers)
             }
-            Verdict::Refused(_, refusal, Some(location)) => {
-                session::sign_in_for_ingress(&self.state, req, &location, refusal)
-            }
-            Verdict::Refused(_, refusal, None) => refusal,
+            Verdict::Refused(_, refusal, Some(location)) => Answer::Refused(
+                session::sign_in_for_ingress(&self.state, req, &location, refusal),
+            ),
+            Verdict::Refused(_, refusal, None) => Answer::Refused(refusal),
         }
     }
 
@@ -166,6 +173,13 @@ impl GatehouseProxy {
         s.metrics.forward_auth_decision(front_end, result);
         verdict
     }
+}
+
+/// The HTTP endpoint's answer: an allowed decision's headers for the ingress to copy (written
+/// by the lean `write_allowed_decision`), or a response of the proxy's own.
+enum Answer {
+    Allowed(HeaderMap),
+    Refused(OwnResponse),
 }
 
 /// What a forward-auth decision came to, for each front end to say in its own protocol.

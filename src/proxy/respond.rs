@@ -6,6 +6,9 @@ use crate::app::AppState;
 use crate::http::render::{RATELIMIT, RATELIMIT_POLICY};
 use crate::http::{request_id, OwnResponse};
 use http::header::{HeaderName, HeaderValue};
+use http::HeaderMap;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static(request_id::HEADER);
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 
@@ -29,6 +32,39 @@ pub async fn write_own(
         session.write_response_body(Some(resp.body), true).await?;
     }
     Ok(())
+}
+
+/// An allowed forward-auth decision: 200 with the identity headers for the ingress to copy,
+/// `no-store`, the request id and the rate-limit fields. Nothing of it reaches a browser (the
+/// ingress copies only the headers it is told to), so the browser-facing common headers and
+/// `X-Runtime` are left out, and the head is built as a plain header map: this is the answer
+/// an ingress asks for on every request, and pingora's header-by-header insertion re-parses
+/// and case-maps each name.
+pub async fn write_allowed_decision(
+    session: &mut Session,
+    ctx: &RequestCtx,
+    mut headers: HeaderMap,
+) -> pingora::Result<()> {
+    headers.extend(crate::http::render::no_store());
+    if let Some(id) = &ctx.request_id {
+        headers.insert(REQUEST_ID, id.clone());
+    }
+    if let Some(h) = &ctx.rate_headers {
+        headers.insert(RATELIMIT_POLICY, h.policy.clone());
+        headers.insert(RATELIMIT, h.state.clone());
+    }
+    headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    let (mut parts, ()) = http::Response::new(()).into_parts();
+    parts.status = http::StatusCode::OK;
+    parts.headers = headers;
+    // A request body we did not read would be taken for the next request: close instead.
+    if !session.is_body_empty() && !ctx.body_consumed {
+        session.set_keepalive(None);
+    }
+    // No body, whatever the method: the head ends the response.
+    session
+        .write_response_header(Box::new(ResponseHeader::from(parts)), true)
+        .await
 }
 
 /// The head of a response of our own, without its framing: the response's headers, the
