@@ -310,10 +310,7 @@ async fn tokens_of_each_issuer_are_accepted_and_tampering_refused() {
             "iss without the trailing slash",
             a_key.sign(&patched(c(), json!({"iss": a.base}))),
         ),
-        (
-            "unknown kid",
-            a_key.sign_as(Some("not-published"), &c()),
-        ),
+        ("unknown kid", a_key.sign_as(Some("not-published"), &c())),
         (
             "kid of another issuer (B's key, claiming A)",
             b_key.sign(&c()),
@@ -507,7 +504,10 @@ async fn an_external_sub_equal_to_a_local_id_gets_none_of_that_users_data() {
             json!({"admin": true, "scope": "read write admin"}),
         ))
     };
-    assert!(comes_to(&gh, 200, impostor).await, "the token itself is valid");
+    assert!(
+        comes_to(&gh, 200, impostor).await,
+        "the token itself is valid"
+    );
 
     let accounts = |token: String| {
         let url = gh.url(&format!(

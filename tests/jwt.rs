@@ -204,7 +204,9 @@ fn bad_jwt_config_is_named() {
         (format!("{issuer}algorithms = [\"HS256\"]\n{secret}{issuer}algorithms = [\"HS256\"]\n{secret}"), "listed twice"),
     ];
     for (section, needle) in cases {
-        let err = gatehouse::Config::from_toml(&format!("{base}{section}"), "t").unwrap_err().to_string();
+        let err = gatehouse::Config::from_toml(&format!("{base}{section}"), "t")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(needle), "{needle}: {err}");
     }
 }

@@ -94,7 +94,10 @@ fn validation(c: &IssuerConfig, alg: Algorithm) -> Validation {
     let mut v = Validation::new(alg);
     v.leeway = c.leeway.as_secs();
     v.validate_nbf = true;
-    v.required_spec_claims = ["exp", "iss", "aud"].iter().map(|s| s.to_string()).collect();
+    v.required_spec_claims = ["exp", "iss", "aud"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     v.set_issuer(&[&c.issuer]);
     v.set_audience(&c.audiences);
     v
@@ -156,9 +159,8 @@ impl IssuerVerifier {
                 // Config refuses HS* for a JWKS issuer; checked again where it matters.
                 let family = KeyFamily::of(alg).filter(|_| !is_hmac(alg));
                 let family = family.ok_or(AuthError::Invalid)?;
-                let fits = |k: &jwks::PublicKey| {
-                    k.family == family && k.alg.is_none_or(|a| a == alg)
-                };
+                let fits =
+                    |k: &jwks::PublicKey| k.family == family && k.alg.is_none_or(|a| a == alg);
                 found = match &header.kid {
                     Some(kid) => jwks.key(kid).await.into_iter().collect::<Vec<_>>(),
                     None => jwks.current().of_family(family),

@@ -154,7 +154,11 @@ fn validate_issuer(p: &mut Problems, i: usize, raw: RawJwtIssuer) -> Option<Issu
             at("audiences")
         ));
     }
-    let leeway = p.duration(&at("leeway"), raw.leeway.as_deref(), Duration::from_secs(30));
+    let leeway = p.duration(
+        &at("leeway"),
+        raw.leeway.as_deref(),
+        Duration::from_secs(30),
+    );
     if leeway > MAX_LEEWAY {
         p.push(format!("{}: at most 60s", at("leeway")));
     }
@@ -285,7 +289,10 @@ fn static_key(
         let pem = match p.read_file(path) {
             Ok(pem) => pem,
             Err(e) => {
-                p.push(format!("{}: cannot read `{path}`: {e}", at("public_key_file")));
+                p.push(format!(
+                    "{}: cannot read `{path}`: {e}",
+                    at("public_key_file")
+                ));
                 return None;
             }
         };
@@ -313,7 +320,9 @@ fn static_key(
         return None;
     }
     match p.secret(&at("secret"), raw.secret, raw.secret_file) {
-        Ok(Some(s)) if s.expose().len() >= 32 => Some(DecodingKey::from_secret(s.expose().as_bytes())),
+        Ok(Some(s)) if s.expose().len() >= 32 => {
+            Some(DecodingKey::from_secret(s.expose().as_bytes()))
+        }
         Ok(Some(_)) => {
             p.push(format!("{}: at least 32 bytes for HMAC keys", at("secret")));
             None

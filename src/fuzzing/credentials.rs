@@ -4,8 +4,8 @@
 
 use crate::auth::{JwtValidator, TokenValidator};
 use crate::config::{ClaimMapping, IssuerConfig, JwtConfig, KeySource};
-use crate::metrics::Metrics;
 use crate::facebook::signed_request as facebook;
+use crate::metrics::Metrics;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
