@@ -560,3 +560,42 @@ async fn an_external_sub_equal_to_a_local_id_gets_none_of_that_users_data() {
     assert!(!r.text().await.unwrap().contains("alice"));
     assert_eq!(gh.get("/users", Some(&impostor())).await.status(), 403);
 }
+
+/// `claims` maps the issuer's own claim names onto the identity; a static HMAC secret is still
+/// an issuer's key source beside JWKS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claim_mapping_names_where_the_identity_comes_from() {
+    const SECRET: &[u8] = b"mapping-secret-mapping-secret-0123";
+    const ISS: &str = "https://corp.example/";
+    let up = EchoUpstream::start("app").await;
+    let gh = TestGatehouse::start(&format!(
+        "[[jwt.issuers]]\nissuer = \"{ISS}\"\nsecret = \"{}\"\nalgorithms = [\"HS256\"]\naudiences = [\"{AUD}\"]\n\
+         claims = {{ user_id = \"oid\", user_name = \"email\", scopes = \"roles_granted\", client_id = \"appid\" }}\n{}{}",
+        std::str::from_utf8(SECRET).unwrap(),
+        upstream_section("app", &up, ""),
+        route("/api", "app", "required", "scopes = [\"read\"]")
+    ));
+    let sign = |patch: Value| {
+        let c = patched(claims_for(ISS, "sub-is-not-used"), patch);
+        encode(
+            &Header::new(Algorithm::HS256),
+            &c,
+            &EncodingKey::from_secret(SECRET),
+        )
+        .unwrap()
+    };
+    let token = sign(json!({"oid": "8f2c", "email": "ann@corp.example",
+                            "roles_granted": ["read", "write"], "appid": "corp-app"}));
+    assert_eq!(gh.get("/api/x", Some(&token)).await.status(), 200);
+    let seen = up.last();
+    assert_eq!(seen.header("x-auth-user-id"), Some("8f2c"));
+    assert_eq!(seen.header("x-auth-user-name"), Some("ann@corp.example"));
+    assert_eq!(seen.header("x-auth-scopes"), Some("read write"));
+    assert_eq!(seen.header("x-auth-client-id"), Some("corp-app"));
+    assert_eq!(seen.header("x-auth-issuer"), Some(ISS));
+    // The standard `scope` no longer counts, and without the mapped user id there is no identity.
+    let unmapped = sign(json!({"oid": "8f2c", "scope": "read"}));
+    assert_eq!(gh.get("/api/x", Some(&unmapped)).await.status(), 403);
+    let no_oid = sign(json!({"roles_granted": "read"}));
+    assert_eq!(gh.get("/api/x", Some(&no_oid)).await.status(), 401);
+}
