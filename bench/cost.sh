@@ -69,8 +69,10 @@ url = "sqlite://$work/$3"
 
 $4
 
-[jwt]
-algorithm = "HS256"
+[[jwt.issuers]]
+issuer = "https://bench.example/"
+audiences = ["bench"]
+algorithms = ["HS256"]
 secret = "bench-secret-bench-secret-bench-secret"
 
 [[upstreams]]
@@ -145,7 +147,7 @@ import base64, hashlib, hmac, json, time
 def b64(raw): return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 now = int(time.time())
 h = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-p = b64(json.dumps({"sub": "user-42", "iat": now, "exp": now + 86400, "scope": "write"}, separators=(",", ":")).encode())
+p = b64(json.dumps({"sub": "user-42", "iat": now, "exp": now + 86400, "scope": "write", "iss": "https://bench.example/", "aud": "bench"}, separators=(",", ":")).encode())
 s = b64(hmac.new(b"bench-secret-bench-secret-bench-secret", f"{h}.{p}".encode(), hashlib.sha256).digest())
 print(f"{h}.{p}.{s}")
 EOF

@@ -8,7 +8,7 @@
 #   C  Gatehouse as the proxy itself → nginx upstream
 #   N  nginx passthrough (no auth): what nginx alone costs on this machine
 #
-# A, B and C take the same HS256 JWT (Gatehouse's [jwt] has the Go service's secret); A and C
+# A, B and C take the same HS256 JWT (Gatehouse's [[jwt.issuers]] has the Go service's secret); A and C
 # also run with a cached opaque token. Everything runs with one worker (Gatehouse threads = 1,
 # nginx 1 worker, GOMAXPROCS=1), wrk -t1. CPU per request is /proc/PID/stat utime+stime
 # of each process over a run ÷ requests: the decision alone (Gatehouse in A, the Go service
@@ -129,8 +129,10 @@ access_log = false
 url = "sqlite://$work/gatehouse.db"
 
 # The Go service's secret: both validate the very same token.
-[jwt]
-algorithm = "HS256"
+[[jwt.issuers]]
+issuer = "https://bench.example/"
+audiences = ["bench"]
+algorithms = ["HS256"]
 secret = "$SECRET"
 
 [forward_auth]
@@ -171,7 +173,7 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-jwt=$(python3 "$PEERS_DIR/mint-jwt.py" "$SECRET" user-42)
+jwt=$(python3 bench/mint-jwt.py "$SECRET" user-42)
 opaque=$("$BIN" token issue --config "$work/gatehouse.toml" --user bench-user --name bench --scopes read)
 
 # target → URL, token, the user the upstream must see.

@@ -93,7 +93,7 @@ done
 opaque=$("$GATEHOUSE_BIN" token issue --config "$config" --user bench-user --name "Bench User" \
   --scopes "read write" | tail -n1 | tr -d '[:space:]')
 [ -n "$opaque" ] || die "token issue printed no token"
-jwt=$(python3 "$PEERS_DIR/mint-jwt.py" | tr -d '[:space:]')
+jwt=$(python3 "$bench_dir/mint-jwt.py" | tr -d '[:space:]')
 
 # Store backends: the same routes with the cache off (SQLite), and on PostgreSQL with the cache
 # on and off, when a database is reachable (GATEHOUSE_BENCH_POSTGRES_URL, else the local one).

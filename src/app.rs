@@ -73,7 +73,7 @@ impl AppState {
             health_checks.extend(hc);
         }
         let validator = Arc::new(CachedValidator::new(
-            token_validator(&config, store.clone(), metrics.clone()),
+            token_validator(&config, store.clone(), metrics.clone())?,
             &config.cache,
             metrics.clone(),
             checksum.clone(),
@@ -285,16 +285,24 @@ pub fn check_routes(config: &Config) -> Result<(), Vec<String>> {
     }
 }
 
-/// Opaque tokens from the store, and JWTs from the `[jwt]` issuer when one is configured.
+/// Opaque tokens from the store, and JWTs from the `[[jwt.issuers]]` when any are configured.
+/// JWKS issuers start fetching their keys on the store's runtime.
 pub fn token_validator(
     config: &Config,
     store: StoreHandle,
     metrics: Arc<Metrics>,
-) -> Arc<dyn TokenValidator> {
-    Arc::new(SelectingValidator {
+) -> Result<Arc<dyn TokenValidator>, String> {
+    let jwt = match &config.jwt {
+        Some(j) => Some(Arc::new(JwtValidator::new(
+            j,
+            config.claims.clone().into(),
+            Some(store.runtime()),
+            &metrics,
+        )?) as Arc<dyn TokenValidator>),
+        None => None,
+    };
+    Ok(Arc::new(SelectingValidator {
         opaque: Arc::new(OpaqueStoreValidator::new(store, metrics)),
-        jwt: config.jwt.clone().map(|j| {
-            Arc::new(JwtValidator::new(j, config.claims.clone().into())) as Arc<dyn TokenValidator>
-        }),
-    })
+        jwt,
+    }))
 }

@@ -431,8 +431,13 @@ where
         let store = opened.handle;
         let metrics =
             std::sync::Arc::new(gatehouse::metrics::Metrics::new().map_err(|e| e.to_string())?);
+        // Operator tasks handle Gatehouse's own tokens: no external issuer's keys are fetched.
+        let own_tokens = gatehouse::Config {
+            jwt: None,
+            ..config.clone()
+        };
         let validator = std::sync::Arc::new(gatehouse::auth::CachedValidator::new(
-            gatehouse::app::token_validator(config, store.clone(), metrics.clone()),
+            gatehouse::app::token_validator(&own_tokens, store.clone(), metrics.clone())?,
             &config.cache,
             metrics,
             opened.checksum.clone(),

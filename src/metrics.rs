@@ -191,6 +191,7 @@ pub struct Metrics {
     policy_decisions: IntCounterVec,
     rate_limited: IntCounterVec,
     rate_limit_backend_errors: IntCounterVec,
+    jwks_fetches: IntCounterVec,
     /// Indexed by `AuthDecision::index`, which covers every variant.
     decision_handles: [IntCounter; AuthDecision::ALL.len()],
     /// Indexed by `FrontEnd::index`, then `ForwardAuthResult::index`.
@@ -297,6 +298,14 @@ impl Metrics {
             ),
             &["limit", "fail_mode"],
         )?;
+        let jwks_fetches = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_jwks_fetches_total",
+                "JWKS fetches of external issuers, by issuer and result (ok, unreachable, status, too_large, invalid)",
+            ),
+            &["issuer", "result"],
+        )?;
+        registry.register(Box::new(jwks_fetches.clone()))?;
         registry.register(Box::new(policy_decisions.clone()))?;
         registry.register(Box::new(rate_limited.clone()))?;
         registry.register(Box::new(rate_limit_backend_errors.clone()))?;
@@ -341,6 +350,7 @@ impl Metrics {
             policy_decisions,
             rate_limited,
             rate_limit_backend_errors,
+            jwks_fetches,
             decision_handles,
             forward_auth_handles,
         })
@@ -391,6 +401,11 @@ impl Metrics {
     /// Resolved once per (route, limit) at start-up.
     pub fn rate_limited(&self, route: &str, limit: &str) -> IntCounter {
         self.rate_limited.with_label_values(&[route, limit])
+    }
+
+    /// `issuer` is a configured issuer, `result` a fixed label.
+    pub fn jwks_fetch(&self, issuer: &str, result: &'static str) {
+        self.jwks_fetches.with_label_values(&[issuer, result]).inc();
     }
 
     /// `fail_mode` is `open` or `closed`.

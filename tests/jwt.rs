@@ -1,4 +1,5 @@
-//! JWTs from an external issuer (the `[jwt]` section) beside opaque tokens: claims become
+//! JWTs from an external issuer with a static key (`[[jwt.issuers]]` with `secret` or
+//! `public_key_file`) beside opaque tokens: claims become
 //! identity headers, and the tampering corpus of SECURITY.md D5–D6 is refused.
 //! The RSA key pair in tests/fixtures exists only for these tests.
 
@@ -38,7 +39,7 @@ fn b64(v: &Value) -> String {
 async fn hs256_tokens_from_the_issuer_are_accepted_and_tampering_refused() {
     let up = EchoUpstream::start("app").await;
     let config = format!(
-        "[jwt]\nalgorithm = \"HS256\"\nsecret = \"{SECRET}\"\nissuer = \"https://issuer.example\"\naudience = \"legacy-api\"\nleeway = \"5s\"\n{}{}",
+        "[[jwt.issuers]]\nalgorithms = [\"HS256\"]\nsecret = \"{SECRET}\"\nissuer = \"https://issuer.example\"\naudiences = [\"legacy-api\"]\nleeway = \"5s\"\n{}{}",
         upstream_section("app", &up, ""),
         route("/api", "app", "required", "scopes = [\"read\"]")
     );
@@ -159,7 +160,7 @@ async fn hs256_tokens_from_the_issuer_are_accepted_and_tampering_refused() {
 async fn rs256_issuer_refuses_hmac_confusion() {
     let up = EchoUpstream::start("app").await;
     let config = format!(
-        "[jwt]\nalgorithm = \"RS256\"\npublic_key_file = \"{FIXTURES}/jwt-test-public.pem\"\n{}{}",
+        "[[jwt.issuers]]\nissuer = \"https://issuer.example\"\naudiences = [\"legacy-api\"]\nalgorithms = [\"RS256\"]\npublic_key_file = \"{FIXTURES}/jwt-test-public.pem\"\n{}{}",
         upstream_section("app", &up, ""),
         route("/", "app", "required", "")
     );
@@ -182,14 +183,30 @@ async fn rs256_issuer_refuses_hmac_confusion() {
 #[test]
 fn bad_jwt_config_is_named() {
     let base = "[server]\nlisten = \"127.0.0.1:0\"\npublic_url = \"http://localhost\"\nadmin_listen = \"127.0.0.1:0\"\n";
-    for (section, needle) in [
-        ("[jwt]\nalgorithm = \"none\"\n", "jwt.algorithm"),
-        ("[jwt]\nalgorithm = \"HS256\"\nsecret = \"short\"\n", "jwt.secret"),
-        ("[jwt]\nalgorithm = \"RS256\"\n", "jwt.public_key_file"),
-        ("[jwt]\nalgorithm = \"RS256\"\npublic_key_file = \"/nonexistent.pem\"\n", "jwt.public_key_file"),
-        ("[jwt]\nalgorithm = \"HS256\"\nsecret = \"0123456789abcdef0123456789abcdef\"\nleeway = \"5m\"\n", "jwt.leeway"),
-    ] {
-        let err = gatehouse::Config::from_toml(&format!("{base}{section}"), "t").unwrap_err().to_string();
+    let issuer = "[[jwt.issuers]]\nissuer = \"https://issuer.example\"\naudiences = [\"api\"]\n";
+    let secret = "secret = \"0123456789abcdef0123456789abcdef\"\n";
+    let cases = [
+        // The old single table is refused, naming the new shape.
+        ("[jwt]\nalgorithm = \"HS256\"\n".to_string(), "[[jwt.issuers]]"),
+        (format!("{issuer}algorithms = [\"none\"]\n{secret}"), "jwt.issuers[0].algorithms"),
+        (format!("{issuer}algorithms = [\"HS256\"]\nsecret = \"short\"\n"), "jwt.issuers[0].secret"),
+        (format!("{issuer}algorithms = [\"RS256\"]\n"), "exactly one of"),
+        (format!("{issuer}algorithms = [\"RS256\"]\npublic_key_file = \"/nonexistent.pem\"\n"), "jwt.issuers[0].public_key_file"),
+        (format!("{issuer}algorithms = [\"HS256\"]\n{secret}leeway = \"5m\"\n"), "jwt.issuers[0].leeway"),
+        (format!("{issuer}algorithms = [\"RS256\"]\n{secret}"), "HS* algorithms only"),
+        (format!("{issuer}algorithms = [\"HS256\"]\npublic_key_file = \"{FIXTURES}/jwt-test-public.pem\"\n"), "one family per public key"),
+        // No HMAC where the issuer publishes asymmetric keys.
+        (format!("{issuer}algorithms = [\"HS256\", \"RS256\"]\njwks_url = \"https://issuer.example/jwks\"\n"), "never a JWKS"),
+        (format!("{issuer}algorithms = [\"RS256\"]\njwks_url = \"http://issuer.example/jwks\"\n"), "must be https"),
+        (format!("{issuer}algorithms = [\"RS256\"]\ndiscovery = true\nmin_refresh = \"0s\"\n"), "jwt.issuers[0].min_refresh"),
+        (format!("{issuer}algorithms = [\"RS256\"]\ndiscovery = true\n{secret}"), "exactly one of"),
+        ("[[jwt.issuers]]\nissuer = \"https://i.example\"\nalgorithms = [\"RS256\"]\ndiscovery = true\n".to_string(), "jwt.issuers[0].audiences"),
+        (format!("{issuer}algorithms = [\"HS256\"]\n{secret}{issuer}algorithms = [\"HS256\"]\n{secret}"), "listed twice"),
+    ];
+    for (section, needle) in cases {
+        let err = gatehouse::Config::from_toml(&format!("{base}{section}"), "t")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(needle), "{needle}: {err}");
     }
 }
@@ -200,7 +217,7 @@ fn bad_jwt_config_is_named() {
 async fn a_token_inside_its_leeway_is_cached_like_any_other() {
     let up = EchoUpstream::start("app").await;
     let config = format!(
-        "[jwt]\nalgorithm = \"HS256\"\nsecret = \"{SECRET}\"\nissuer = \"https://issuer.example\"\naudience = \"legacy-api\"\nleeway = \"60s\"\n{}{}",
+        "[[jwt.issuers]]\nalgorithms = [\"HS256\"]\nsecret = \"{SECRET}\"\nissuer = \"https://issuer.example\"\naudiences = [\"legacy-api\"]\nleeway = \"60s\"\n{}{}",
         upstream_section("app", &up, ""),
         route("/api", "app", "required", "scopes = [\"read\"]")
     );

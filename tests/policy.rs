@@ -20,6 +20,7 @@ fn jwt(claims: Value) -> String {
     c["iat"] = json!(now);
     c["exp"] = json!(now + 600);
     c["iss"] = json!(ISSUER);
+    c["aud"] = json!("policy-api");
     encode(
         &Header::new(Algorithm::HS256),
         &c,
@@ -29,7 +30,7 @@ fn jwt(claims: Value) -> String {
 }
 
 fn jwt_section() -> String {
-    format!("[jwt]\nalgorithm = \"HS256\"\nsecret = \"{SECRET}\"\n")
+    format!("[[jwt.issuers]]\nissuer = \"{ISSUER}\"\naudiences = [\"policy-api\"]\nalgorithms = [\"HS256\"]\nsecret = \"{SECRET}\"\n")
 }
 
 async fn opaque(

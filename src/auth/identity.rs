@@ -31,6 +31,8 @@ pub struct IdentityHeaderValues {
     pub client_id: Option<HeaderValue>,
     /// The `groups` claim, comma-separated.
     pub groups: Option<HeaderValue>,
+    /// An external identity's `iss`; none for Gatehouse's own.
+    pub issuer: Option<HeaderValue>,
 }
 
 impl Identity {
@@ -48,6 +50,7 @@ impl Identity {
                 scopes: value(Some(joined.as_str())),
                 client_id: value(t.client_id.as_deref()),
                 groups: None,
+                issuer: None,
             },
             user_id: t.user_id.clone(),
             user_name: t.user_name.clone(),
@@ -71,6 +74,13 @@ impl Identity {
             HeaderValue::from_str(&groups.join(",")).ok()
         };
         self.claims = claims;
+    }
+
+    /// Whether this identity is one of Gatehouse's own accounts: only those may act on local
+    /// accounts (users API, Facebook links), since an external issuer's `sub = "42"` is not
+    /// local user 42.
+    pub fn is_local(&self) -> bool {
+        self.issuer.is_none()
     }
 
     /// The route's required scopes this identity lacks (empty when all are held).

@@ -42,6 +42,8 @@ pub struct IdentityHeadersConfig {
     pub client_id: String,
     /// The identity's groups, comma-separated.
     pub groups: String,
+    /// An external identity's issuer (`iss`); absent for Gatehouse's own accounts.
+    pub issuer: String,
     pub also_strip: Vec<String>,
 }
 
@@ -140,6 +142,7 @@ pub(super) fn validate_identity_headers(
     let scopes = check("scopes", raw.scopes, "X-Auth-Scopes");
     let client_id = check("client_id", raw.client_id, "X-Auth-Client-Id");
     let groups = check("groups", raw.groups, "X-Auth-Groups");
+    let issuer = check("issuer", raw.issuer, "X-Auth-Issuer");
     let also_strip = raw
         .also_strip
         .into_iter()
@@ -152,6 +155,7 @@ pub(super) fn validate_identity_headers(
         scopes,
         client_id,
         groups,
+        issuer,
         also_strip,
     }
 }

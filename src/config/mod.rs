@@ -31,7 +31,7 @@ pub use clients::{
 pub use duration::parse_duration;
 pub use facebook::{origin_problem, FacebookConfig};
 pub use forward_auth::ForwardAuthConfig;
-pub use jwt::JwtConfig;
+pub use jwt::{is_hmac, ClaimMapping, IssuerConfig, JwksLocation, JwtConfig, KeySource};
 pub use policies::{
     ClaimTest, Condition, Effect, IssuerRef, PolicyConfig, RuleConfig, STANDARD_CLAIMS,
 };
@@ -72,7 +72,7 @@ pub struct Config {
     pub cache: CacheConfig,
     pub http: HttpConfig,
     pub identity_headers: IdentityHeadersConfig,
-    /// JWTs from an external issuer, accepted beside Gatehouse's opaque tokens.
+    /// JWTs from external issuers (`[[jwt.issuers]]`), accepted beside Gatehouse's opaque tokens.
     pub jwt: Option<JwtConfig>,
     /// Present when the `[oauth]` section is: Gatehouse is then the authorization server.
     pub oauth: Option<OAuthConfig>,

@@ -45,7 +45,7 @@ pub enum RouteHandler {
     Echo,
 }
 
-/// `jwt.algorithm`: the algorithms Gatehouse verifies (never `none`, no PS*/EdDSA).
+/// `jwt.issuers.algorithms`: the algorithms Gatehouse verifies (never `none`, no PS*/EdDSA).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum JwtAlgorithm {
@@ -191,6 +191,7 @@ pub struct RawIdentityHeaders {
     pub scopes: Option<String>,
     pub client_id: Option<String>,
     pub groups: Option<String>,
+    pub issuer: Option<String>,
     /// Further headers that only ever come from Gatehouse: stripped from clients, never set.
     #[serde(default)]
     pub also_strip: Vec<String>,
@@ -381,16 +382,44 @@ pub struct RawFacebook {
     pub state_ttl: Option<String>,
 }
 
+/// `[jwt]`: only `[[jwt.issuers]]`. Not `deny_unknown_fields`: the keys of the old single-issuer
+/// table land in `legacy`, so the check can name the new shape instead of serde's "unknown field".
+#[derive(Debug, Deserialize)]
+pub struct RawJwt {
+    #[serde(default)]
+    pub issuers: Vec<RawJwtIssuer>,
+    #[serde(flatten)]
+    pub legacy: std::collections::BTreeMap<String, toml::Value>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawJwt {
-    pub algorithm: OneOf<JwtAlgorithm>,
+pub struct RawJwtIssuer {
     pub issuer: Option<String>,
-    pub audience: Option<String>,
+    pub discovery: Option<bool>,
+    pub jwks_url: Option<String>,
     pub secret: Option<String>,
     pub secret_file: Option<String>,
     pub public_key_file: Option<String>,
+    #[serde(default)]
+    pub algorithms: Vec<OneOf<JwtAlgorithm>>,
+    #[serde(default)]
+    pub audiences: Vec<String>,
     pub leeway: Option<String>,
+    pub refresh: Option<String>,
+    pub min_refresh: Option<String>,
+    #[serde(default)]
+    pub claims: RawClaimMapping,
+}
+
+/// `jwt.issuers.claims`: which claim gives each part of the identity.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClaimMapping {
+    pub user_id: Option<String>,
+    pub user_name: Option<String>,
+    pub scopes: Option<String>,
+    pub client_id: Option<String>,
 }
 
 #[cfg(test)]

@@ -3,8 +3,9 @@
 //! behind the signature check instead of dying at it.
 
 use crate::auth::{JwtValidator, TokenValidator};
-use crate::config::JwtConfig;
+use crate::config::{ClaimMapping, IssuerConfig, JwtConfig, KeySource};
 use crate::facebook::signed_request as facebook;
+use crate::metrics::Metrics;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -16,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The HS256 issuer's key, as `jwt.secret` would give it.
+/// The HS256 issuer's key, as `jwt.issuers.secret` would give it.
 pub const JWT_SECRET: &[u8] = b"fuzzing-jwt-secret-at-least-32-bytes-long";
 pub const JWT_ISSUER: &str = "https://issuer.example";
 pub const JWT_AUDIENCE: &str = "legacy-api";
@@ -43,21 +44,32 @@ fn validators() -> &'static (JwtValidator, Option<JwtValidator>) {
     static VALIDATORS: OnceLock<(JwtValidator, Option<JwtValidator>)> = OnceLock::new();
     VALIDATORS.get_or_init(|| {
         let config = |algorithm, key| JwtConfig {
-            algorithm,
-            key,
-            issuer: Some(JWT_ISSUER.into()),
-            audience: Some(JWT_AUDIENCE.into()),
-            leeway: LEEWAY,
+            issuers: vec![IssuerConfig {
+                issuer: JWT_ISSUER.into(),
+                keys: KeySource::Static(key),
+                algorithms: vec![algorithm],
+                audiences: vec![JWT_AUDIENCE.into()],
+                leeway: LEEWAY,
+                claims: ClaimMapping::default(),
+            }],
         };
         // The claims policies may name: the fuzzed tokens exercise keeping them too.
         let claims: std::sync::Arc<[String]> = ["groups".to_string(), "roles".to_string()].into();
-        let hs = JwtValidator::new(
-            config(Algorithm::HS256, DecodingKey::from_secret(JWT_SECRET)),
-            claims.clone(),
-        );
+        let metrics = match Metrics::new() {
+            Ok(m) => Arc::new(m),
+            Err(e) => panic!("metrics: {e}"),
+        };
+        let build = |c: JwtConfig| match JwtValidator::new(&c, claims.clone(), None, &metrics) {
+            Ok(v) => v,
+            Err(e) => panic!("validator: {e}"),
+        };
+        let hs = build(config(
+            Algorithm::HS256,
+            DecodingKey::from_secret(JWT_SECRET),
+        ));
         let rs = DecodingKey::from_rsa_pem(RSA_PUBLIC_PEM)
             .ok()
-            .map(|k| JwtValidator::new(config(Algorithm::RS256, k), claims.clone()));
+            .map(|k| build(config(Algorithm::RS256, k)));
         (hs, rs)
     })
 }

@@ -94,7 +94,7 @@ pub fn config_load(data: &[u8]) {
     }
     assert!(config.cache.ttl <= Duration::from_secs(300));
     assert!(config.cache.negative_ttl <= Duration::from_secs(5));
-    if let Some(j) = &config.jwt {
+    for j in config.jwt.iter().flat_map(|j| &j.issuers) {
         assert!(j.leeway <= Duration::from_secs(60));
     }
 }

@@ -60,9 +60,17 @@ impl Request {
         Params::from_body(&self.headers, &self.body)
     }
 
-    /// The identity the endpoint's `Auth` established; a handler declared `Public` has none.
+    /// The local account the endpoint's `Auth` established; a handler declared `Public` has
+    /// none. Every handler that asks acts on local accounts, so an external issuer's identity
+    /// is refused here: its `sub` is no local user id.
     pub fn identity(&self) -> Result<&Arc<Identity>, ApiError> {
-        self.identity.as_ref().ok_or(ApiError::MissingToken)
+        let identity = self.identity.as_ref().ok_or(ApiError::MissingToken)?;
+        if !identity.is_local() {
+            return Err(ApiError::Forbidden(
+                "this endpoint acts on Gatehouse accounts: a token from an external issuer cannot use it".into(),
+            ));
+        }
+        Ok(identity)
     }
 }
 

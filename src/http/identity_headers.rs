@@ -42,6 +42,7 @@ pub struct IdentityHeaders {
     pub scopes: HeaderName,
     pub client_id: HeaderName,
     pub groups: HeaderName,
+    pub issuer: HeaderName,
     /// Lowercase, `-` spelling: everything stripped from clients.
     strip: Vec<String>,
     trusted_proxies: TrustedProxies,
@@ -58,6 +59,7 @@ impl IdentityHeaders {
             &config.scopes,
             &config.client_id,
             &config.groups,
+            &config.issuer,
         ]
         .into_iter()
         .chain(config.also_strip.iter())
@@ -71,6 +73,7 @@ impl IdentityHeaders {
             scopes: name(&config.scopes)?,
             client_id: name(&config.client_id)?,
             groups: name(&config.groups)?,
+            issuer: name(&config.issuer)?,
             strip,
             trusted_proxies: TrustedProxies::new(trusted_proxies),
         })
@@ -126,6 +129,7 @@ impl IdentityHeaders {
             (&self.scopes, &h.scopes),
             (&self.client_id, &h.client_id),
             (&self.groups, &h.groups),
+            (&self.issuer, &h.issuer),
         ] {
             if let Some(v) = value {
                 let _ = req.insert_header(name.clone(), v.clone());
@@ -147,6 +151,7 @@ impl IdentityHeaders {
             (&self.scopes, &h.scopes),
             (&self.client_id, &h.client_id),
             (&self.groups, &h.groups),
+            (&self.issuer, &h.issuer),
         ]
         .into_iter()
         .map(|(n, v)| (n.clone(), v.clone().unwrap_or(HeaderValue::from_static(""))))
@@ -157,7 +162,7 @@ impl IdentityHeaders {
     pub fn pairs<'a>(
         &'a self,
         identity: Option<&'a Identity>,
-    ) -> [(&'a HeaderName, Option<&'a HeaderValue>); 5] {
+    ) -> [(&'a HeaderName, Option<&'a HeaderValue>); 6] {
         let h = identity.map(|i| &i.headers);
         let value = |v: fn(&'a IdentityHeaderValues) -> &'a Option<HeaderValue>| {
             h.and_then(|h| v(h).as_ref())
@@ -168,6 +173,7 @@ impl IdentityHeaders {
             (&self.scopes, value(|h| &h.scopes)),
             (&self.client_id, value(|h| &h.client_id)),
             (&self.groups, value(|h| &h.groups)),
+            (&self.issuer, value(|h| &h.issuer)),
         ]
     }
 
@@ -191,6 +197,7 @@ impl IdentityHeaders {
             (&self.scopes, &h.scopes),
             (&self.client_id, &h.client_id),
             (&self.groups, &h.groups),
+            (&self.issuer, &h.issuer),
         ]
         .into_iter()
         .filter_map(|(n, v)| {
@@ -226,6 +233,7 @@ mod tests {
                 scopes: "X-Auth-Scopes".into(),
                 client_id: "X-Auth-Client-Id".into(),
                 groups: "X-Auth-Groups".into(),
+                issuer: "X-Auth-Issuer".into(),
                 also_strip: vec!["X-Auth-Admin".into()],
             },
             &["10.0.0.0/8".parse().unwrap()],

@@ -47,7 +47,7 @@ pub async fn live_token(
         return Ok(None);
     }
     let hash = hash_token(token);
-    // Tokens of the `[jwt]` issuer are not ours to describe: only the store's count.
+    // Tokens of external issuers (`[[jwt.issuers]]`) are not ours to describe: only the store's count.
     if !looks_like_jwt(token) {
         match server.cache.validate(token).await {
             Ok(identity) if identity.issuer.is_none() => {

@@ -4,7 +4,7 @@
 
 use super::{evaluate, holds, Facts};
 use crate::auth::identity_from_claims;
-use crate::config::{AuthMode, Config, Effect};
+use crate::config::{AuthMode, ClaimMapping, Config, Effect};
 use crate::path::normalize_path;
 use crate::routing::{normalize_host, RouteTable};
 use serde_json::Value;
@@ -48,7 +48,16 @@ pub fn explain(
     let identity = match claims {
         None => None,
         Some(Value::Object(map)) => {
-            let mut id = identity_from_claims(map, &config.claims, i64::MAX)
+            // A claims file naming a configured issuer reads its claims as that issuer does.
+            let iss = map.get("iss").and_then(Value::as_str);
+            let default = ClaimMapping::default();
+            let mapping = config
+                .jwt
+                .iter()
+                .flat_map(|j| &j.issuers)
+                .find(|i| Some(i.issuer.as_str()) == iss)
+                .map_or(&default, |i| &i.claims);
+            let mut id = identity_from_claims(map, mapping, &config.claims, i64::MAX)
                 .ok_or("the claims need `sub` (a string) and a string `scope` or array `scp`")?;
             id.admin = map.get("admin").and_then(Value::as_bool).unwrap_or(false);
             Some(id)

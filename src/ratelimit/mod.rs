@@ -24,7 +24,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub enum BucketKey<'a> {
     Route(usize),
     Address(IpAddr),
-    User(&'a str),
+    /// The issuer (`None`: Gatehouse's own accounts) and the user id: an external issuer's
+    /// `sub = "42"` does not share local user 42's bucket.
+    User(Option<&'a str>, &'a str),
     Client(&'a str),
     /// No address could be worked out (not a TCP peer): one shared bucket.
     Unknown,
@@ -46,8 +48,8 @@ impl Subject<'_> {
             RateKey::Address => address(),
             RateKey::User => self
                 .identity
-                .and_then(|i| i.user_id.as_deref())
-                .map_or_else(address, BucketKey::User),
+                .and_then(|i| Some(BucketKey::User(i.issuer.as_deref(), i.user_id.as_deref()?)))
+                .unwrap_or_else(address),
             RateKey::Client => self
                 .identity
                 .and_then(|i| i.client_id.as_deref())

@@ -85,7 +85,9 @@ impl RedisBuckets {
         let _ = match *key {
             BucketKey::Route(_) => write!(name, "route:{route_name}"),
             BucketKey::Address(a) => write!(name, "address:{a}"),
-            BucketKey::User(u) => write!(name, "user:{u}"),
+            BucketKey::User(None, u) => write!(name, "user:{u}"),
+            // Length-prefixed: no issuer and user id can spell another pair's key.
+            BucketKey::User(Some(iss), u) => write!(name, "issuer:{}:{iss}:user:{u}", iss.len()),
             BucketKey::Client(c) => write!(name, "client:{c}"),
             BucketKey::Unknown => write!(name, "unknown"),
         };

@@ -18,6 +18,12 @@ impl StoreHandle {
         StoreHandle { store, runtime }
     }
 
+    /// The long-lived runtime, for other background work that must outlive a proxy worker
+    /// (JWKS fetches).
+    pub fn runtime(&self) -> &Handle {
+        &self.runtime
+    }
+
     /// Runs `f` against the store on the store's runtime.
     pub async fn run<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
     where

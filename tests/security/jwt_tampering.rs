@@ -86,12 +86,12 @@ fn token(header: &str, patch: &str, signature: &str) -> String {
 async fn jwt_tampering_corpus_is_refused() {
     let up = EchoUpstream::start("app").await;
     let hs = TestGatehouse::start(&format!(
-        "[jwt]\nalgorithm = \"HS256\"\nsecret = \"{SECRET}\"\nissuer = \"https://issuer.example\"\naudience = \"legacy-api\"\nleeway = \"5s\"\n{}{}",
+        "[[jwt.issuers]]\nalgorithms = [\"HS256\"]\nsecret = \"{SECRET}\"\nissuer = \"https://issuer.example\"\naudiences = [\"legacy-api\"]\nleeway = \"5s\"\n{}{}",
         upstream_section("app", &up, ""),
         route("/", "app", "required", "")
     ));
     let rs = TestGatehouse::start(&format!(
-        "[jwt]\nalgorithm = \"RS256\"\npublic_key_file = \"{FIXTURES}/jwt-test-public.pem\"\n{}{}",
+        "[[jwt.issuers]]\nissuer = \"https://issuer.example\"\naudiences = [\"legacy-api\"]\nalgorithms = [\"RS256\"]\npublic_key_file = \"{FIXTURES}/jwt-test-public.pem\"\n{}{}",
         upstream_section("app", &up, ""),
         route("/", "app", "required", "")
     ));
