@@ -1,0 +1,54 @@
+//! `gatehouse keys generate`: a new private key as PKCS#8 PEM.
+
+use super::KeyAlgorithm;
+
+/// A fresh private key of `algorithm` (RSA: 2048 bits), PKCS#8 PEM.
+pub fn generate_pem(algorithm: KeyAlgorithm) -> Result<String, String> {
+    use rand::rngs::OsRng;
+    use rand::RngCore;
+    let der = match algorithm {
+        KeyAlgorithm::EdDsa => {
+            use ed25519_dalek::pkcs8::EncodePrivateKey;
+            let mut seed = [0u8; 32];
+            OsRng.fill_bytes(&mut seed);
+            ed25519_dalek::SigningKey::from_bytes(&seed)
+                .to_pkcs8_der()
+                .map_err(|e| e.to_string())?
+                .as_bytes()
+                .to_vec()
+        }
+        KeyAlgorithm::Es256 => {
+            use p256::pkcs8::EncodePrivateKey;
+            p256::SecretKey::random(&mut OsRng)
+                .to_pkcs8_der()
+                .map_err(|e| e.to_string())?
+                .as_bytes()
+                .to_vec()
+        }
+        KeyAlgorithm::Rs256 => {
+            use rsa::pkcs8::EncodePrivateKey;
+            rsa::RsaPrivateKey::new(&mut OsRng, 2048)
+                .map_err(|e| e.to_string())?
+                .to_pkcs8_der()
+                .map_err(|e| e.to_string())?
+                .as_bytes()
+                .to_vec()
+        }
+    };
+    Ok(pem::encode(&pem::Pem::new("PRIVATE KEY", der)))
+}
+
+/// Writes `pem` to `path`, created new with mode 0600 (never over an existing file).
+pub fn write_key_file(path: &std::path::Path, pem: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(pem.as_bytes())?;
+    file.sync_all()
+}
