@@ -36,10 +36,13 @@ fn signing_key(kid: &str, alg: &str, path: &Path, status: &str) -> String {
     )
 }
 
-/// Starts Gatehouse with `public_url` = `PUBLIC_URL` (replicas share their issuer).
-fn start_shared(store: &str, sections: &str) -> TestGatehouse {
+/// Starts Gatehouse with `public_url` = `PUBLIC_URL` (replicas share their issuer); `store`
+/// `None`: SQLite in the instance's own directory.
+fn start_shared(store: Option<&str>, sections: &str) -> TestGatehouse {
     let port = free_port();
-    let text = TestGatehouse::config_text_full(port, free_port(), store, "", sections).replace(
+    let dir = tempfile::tempdir().unwrap();
+    let store = store.map(str::to_string).unwrap_or_else(|| sqlite(dir.path()));
+    let text = TestGatehouse::config_text_full(port, free_port(), &store, "", sections).replace(
         &format!("public_url = \"http://localhost:{port}\""),
         &format!("public_url = \"{PUBLIC_URL}\""),
     );
@@ -48,7 +51,7 @@ fn start_shared(store: &str, sections: &str) -> TestGatehouse {
         addr: config.server.listen,
         admin: config.server.admin_listen,
         running: start_outside_runtime(config),
-        dir: tempfile::tempdir().unwrap(),
+        dir,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -191,8 +194,8 @@ async fn jwt_access_tokens_from_every_grant_validate_and_revoke_on_every_replica
         route("/api", "app", "required", ""),
     ]
     .concat();
-    let a = start_shared(&store, &sections);
-    let b = start_shared(&store, &sections);
+    let a = start_shared(Some(&store), &sections);
+    let b = start_shared(Some(&store), &sections);
     a.sign_up("ann", "password123").await;
 
     // Every grant gives a JWT that both replicas accept.
@@ -249,7 +252,8 @@ async fn jwt_access_tokens_from_every_grant_validate_and_revoke_on_every_replica
             assert_eq!(gh.get("/api/x", Some(token)).await.status(), 200);
         }
     }
-    assert_eq!(up.last().header("x-user-id"), claims["sub"].as_str());
+    a.get("/api/x", Some(&by_password)).await;
+    assert_eq!(up.last().header("x-auth-user-id"), claims["sub"].as_str());
     // Introspection answers for JWTs too.
     let info = b.introspect(&by_password).await;
     assert_eq!(info["active"], true, "{info}");
@@ -477,8 +481,7 @@ async fn the_jwks_verifies_every_algorithm_with_an_independent_verifier() {
             sections.push_str(&signing_key(kid, alg, path, status));
         }
         sections.push_str(&oauth_sections(""));
-        let dir = tempfile::tempdir().unwrap();
-        let gh = start_shared(&sqlite(dir.path()), &sections);
+        let gh = start_shared(None, &sections);
 
         let meta: Value = gh
             .get("/.well-known/oauth-authorization-server", None)
@@ -556,7 +559,7 @@ async fn rotating_the_active_key_fails_no_request() {
     };
     let live: Arc<tokio::sync::RwLock<Vec<Arc<TestGatehouse>>>> =
         Arc::new(tokio::sync::RwLock::new(vec![Arc::new(start_shared(
-            &store,
+            Some(&store),
             &config("active", "published"),
         ))]));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -613,7 +616,7 @@ async fn rotating_the_active_key_fails_no_request() {
     };
     progress(20).await;
     // The new config (k2 active) comes up beside the old one.
-    let b = Arc::new(start_shared(&store, &config("published", "active")));
+    let b = Arc::new(start_shared(Some(&store), &config("published", "active")));
     live.write().await.push(b);
     progress(40).await;
     // The old replica leaves between rounds.
@@ -652,8 +655,7 @@ async fn the_identity_assertion_verifies_expires_and_cannot_be_sent_by_a_client(
             route("/plain", "app", "required", ""),
         ]
         .concat();
-        let dir = tempfile::tempdir().unwrap();
-        start_shared(&sqlite(dir.path()), &sections)
+        start_shared(None, &sections)
     };
     let gh = start("60s");
     gh.sign_up("ann", "password123").await;

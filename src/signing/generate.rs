@@ -2,20 +2,24 @@
 
 use super::KeyAlgorithm;
 
+/// SEQUENCE { INTEGER 0, SEQUENCE { OID 1.3.101.112 }, OCTET STRING { OCTET STRING (32) } }.
+const ED25519_PKCS8_V1_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
 /// A fresh private key of `algorithm` (RSA: 2048 bits), PKCS#8 PEM.
 pub fn generate_pem(algorithm: KeyAlgorithm) -> Result<String, String> {
     use rand::rngs::OsRng;
     use rand::RngCore;
     let der = match algorithm {
         KeyAlgorithm::EdDsa => {
-            use ed25519_dalek::pkcs8::EncodePrivateKey;
+            // PKCS#8 v1 (RFC 8410 §7): the seed alone. ed25519-dalek writes v2 (with the public
+            // key), which OpenSSL 3.0 cannot read.
+            let mut der = ED25519_PKCS8_V1_PREFIX.to_vec();
             let mut seed = [0u8; 32];
             OsRng.fill_bytes(&mut seed);
-            ed25519_dalek::SigningKey::from_bytes(&seed)
-                .to_pkcs8_der()
-                .map_err(|e| e.to_string())?
-                .as_bytes()
-                .to_vec()
+            der.extend_from_slice(&seed);
+            der
         }
         KeyAlgorithm::Es256 => {
             use p256::pkcs8::EncodePrivateKey;
