@@ -41,7 +41,9 @@ fn signing_key(kid: &str, alg: &str, path: &Path, status: &str) -> String {
 fn start_shared(store: Option<&str>, sections: &str) -> TestGatehouse {
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
-    let store = store.map(str::to_string).unwrap_or_else(|| sqlite(dir.path()));
+    let store = store
+        .map(str::to_string)
+        .unwrap_or_else(|| sqlite(dir.path()));
     let text = TestGatehouse::config_text_full(port, free_port(), &store, "", sections).replace(
         &format!("public_url = \"http://localhost:{port}\""),
         &format!("public_url = \"{PUBLIC_URL}\""),
