@@ -9,8 +9,8 @@
 #   bench/signed.sh                        # builds --release, 3 rounds of 10 s
 #   SKIP_BUILD=1 DURATION=5 ROUNDS=2 bench/signed.sh
 #
-# Needs wrk and nginx (upstream stand-in). Loopback only; ports 18480 (upstream), 18490/18491
-# (Gatehouse), 19490/19491 (admin). Writes bench/results/signed-latest.md.
+# Needs wrk and nginx (upstream stand-in). Loopback only; ports 18780 (upstream), 18790/18791
+# (Gatehouse), 19790/19791 (admin). Writes bench/results/signed-latest.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,7 +35,7 @@ http {
   access_log off;
   keepalive_requests 1000000;
   server {
-    listen 127.0.0.1:18480;
+    listen 127.0.0.1:18780;
     location / { default_type text/plain; return 200 "ok user=\$http_x_auth_user_id\n"; }
   }
 }
@@ -48,7 +48,7 @@ write_config() {
   cat <<EOF
 [server]
 listen = "127.0.0.1:$1"
-public_url = "http://127.0.0.1:18490"
+public_url = "http://127.0.0.1:18790"
 admin_listen = "127.0.0.1:$2"
 threads = 1
 shutdown_grace = "1s"
@@ -83,7 +83,7 @@ scopes = ["write"]
 
 [[upstreams]]
 name = "app"
-addrs = ["127.0.0.1:18480"]
+addrs = ["127.0.0.1:18780"]
 
 [[routes]]
 name = "auth"
@@ -99,8 +99,8 @@ auth = "required"
 assertion = true
 EOF
 }
-write_config 18490 19490 cached.db "" >"$work/cached.toml"
-write_config 18491 19491 nocache.db '[cache]
+write_config 18790 19790 cached.db "" >"$work/cached.toml"
+write_config 18791 19791 nocache.db '[cache]
 ttl = "0s"
 negative_ttl = "0s"' >"$work/nocache.toml"
 
@@ -112,7 +112,7 @@ cached_pid=$!
 "$BIN" --config "$work/nocache.toml" >"$work/nocache.log" 2>&1 &
 nocache_pid=$!
 trap 'kill $cached_pid $nocache_pid $nginx_pid 2>/dev/null || true; wait 2>/dev/null || true' EXIT
-for port in 19490 19491; do
+for port in 19790 19791; do
   for _ in $(seq 100); do
     curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break
     sleep 0.1
@@ -125,14 +125,14 @@ own_jwt() { # $1 = port
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
 }
 declare -A token port pid path
-token[jwt]=$(own_jwt 18490)
-token[jwt-nocache]=$(own_jwt 18491)
+token[jwt]=$(own_jwt 18790)
+token[jwt-nocache]=$(own_jwt 18791)
 token[opaque]=$("$BIN" token issue --config "$work/cached.toml" --user bench-user --scopes write)
 token[opaque-nocache]=$("$BIN" token issue --config "$work/nocache.toml" --user bench-user --scopes write)
 token[assertion]=${token[opaque]}
 targets="opaque jwt assertion opaque-nocache jwt-nocache"
 for t in $targets; do
-  case $t in *nocache) port[$t]=18491 pid[$t]=$nocache_pid ;; *) port[$t]=18490 pid[$t]=$cached_pid ;; esac
+  case $t in *nocache) port[$t]=18791 pid[$t]=$nocache_pid ;; *) port[$t]=18790 pid[$t]=$cached_pid ;; esac
   path[$t]=/auth/x
 done
 path[assertion]=/assert/x

@@ -237,7 +237,7 @@ fn check_assertion_routes(
     if assertion.is_none() {
         for r in routes.iter().filter(|r| r.assertion_audience.is_some()) {
             p.push(format!(
-                "routes `{}`: `assertion = true` needs an [assertion] section",
+                "routes `{}`: `assertion = true` needs an [assertion] section (enabled)",
                 r.name
             ));
         }
