@@ -828,4 +828,33 @@ fn signing_key_problems_name_the_key() {
     ));
     assert!(!e.is_empty(), "unknown keys are refused");
     assert_eq!(check(signing_key("a", "EdDSA", &ed, "active")), "");
+    // Routes: an assertion needs the section, an upstream, and `assertion_audience` needs it.
+    let upstream = "[[upstreams]]\nname = \"app\"\naddrs = [\"127.0.0.1:9\"]\n";
+    let e = check(format!(
+        "{upstream}{}",
+        route("/a", "app", "required", "assertion = true")
+    ));
+    assert!(e.contains("needs an [assertion] section"), "{e}");
+    let with_section = format!(
+        "{}[assertion]\n{upstream}",
+        signing_key("a", "EdDSA", &ed, "active")
+    );
+    let e = check(format!(
+        "{with_section}{}",
+        route("/a", "handler:echo", "required", "assertion = true")
+    ));
+    assert!(e.contains("only routes to an upstream"), "{e}");
+    let e = check(format!(
+        "{with_section}{}",
+        route("/a", "app", "required", "assertion_audience = \"x\"")
+    ));
+    assert!(
+        e.contains("assertion_audience: set without `assertion = true`"),
+        "{e}"
+    );
+    let e = check(format!(
+        "{}[assertion]\nttl = \"5m\"\n",
+        signing_key("a", "EdDSA", &ed, "active")
+    ));
+    assert!(e.contains("assertion.ttl: between 2s and 60s"), "{e}");
 }
