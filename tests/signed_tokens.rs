@@ -275,7 +275,32 @@ async fn jwt_access_tokens_from_every_grant_validate_and_revoke_on_every_replica
         )
         .unwrap()
     };
+    // Refused by the signature check, before any store lookup.
+    let lookups = a.metric("gatehouse_token_store_lookups_total").await;
     assert_eq!(a.get("/api/x", Some(&forged)).await.status(), 401);
+    // `alg: none`, and HS256 keyed with the published public key (RFC 8725 §2.1), are refused.
+    let payload = by_password.split('.').nth(1).unwrap();
+    let header = |alg: &str| {
+        URL_SAFE_NO_PAD.encode(json!({"alg": alg, "typ": "at+jwt", "kid": "k1"}).to_string())
+    };
+    let none = format!("{}.{payload}.", header("none"));
+    assert_eq!(a.get("/api/x", Some(&none)).await.status(), 401);
+    let jwks: Value = a.get("/oauth/jwks.json", None).await.json().await.unwrap();
+    let public = b64d(&jwks["keys"][0]["x"]);
+    let confused = {
+        use hmac::Mac;
+        let signing_input = format!("{}.{payload}", header("HS256"));
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&public).unwrap();
+        mac.update(signing_input.as_bytes());
+        let tag = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("{signing_input}.{tag}")
+    };
+    assert_eq!(a.get("/api/x", Some(&confused)).await.status(), 401);
+    assert_eq!(
+        a.metric("gatehouse_token_store_lookups_total").await,
+        lookups,
+        "forged JWTs cost no store lookup"
+    );
 
     // Revoked on A (RFC 7009), refused on B: the store revocation and NOTIFY of opaque tokens.
     let r = a
