@@ -61,6 +61,11 @@ fn start_shared(store: Option<&str>, sections: &str) -> TestGatehouse {
     }
 }
 
+/// Stops an instance from a blocking thread (its drop joins the server thread).
+async fn drop_outside(gh: TestGatehouse) {
+    tokio::task::spawn_blocking(move || drop(gh)).await.unwrap();
+}
+
 fn sqlite(dir: &Path) -> String {
     format!(
         "[store]\nurl = \"sqlite://{}\"\n",
@@ -761,6 +766,42 @@ async fn the_identity_assertion_verifies_expires_and_cannot_be_sent_by_a_client(
     assert_eq!(part(&other, 1)["aud"], "orders-service");
     gh.get("/orders/1", None).await;
     assert!(up.last().header("x-gatehouse-assertion").is_none());
+
+    // `all_routes`: every upstream route unless it opts out; the header name is configurable.
+    let all = start_shared(
+        None,
+        &[
+            signing_key("k1", "EdDSA", &k1, "active"),
+            "[assertion]\nall_routes = true\nheader = \"X-Caller\"\n".to_string(),
+            oauth_sections(""),
+            upstream_section("app", &up, ""),
+            route("/api", "app", "required", ""),
+            route("/plain", "app", "required", "assertion = false"),
+        ]
+        .concat(),
+    );
+    all.sign_up("cid", "password123").await;
+    let token = all.login("cid", "password123").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    all.get("/api/x", Some(&token)).await;
+    let caller = up.last().header("x-caller").unwrap().to_string();
+    assert_eq!(part(&caller, 1)["aud"], "app");
+    let r = all
+        .client
+        .get(all.url("/plain/x"))
+        .bearer_auth(&token)
+        .header("X-Caller", forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        up.last().header("x-caller").is_none(),
+        "opted out, and stripped"
+    );
+    drop_outside(all).await;
 
     // It expires: a 2 s assertion is refused by a verifier once its `exp` has passed.
     let short = start("2s");
