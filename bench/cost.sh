@@ -7,8 +7,10 @@
 #   GATEHOUSE_BIN=/path/to/gatehouse N=5000 bench/cost.sh
 #
 # One Gatehouse runs under callgrind (routes: public, authenticated, authenticated + 5-rule
-# policy, + a local per-user rate limit; forward-auth decisions on a listener of their own)
-# and a second one with the cache off (the miss path).
+# policy, + a local per-user rate limit, authenticated + signed identity assertion; forward-auth
+# decisions on a listener of their own) and a second one with the cache off (the miss path).
+# Tokens: opaque, an external HS256 JWT, and Gatehouse's own EdDSA JWT (`tokens.format =
+# "jwt"`, from the token endpoint).
 # Every scenario first sends a few warm-up requests on one keep-alive connection, then
 # `callgrind_control --zero`, N requests, `callgrind_control --dump`: the dump holds exactly
 # those N requests (plus whatever background timers ran meanwhile, which is noise of well under
@@ -69,6 +71,25 @@ url = "sqlite://$work/$3"
 
 $4
 
+[tokens]
+format = "jwt"
+
+[[tokens.signing_keys]]
+kid = "bench"
+algorithm = "EdDSA"
+private_key_file = "$work/signing.pem"
+status = "active"
+
+[assertion]
+
+[oauth]
+
+[[clients]]
+id = "bench-service"
+secret = "bench-service-secret-0123456789"
+grant_types = ["client_credentials"]
+scopes = ["write"]
+
 [[jwt.issuers]]
 issuer = "https://bench.example/"
 audiences = ["bench"]
@@ -118,12 +139,21 @@ policy = "editors"
 rate_limit = "local"
 
 [[routes]]
+name = "assert"
+path_prefix = "/assert"
+upstream = "app"
+auth = "required"
+assertion = true
+
+[[routes]]
 name = "public"
 path_prefix = "/"
 upstream = "app"
 auth = "public"
 EOF
 }
+rm -f "$work/signing.pem"
+"$BIN" keys generate --algorithm ed25519 --out "$work/signing.pem"
 # Decisions on a listener of their own, so the proxy scenarios do not pay for the check.
 write_config 18690 19690 cached.db '[forward_auth]
 listen = "127.0.0.1:18692"' >"$work/cached.toml"
@@ -169,6 +199,15 @@ for port in 19690 19691; do
   curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" \
     || { echo "cost.sh: Gatehouse on admin $port did not start" >&2; cat "$work"/*.log >&2; exit 1; }
 done
+
+# Gatehouse's own JWT (client_credentials; the instance signs it under callgrind).
+own_jwt() { # $1 = port
+  curl -sf -u bench-service:bench-service-secret-0123456789 \
+    -d grant_type=client_credentials "http://127.0.0.1:$1/oauth/token" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
+}
+local_jwt=$(own_jwt 18690)
+local_jwt_nc=$(own_jwt 18691)
 
 # $1 = scenario, $2 = pid, $3 = port, $4 = path, $5 = token or "-", $6 = the path an
 # ingress describes to the decision endpoint (nginx auth_request's X-Original-URI), if any.
@@ -223,9 +262,12 @@ results=$(
   measure jwt "$cached_pid" 18690 /auth/x "$jwt"
   measure policy "$cached_pid" 18690 /policy/x "$opaque"
   measure limited "$cached_pid" 18690 /limited/x "$opaque"
+  measure localjwt "$cached_pid" 18690 /auth/x "$local_jwt"
+  measure assertion "$cached_pid" 18690 /assert/x "$opaque"
   measure miss "$nocache_pid" 18691 /auth/x "$opaque_nc"
   measure decision "$cached_pid" 18692 /_gatehouse/auth "$opaque" /auth/x
   measure decision_jwt "$cached_pid" 18692 /_gatehouse/auth "$jwt" /auth/x
+  measure missjwt "$nocache_pid" 18691 /auth/x "$local_jwt_nc"
 )
 echo "$results" >&2
 get() { awk -v k="$1" '$1 == k {print $2}' <<<"$results"; }
@@ -241,11 +283,15 @@ ratio() { awk -v a="$(get "$1")" -v b="$(get "$2")" 'BEGIN {printf "%.3f", a / b
   echo "| cached HS256 JWT | $(get jwt) | $(ratio jwt public) |"
   echo "| cached opaque + 5-rule policy | $(get policy) | $(ratio policy public) |"
   echo "| cached opaque + policy + local rate limit | $(get limited) | $(ratio limited public) |"
+  echo "| cached Gatehouse EdDSA JWT | $(get localjwt) | $(ratio localjwt public) |"
+  echo "| cached opaque + signed identity assertion | $(get assertion) | $(ratio assertion public) |"
   echo "| cache off (SQLite lookup per request) | $(get miss) | $(ratio miss public) |"
   echo "| forward-auth decision, cached opaque (nginx auth_request shape) | $(get decision) | $(ratio decision public) |"
   echo "| forward-auth decision, cached HS256 JWT | $(get decision_jwt) | $(ratio decision_jwt public) |"
+  echo "| cache off, Gatehouse EdDSA JWT (signature + lookup) | $(get missjwt) | $(ratio missjwt public) |"
   echo
   echo "policy / cached opaque = $(ratio policy opaque); policy + limit / cached opaque = $(ratio limited opaque)"
+  echo "assertion / cached opaque = $(ratio assertion opaque); own JWT / cached opaque = $(ratio localjwt opaque); own JWT miss / opaque miss = $(ratio missjwt miss)"
   echo
   echo "## Top 15 inclusive costs, cached opaque token (per request)"
   echo

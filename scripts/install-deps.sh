@@ -29,6 +29,7 @@ if [ "$what" = test ]; then
     "nginx /usr/sbin/nginx|nginx-light|tests/forward_auth.rs and tests/sessions_ingress.rs put nginx auth_request in front of the decision endpoint"
     "caddy|caddy|tests/forward_auth.rs and tests/sessions_ingress.rs put Caddy forward_auth in front of the decision endpoint"
     "promtool|prometheus|tests/deploy.rs: promtool checks deploy/prometheus (config, alert rules and their unit tests)"
+    "openssl|openssl|tests/signed_tokens.rs verifies Gatehouse's JWTs with the openssl CLI, from public keys built out of the JWKS"
   )
 fi
 

@@ -3,13 +3,15 @@
 //! validator, the renderer. Also the start-up checks that need the endpoint table.
 
 use crate::auth::{
-    CachedValidator, JwtValidator, Locations, OpaqueStoreValidator, SelectingValidator, Sessions,
-    TokenChecksum, TokenService, TokenValidator,
+    CachedValidator, JwtValidator, LocalJwtValidator, Locations, OpaqueStoreValidator,
+    SelectingValidator, Sessions, TokenChecksum, TokenService, TokenValidator,
 };
 use crate::config::{Config, HandlerKind, RouteTarget};
 use crate::echo::{self, EchoService};
 use crate::facebook::{self, FacebookService};
-use crate::http::{endpoint, CommonHeaders, EndpointTable, IdentityHeaders, Renderer, Verb};
+use crate::http::{
+    endpoint, Assertions, CommonHeaders, EndpointTable, IdentityHeaders, Renderer, Verb,
+};
 use crate::metrics::{Metrics, RouteMetrics, UNMATCHED_ROUTE};
 use crate::oauth::{self, OAuthServer};
 use crate::ratelimit::RateLimiter;
@@ -36,6 +38,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub common_headers: CommonHeaders,
     pub identity_headers: IdentityHeaders,
+    /// `[assertion]`: the signed identity assertion for upstreams (and the header stripped).
+    pub assertions: Assertions,
     pub locations: Locations,
     /// Gatehouse's own endpoints, behind the routes whose target is a handler.
     pub endpoints: EndpointTable,
@@ -125,6 +129,7 @@ impl AppState {
                 &config.identity_headers,
                 &config.server.trusted_proxies,
             )?,
+            assertions: Assertions::new(&config),
             locations: Locations {
                 oauth_header: config.tokens.legacy_oauth_header,
                 query_param: config.tokens.legacy_query_param,
@@ -285,8 +290,9 @@ pub fn check_routes(config: &Config) -> Result<(), Vec<String>> {
     }
 }
 
-/// Opaque tokens from the store, and JWTs from the `[[jwt.issuers]]` when any are configured.
-/// JWKS issuers start fetching their keys on the store's runtime.
+/// Opaque tokens from the store, JWTs from the `[[jwt.issuers]]` when any are configured (JWKS
+/// issuers start fetching their keys on the store's runtime), and Gatehouse's own JWTs when it
+/// has signing keys.
 pub fn token_validator(
     config: &Config,
     store: StoreHandle,
@@ -301,8 +307,19 @@ pub fn token_validator(
         )?) as Arc<dyn TokenValidator>),
         None => None,
     };
-    Ok(Arc::new(SelectingValidator {
-        opaque: Arc::new(OpaqueStoreValidator::new(store, metrics)),
+    let opaque: Arc<dyn TokenValidator> = Arc::new(OpaqueStoreValidator::new(store, metrics));
+    let selecting: Arc<dyn TokenValidator> = Arc::new(SelectingValidator {
+        opaque: opaque.clone(),
         jwt,
-    }))
+    });
+    // Our own JWTs first (`tokens.signing_keys`), then the rest as before.
+    Ok(match &config.tokens.signing {
+        Some(keys) => Arc::new(LocalJwtValidator::new(
+            keys.clone(),
+            opaque,
+            selecting,
+            config.jwt.is_some() || config.tokens.accept_unstructured,
+        )),
+        None => selecting,
+    })
 }

@@ -25,6 +25,7 @@ pub mod proxy;
 pub mod ratelimit;
 pub mod routing;
 pub mod server;
+pub mod signing;
 pub mod store;
 pub mod telemetry;
 pub mod upstream;

@@ -66,6 +66,23 @@ enum Command {
     /// Generate a client secret (256 random bits) and print it, then its `clients.secret_hash`
     /// (SHA-256: checked at the speed of a hash, safe for a secret this random).
     ClientSecret,
+    /// Signing keys for `[[tokens.signing_keys]]`.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Write a new private key (PKCS#8 PEM, mode 0600) to a file that must not exist yet.
+    Generate {
+        /// ed25519 (EdDSA), es256 or rs256.
+        #[arg(long, default_value = "ed25519")]
+        algorithm: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -131,6 +148,19 @@ fn main() -> ExitCode {
         println!("{secret}\n{hash}");
         return ExitCode::SUCCESS;
     }
+    if let Some(Command::Keys {
+        command: KeysCommand::Generate { algorithm, out },
+    }) = &cli.command
+    {
+        // Needs no config: the key is written before the config names it.
+        return match generate_key(algorithm, out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("gatehouse keys generate: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if matches!(cli.command, Some(Command::HashSecret)) {
         // Needs no config: operators run it before writing one.
         return match read_stdin_line().and_then(|s| hash_now(&s)) {
@@ -190,8 +220,21 @@ fn main() -> ExitCode {
         }),
         Command::Token { command } => token_command(&config, command),
         Command::User { command } => user_command(&config, command),
-        Command::HashSecret | Command::ClientSecret => ExitCode::SUCCESS,
+        Command::HashSecret | Command::ClientSecret | Command::Keys { .. } => ExitCode::SUCCESS,
     }
+}
+
+fn generate_key(algorithm: &str, out: &std::path::Path) -> Result<(), String> {
+    use gatehouse::signing::KeyAlgorithm;
+    let algorithm = match algorithm.to_ascii_lowercase().as_str() {
+        "ed25519" | "eddsa" => KeyAlgorithm::EdDsa,
+        "es256" => KeyAlgorithm::Es256,
+        "rs256" => KeyAlgorithm::Rs256,
+        other => return Err(format!("`{other}`: use ed25519, es256 or rs256")),
+    };
+    let pem = gatehouse::signing::generate_pem(algorithm)?;
+    gatehouse::signing::write_key_file(out, &pem)
+        .map_err(|e| format!("cannot write `{}`: {e}", out.display()))
 }
 
 /// `check-config --explain`: the report on stdout, exit 0; a question that cannot be

@@ -85,7 +85,8 @@ pub fn open_store(config: &Config, runtime: &Runtime) -> Result<OpenedStore, Sta
     fill_username_skeletons(store.as_ref(), runtime)?;
     let checksum = runtime.block_on(TokenChecksum::load(
         &config.tokens,
-        config.jwt.is_some(),
+        // JWT-shaped tokens pass the screen to be verified by signature: external or our own.
+        config.jwt.is_some() || config.tokens.signing.is_some(),
         store.as_ref(),
     ))?;
     Ok(OpenedStore {

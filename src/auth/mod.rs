@@ -8,6 +8,7 @@ mod extract;
 mod identity;
 mod jwks;
 mod jwt;
+mod local_jwt;
 mod service;
 mod sessions;
 mod token;
@@ -20,6 +21,7 @@ pub use extract::{extract_token, strip_query_token, Locations, Malformed, QUERY_
 pub use identity::{Identity, IdentityHeaderValues};
 pub use jwks::MAX_JWKS_BYTES;
 pub use jwt::{identity_from_claims, looks_like_jwt, JwtValidator, SelectingValidator};
+pub use local_jwt::LocalJwtValidator;
 pub use service::{NewToken, TokenService};
 pub use sessions::Sessions;
 pub use token::{generate_token, hash_token};

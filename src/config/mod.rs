@@ -18,6 +18,7 @@ mod routes;
 pub mod secret;
 mod server;
 mod sessions;
+mod signing;
 mod store;
 mod tokens;
 mod upstreams;
@@ -42,6 +43,7 @@ pub use routes::{AuthMode, HandlerKind, OnMissing, RouteConfig, RouteTarget};
 pub use secret::SecretString;
 pub use server::{LogConfig, LogFormat, ServerConfig};
 pub use sessions::SessionsConfig;
+pub use signing::{AssertionConfig, KeyStatus, DEFAULT_ASSERTION_HEADER};
 pub use store::{StoreBackend, StoreConfig};
 pub use tokens::{CacheConfig, ChecksumKey, TokenFormat, TokensConfig};
 pub use upstreams::{HealthCheckConfig, UpstreamConfig};
@@ -92,6 +94,8 @@ pub struct Config {
     pub forward_auth: Option<ForwardAuthConfig>,
     /// Browser sessions (routes with `on_missing = "sign_in"`); defaults when not written.
     pub sessions: SessionsConfig,
+    /// `[assertion]`: the signed identity assertion sent upstream.
+    pub assertion: Option<AssertionConfig>,
 }
 
 impl Config {
@@ -135,7 +139,19 @@ fn validate(raw: RawConfig, outside: Outside) -> Result<Config, Vec<String>> {
     let server = server::validate_server(&mut p, raw.server);
     let log = server::validate_log(&mut p, raw.log);
     let store = store::validate_store(&mut p, raw.store);
-    let tokens = tokens::validate_tokens(&mut p, raw.tokens);
+    let local_issuer = server.as_ref().map(|s| s.public_url.as_str().to_string());
+    let has_signing_keys = raw
+        .tokens
+        .signing_keys
+        .as_ref()
+        .is_some_and(|k| !k.is_empty());
+    let tokens = tokens::validate_tokens(&mut p, raw.tokens, local_issuer.as_deref());
+    let assertion = signing::validate_assertion(
+        &mut p,
+        raw.assertion,
+        tokens.signing.as_ref(),
+        has_signing_keys,
+    );
     let cache = tokens::validate_cache(&mut p, raw.cache);
     let http = self::http::validate_http(&mut p, raw.http);
     let identity_headers = self::http::validate_identity_headers(&mut p, raw.identity_headers);
@@ -154,7 +170,6 @@ fn validate(raw: RawConfig, outside: Outside) -> Result<Config, Vec<String>> {
         p.push("clients: declared without an [oauth] section (add `[oauth]` to enable the authorization server)".into());
     }
     let upstreams = upstreams::validate_upstreams(&mut p, raw.upstreams);
-    let local_issuer = server.as_ref().map(|s| s.public_url.as_str().to_string());
     let mut compiler = policies::Compiler::new(local_issuer.as_deref());
     let mut policies = policies::validate_policies(&mut p, &mut compiler, raw.policies);
     let rate_limits = rate_limits::validate_rate_limits(&mut p, raw.rate_limits, oauth.is_some());
@@ -177,6 +192,7 @@ fn validate(raw: RawConfig, outside: Outside) -> Result<Config, Vec<String>> {
         },
     );
     let claims = compiler.claims;
+    check_assertion_routes(&mut p, &routes, assertion.as_ref());
     if let Some(f) = &forward_auth {
         forward_auth::check_shadowed_routes(&mut p, &routes, f);
     }
@@ -207,7 +223,25 @@ fn validate(raw: RawConfig, outside: Outside) -> Result<Config, Vec<String>> {
         claims,
         forward_auth,
         sessions,
+        assertion,
     })
+}
+
+/// A route that asks for an assertion needs `[assertion]`; `all_routes` asks for every
+/// upstream route.
+fn check_assertion_routes(
+    p: &mut Problems,
+    routes: &[RouteConfig],
+    assertion: Option<&AssertionConfig>,
+) {
+    if assertion.is_none() {
+        for r in routes.iter().filter(|r| r.assertion_audience.is_some()) {
+            p.push(format!(
+                "routes `{}`: `assertion = true` needs an [assertion] section (enabled)",
+                r.name
+            ));
+        }
+    }
 }
 
 /// RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`.

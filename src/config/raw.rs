@@ -90,6 +90,7 @@ pub struct RawConfig {
     pub routes: Vec<RawRoute>,
     pub forward_auth: Option<RawForwardAuth>,
     pub sessions: Option<RawSessions>,
+    pub assertion: Option<super::signing::RawAssertion>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -153,6 +154,7 @@ pub struct RawTokens {
     pub checksum_key_file: Option<String>,
     pub previous_checksum_keys: Option<Vec<String>>,
     pub accept_unstructured: Option<bool>,
+    pub signing_keys: Option<Vec<super::signing::RawSigningKey>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -231,6 +233,10 @@ pub struct RawRoute {
     pub forward_authorization: Option<bool>,
     pub policy: Option<RawPolicyRef>,
     pub rate_limit: Option<OneOrMany>,
+    /// Send the signed identity assertion (`[assertion]`) to this route's upstream.
+    pub assertion: Option<bool>,
+    /// The assertion's `aud` (default: the upstream's name).
+    pub assertion_audience: Option<String>,
 }
 
 /// A string, or a list of them (`method = "GET"` or `method = ["GET", "HEAD"]`).

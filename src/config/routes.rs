@@ -79,6 +79,11 @@ pub struct RouteConfig {
     pub policy: Option<usize>,
     /// Indexes into `Config::rate_limits`, each one checked.
     pub rate_limits: Vec<usize>,
+    /// The `aud` of the signed identity assertion this route's upstream gets (`[assertion]`);
+    /// `None`: no assertion unless `assertion.all_routes` (then the upstream's name).
+    pub assertion_audience: Option<String>,
+    /// `assertion = false` written on the route: none even with `assertion.all_routes`.
+    pub assertion_off: bool,
 }
 
 /// What routes refer to by name, and where inline policies are added.
@@ -258,6 +263,24 @@ fn validate_route(
             Some(refs.policies.len() - 1)
         }
     };
+    let assertion_audience = match (r.assertion, r.assertion_audience, &target) {
+        (Some(true), aud, Some(RouteTarget::Upstream(i))) => {
+            aud.or_else(|| upstreams.get(*i).map(|u| u.name.clone()))
+        }
+        (Some(true), _, Some(_)) => {
+            p.push(format!(
+                "{key}.assertion: only routes to an upstream get an assertion"
+            ));
+            None
+        }
+        (Some(false) | None, Some(_), _) => {
+            p.push(format!(
+                "{key}.assertion_audience: set without `assertion = true`"
+            ));
+            None
+        }
+        _ => None,
+    };
     let mut rate_limits = Vec::new();
     for wanted in r.rate_limit.map(|l| l.into_vec()).unwrap_or_default() {
         match refs.rate_limits.iter().position(|l| l.name == wanted) {
@@ -280,6 +303,8 @@ fn validate_route(
         forward_authorization: r.forward_authorization.unwrap_or(false),
         policy,
         rate_limits,
+        assertion_audience,
+        assertion_off: r.assertion == Some(false),
     })
 }
 /// Exactly one of `upstream` (by name) or `handler`.
@@ -331,6 +356,8 @@ fn oauth_routes(oauth: &OAuthConfig) -> Vec<RouteConfig> {
         forward_authorization: false,
         policy: None,
         rate_limits: vec![],
+        assertion_audience: None,
+        assertion_off: false,
     };
     let mut routes = vec![
         r(
@@ -390,6 +417,8 @@ fn facebook_routes() -> Vec<RouteConfig> {
         forward_authorization: false,
         policy: None,
         rate_limits: vec![],
+        assertion_audience: None,
+        assertion_off: false,
     })
     .collect()
 }

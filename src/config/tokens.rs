@@ -22,6 +22,8 @@ impl fmt::Debug for ChecksumKey {
 #[serde(rename_all = "snake_case")]
 pub enum TokenFormat {
     Opaque,
+    /// RFC 9068 JWTs signed with the active `tokens.signing_keys` entry.
+    Jwt,
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +44,9 @@ pub struct TokensConfig {
     /// Tokens without the `gth1_` structure (issued before it, the seed clients' tokens) are
     /// looked up in the store; when false they are refused without a lookup.
     pub accept_unstructured: bool,
+    /// `[[tokens.signing_keys]]`: sign JWT access tokens (`format = "jwt"`) and assertions,
+    /// and verify the JWTs Gatehouse signed. Set by `config::validate` once the issuer is known.
+    pub signing: Option<std::sync::Arc<crate::signing::KeySet>>,
 }
 
 #[derive(Debug, Clone)]
@@ -51,9 +56,14 @@ pub struct CacheConfig {
     pub negative_ttl: Duration,
 }
 
-pub(super) fn validate_tokens(p: &mut Problems, raw: RawTokens) -> TokensConfig {
+pub(super) fn validate_tokens(
+    p: &mut Problems,
+    mut raw: RawTokens,
+    issuer: Option<&str>,
+) -> TokensConfig {
+    let signing_keys = raw.signing_keys.take();
     let format = p.choice(raw.format, TokenFormat::Opaque, |other| {
-        format!("tokens.format: `{other}` is not supported (use opaque)")
+        format!("tokens.format: `{other}` is not supported (use opaque or jwt)")
     });
     let mut legacy_oauth_header = false;
     let mut legacy_query_param = false;
@@ -103,6 +113,7 @@ pub(super) fn validate_tokens(p: &mut Problems, raw: RawTokens) -> TokensConfig 
             Err(e) => p.push(e),
         }
     }
+    let signing = super::signing::validate_signing_keys(p, signing_keys, format, issuer);
     TokensConfig {
         format,
         access_ttl: p.duration(
@@ -121,6 +132,7 @@ pub(super) fn validate_tokens(p: &mut Problems, raw: RawTokens) -> TokensConfig 
         checksum_key,
         previous_checksum_keys,
         accept_unstructured: raw.accept_unstructured.unwrap_or(true),
+        signing,
     }
 }
 

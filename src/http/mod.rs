@@ -2,6 +2,7 @@
 //! the `Request`/`Reply` a handler works with, `ApiError` and its one renderer, the HTML page
 //! shell, typed request parameters, cookies, the common and identity header sets, request ids.
 
+pub mod assertion;
 pub mod client_address;
 mod common_headers;
 pub mod cookies;
@@ -15,6 +16,7 @@ pub mod request_id;
 mod response;
 pub mod same_origin;
 
+pub use assertion::Assertions;
 pub use common_headers::CommonHeaders;
 pub use endpoint::{Auth, Endpoint, EndpointTable, Reply, Request, Resolved, Verb};
 pub use error::{ApiError, Contract, Dependency, BAD_CREDENTIALS};

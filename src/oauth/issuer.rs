@@ -1,8 +1,11 @@
-//! Minting the tokens of a grant and writing the token response (RFC 6749 §5.1).
+//! Minting the tokens of a grant and writing the token response (RFC 6749 §5.1). Access
+//! tokens are opaque `gth1_` tokens or, with `tokens.format = "jwt"`, RFC 9068 JWTs; either
+//! way the store keeps a record under the token's hash, so revocation works alike for both.
 
 use crate::auth::{hash_token, TokenChecksum};
-use crate::config::TokensConfig;
-use crate::http::OwnResponse;
+use crate::config::{TokenFormat, TokensConfig};
+use crate::http::{ApiError, OwnResponse};
+use crate::signing::{new_jti, ACCESS_TOKEN_TYP};
 use crate::store::{now_unix, IssuedTokens, StoredAccessToken, StoredRefreshToken};
 use http::HeaderValue;
 use sha2::{Digest, Sha256};
@@ -35,10 +38,46 @@ pub fn new_family_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-pub fn mint(grant: &Grant, tokens: &TokensConfig, checksum: &TokenChecksum) -> Minted {
+/// The claims of a JWT access token (RFC 9068 §2.2). For a client's own token (no user),
+/// `sub` is the client id.
+#[derive(serde::Serialize)]
+struct AccessClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    exp: i64,
+    iat: i64,
+    jti: String,
+    client_id: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    scope: &'a str,
+}
+
+/// Signing fails only if the active key cannot sign, which loading it already ruled out.
+pub fn mint(
+    grant: &Grant,
+    tokens: &TokensConfig,
+    checksum: &TokenChecksum,
+) -> Result<Minted, ApiError> {
     let now = now_unix();
     let scope = grant.scopes.join(" ");
-    let access_token = checksum.mint();
+    let access_token = match (tokens.format, &tokens.signing) {
+        (TokenFormat::Jwt, Some(keys)) => {
+            let claims = AccessClaims {
+                iss: &keys.issuer,
+                sub: grant.user_id.as_deref().unwrap_or(&grant.client_id),
+                aud: &keys.issuer,
+                exp: now + tokens.access_ttl.as_secs() as i64,
+                iat: now,
+                jti: new_jti(),
+                client_id: &grant.client_id,
+                scope: &scope,
+            };
+            keys.sign(ACCESS_TOKEN_TYP, &claims)
+                .map_err(|e| ApiError::Internal(e.to_string()))?
+        }
+        _ => checksum.mint(),
+    };
     let access = StoredAccessToken {
         user_id: grant.user_id.clone(),
         user_name: grant.user_name.clone(),
@@ -70,7 +109,7 @@ pub fn mint(grant: &Grant, tokens: &TokensConfig, checksum: &TokenChecksum) -> M
             },
         )
     });
-    Minted {
+    Ok(Minted {
         records: IssuedTokens {
             access: (hash_token(&access_token), access),
             refresh,
@@ -79,7 +118,7 @@ pub fn mint(grant: &Grant, tokens: &TokensConfig, checksum: &TokenChecksum) -> M
         refresh_token,
         expires_in: tokens.access_ttl.as_secs(),
         scope,
-    }
+    })
 }
 
 /// `{"access_token", "token_type", "expires_in", "refresh_token"?, "scope"?}` with no-store and

@@ -335,6 +335,8 @@ impl ProxyHttp for GatehouseProxy {
         if let Some(identity) = &ctx.identity {
             s.identity_headers.inject(upstream_request, identity);
         }
+        s.assertions
+            .apply(upstream_request, ctx.route, ctx.identity.as_deref());
         if let Some(id) = &ctx.request_id {
             upstream_request.insert_header(request_id::HEADER, id.clone())?;
         }

@@ -112,6 +112,8 @@ mod tests {
             forward_authorization: false,
             policy: None,
             rate_limits: vec![],
+            assertion_audience: None,
+            assertion_off: false,
         }
     }
 

@@ -3,7 +3,8 @@
 
 use super::super::OAuthServer;
 use crate::config::GrantType;
-use crate::http::OwnResponse;
+use crate::http::{ApiError, OwnResponse};
+use http::HeaderValue;
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -24,9 +25,7 @@ pub fn document(server: &OAuthServer) -> OwnResponse {
             GrantType::RefreshToken.as_str(),
         ])
         .collect();
-    OwnResponse::json(
-        200,
-        &json!({
+    let mut doc = json!({
             "issuer": base,
             "authorization_endpoint": format!("{base}/oauth/authorize"),
             "token_endpoint": format!("{base}/oauth/token"),
@@ -41,6 +40,30 @@ pub fn document(server: &OAuthServer) -> OwnResponse {
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "scopes_supported": scopes,
             "authorization_response_iss_parameter_supported": true,
-        }),
-    )
+    });
+    if server.tokens.signing.is_some() {
+        doc["jwks_uri"] = format!("{base}{JWKS_PATH}").into();
+    }
+    OwnResponse::json(200, &doc)
+}
+
+pub const JWKS_PATH: &str = "/oauth/jwks.json";
+
+/// How long verifiers may keep the key set. A key is published before it signs and stays
+/// published past the lifetime of what it signed, so a copy this old still verifies
+/// everything current as long as rotation steps are at least this far apart.
+const JWKS_MAX_AGE: &str = "public, max-age=300";
+
+/// `GET /oauth/jwks.json`: every published key's public half (RFC 7517 §5). Not found
+/// without `[[tokens.signing_keys]]`.
+pub fn jwks(server: &OAuthServer) -> Result<OwnResponse, ApiError> {
+    let keys = server
+        .tokens
+        .signing
+        .as_ref()
+        .ok_or_else(|| ApiError::NotFound("no signing keys are configured".into()))?;
+    Ok(OwnResponse::json(200, &keys.jwks()).with_header(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static(JWKS_MAX_AGE),
+    ))
 }

@@ -42,6 +42,13 @@ pub const ENDPOINTS: &[Endpoint<OAuthServer>] = &[
         |s, _| Box::pin(async move { Ok(metadata::document(s)) }),
     ),
     endpoint(
+        Verb::Get,
+        metadata::JWKS_PATH,
+        Auth::Public,
+        Contract::Rfc6749Json,
+        |s, _| Box::pin(async move { metadata::jwks(s) }),
+    ),
+    endpoint(
         Verb::Post,
         "/oauth/authorize",
         Auth::Public,

@@ -89,7 +89,7 @@ pub async fn grant(
         family_id: code.family_id.clone(),
         with_refresh: client.allows(GrantType::RefreshToken),
     };
-    let minted = issuer::mint(&grant, &server.tokens, &server.checksum);
+    let minted = issuer::mint(&grant, &server.tokens, &server.checksum)?;
     let records = minted.records.clone();
     let outcome = server
         .store

@@ -15,7 +15,7 @@ pub(crate) async fn issue(
     grant: issuer::Grant,
     label: &'static str,
 ) -> Result<issuer::Minted, ApiError> {
-    let minted = issuer::mint(&grant, &server.tokens, &server.checksum);
+    let minted = issuer::mint(&grant, &server.tokens, &server.checksum)?;
     let records = minted.records.clone();
     server
         .store

@@ -36,14 +36,16 @@ pub async fn grant(
             let mut renew = |stored: &StoredRefreshToken| {
                 let grant = reissue(stored, &client_id, requested.as_deref()).ok()?;
                 let m = issuer::mint(&grant, &tokens, &checksum);
-                let records = m.records.clone();
+                let records = m.as_ref().ok().map(|m| m.records.clone());
                 minted = Some(m);
-                Some(records)
+                records
             };
             let renewal = s.renew_refresh_token(&old, now_unix(), &mut renew).await?;
             Ok((renewal, minted))
         })
         .await?;
+    // Signing failed: the refresh token was left as it was (declined), and the client is told.
+    let minted = minted.transpose()?;
     let outcome = match renewal {
         Renewal::Renewed => Redemption::Redeemed,
         Renewal::Declined(stored) => {
