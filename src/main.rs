@@ -48,6 +48,14 @@ enum Command {
         #[arg(long, requires = "explain")]
         address: Option<std::net::IpAddr>,
     },
+    /// Make the running Gatehouse read its config file again: SIGHUP to the process in
+    /// `server.pid_file`. The file is checked here first; a broken one is reported and not sent.
+    Reload {
+        /// The pid file to read instead of the config's `server.pid_file` (the config is then
+        /// not checked here; the running process still checks it).
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
+    },
     /// Create or upgrade the store's schema, then exit.
     Migrate,
     /// Access tokens, for operators and tests.
@@ -144,6 +152,12 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Some(Command::Reload {
+        pid_file: Some(pid_file),
+    }) = &cli.command
+    {
+        return send_reload(pid_file);
+    }
     let config = match Config::load(&cli.config) {
         Ok(c) => c,
         Err(e) => {
@@ -173,14 +187,33 @@ fn main() -> ExitCode {
         },
         Command::Run => {
             gatehouse::telemetry::init(&config.log);
-            match Gatehouse::build(config) {
-                Ok(g) => {
-                    tracing::info!("gatehouse starting");
-                    g.run_forever();
-                    ExitCode::SUCCESS
-                }
+            let started = Gatehouse::build(config).and_then(|g| {
+                tracing::info!("gatehouse starting");
+                g.config_file(&cli.config).run_forever()
+            });
+            match started {
+                Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("gatehouse: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Reload { .. } => {
+            if let Err(problems) = gatehouse::app::check_routes(&config) {
+                for p in problems {
+                    eprintln!("{}: {p}", cli.config.display());
+                }
+                eprintln!("gatehouse: not reloaded; the running config stays");
+                return ExitCode::FAILURE;
+            }
+            match &config.server.pid_file {
+                Some(pid_file) => send_reload(pid_file),
+                None => {
+                    eprintln!(
+                        "gatehouse: {}: server.pid_file is not set, so the running process cannot be found (set it, or pass --pid-file)",
+                        cli.config.display()
+                    );
                     ExitCode::FAILURE
                 }
             }
@@ -191,6 +224,20 @@ fn main() -> ExitCode {
         Command::Token { command } => token_command(&config, command),
         Command::User { command } => user_command(&config, command),
         Command::HashSecret | Command::ClientSecret => ExitCode::SUCCESS,
+    }
+}
+
+/// SIGHUP to the process in `pid_file`; what it made of it is in its log and metrics.
+fn send_reload(pid_file: &std::path::Path) -> ExitCode {
+    match gatehouse::reload::signal_reload(pid_file) {
+        Ok(pid) => {
+            println!("sent SIGHUP to gatehouse (pid {pid}); its log and gatehouse_config_reloads_total tell the result");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("gatehouse: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -119,6 +119,7 @@ pub struct RawServer {
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
     pub max_connections: Option<usize>,
+    pub pid_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -44,7 +44,7 @@ pub struct TokensConfig {
     pub accept_unstructured: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CacheConfig {
     pub max_entries: u64,
     pub ttl: Duration,

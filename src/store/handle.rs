@@ -18,6 +18,11 @@ impl StoreHandle {
         StoreHandle { store, runtime }
     }
 
+    /// The store's runtime, which also carries other long-lived background work (health checks).
+    pub fn runtime(&self) -> &Handle {
+        &self.runtime
+    }
+
     /// Runs `f` against the store on the store's runtime.
     pub async fn run<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
     where
