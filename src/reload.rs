@@ -71,7 +71,11 @@ impl Reloader {
     pub fn reload(&self) -> Result<ReloadReport, ReloadError> {
         let _one = self.busy.lock().unwrap_or_else(|e| e.into_inner());
         let metrics = self.live.current().metrics.clone();
-        let result = self.path.as_deref().ok_or(ReloadError::NoFile).and_then(|p| self.apply(p));
+        let result = self
+            .path
+            .as_deref()
+            .ok_or(ReloadError::NoFile)
+            .and_then(|p| self.apply(p));
         match &result {
             Ok(report) => {
                 metrics.reloads_ok.inc();
@@ -152,7 +156,10 @@ fn keep_restart_only(running: &Config, next: &mut Config) -> Result<Vec<&'static
     keep!("http.header_timeout", http.header_timeout);
     keep!("http.keepalive_timeout", http.keepalive_timeout);
     keep!("tokens.checksum_key", tokens.checksum_key);
-    keep!("tokens.previous_checksum_keys", tokens.previous_checksum_keys);
+    keep!(
+        "tokens.previous_checksum_keys",
+        tokens.previous_checksum_keys
+    );
     let listeners = |c: &Config| {
         c.forward_auth
             .as_ref()

@@ -283,7 +283,12 @@ impl Gatehouse {
             Some(path) => Some(PidFile::write(path).map_err(StartError::Process)?),
             None => None,
         };
-        Self::run(self.server, self.store_runtime, reloader, RunArgs::default());
+        Self::run(
+            self.server,
+            self.store_runtime,
+            reloader,
+            RunArgs::default(),
+        );
         drop(pid_file);
         Ok(())
     }

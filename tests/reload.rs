@@ -112,10 +112,12 @@ fn base_sections(app: &EchoUpstream) -> String {
     .concat()
 }
 
+/// The new group comes first: it takes the index `app` had, so a request that was routed on
+/// the old generation and looked its upstream up on the new one would reach `fresh`.
 fn with_new_route(app: &EchoUpstream, new: &EchoUpstream) -> String {
     [
-        base_sections(app),
         upstream_section("fresh", new, ""),
+        base_sections(app),
         route("/fresh", "fresh", "public", ""),
     ]
     .concat()
@@ -136,7 +138,11 @@ async fn reload_adds_a_route_under_load_with_no_failed_request() {
         let (gh, stop, done, failed) = (gh.clone(), stop.clone(), done.clone(), failed.clone());
         load.push(tokio::spawn(async move {
             // Some requests are in flight across the swap: slow ones, on kept connections.
-            let path = if worker % 2 == 0 { "/api/slow?ms=40" } else { "/api/x" };
+            let path = if worker % 2 == 0 {
+                "/api/slow?ms=40"
+            } else {
+                "/api/x"
+            };
             while !stop.load(Ordering::SeqCst) {
                 match gh.client.get(format!("{}{path}", gh.base)).send().await {
                     Ok(r) if r.status() == 200 => done.fetch_add(1, Ordering::SeqCst),
@@ -152,17 +158,28 @@ async fn reload_adds_a_route_under_load_with_no_failed_request() {
     };
     let warm = Instant::now();
     while done.load(Ordering::SeqCst) < 50 {
-        assert!(warm.elapsed() < Duration::from_secs(20), "no load got through");
+        assert!(
+            warm.elapsed() < Duration::from_secs(20),
+            "no load got through"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
     gh.rewrite(&with_new_route(&app, &fresh));
     let report = gh.reload().await.unwrap();
     assert_eq!(report.generation, 2);
-    assert!(report.needs_restart.is_empty(), "{:?}", report.needs_restart);
+    assert!(
+        report.needs_restart.is_empty(),
+        "{:?}",
+        report.needs_restart
+    );
     let before = fresh.count();
     assert_eq!(gh.status("/fresh/x", None).await, 200);
-    assert_eq!(fresh.count(), before + 1, "the new route reached its upstream");
+    assert_eq!(
+        fresh.count(),
+        before + 1,
+        "the new route reached its upstream"
+    );
 
     let after = done.load(Ordering::SeqCst);
     while done.load(Ordering::SeqCst) < after + 50 {
@@ -173,10 +190,24 @@ async fn reload_adds_a_route_under_load_with_no_failed_request() {
         l.await.unwrap();
     }
     assert_eq!(long.await.unwrap(), 200, "the request in flight finished");
-    assert_eq!(failed.load(Ordering::SeqCst), 0, "failed requests during the reload");
+    assert_eq!(
+        failed.load(Ordering::SeqCst),
+        0,
+        "failed requests during the reload"
+    );
+    assert!(
+        fresh.seen().iter().all(|s| s.uri.starts_with("/fresh")),
+        "an /api request reached the new group"
+    );
+    eprintln!(
+        "{} requests under load, {} during the reload's test window, 0 failed",
+        done.load(Ordering::SeqCst),
+        done.load(Ordering::SeqCst) - after
+    );
     assert_eq!(gh.metric("gatehouse_config_generation").await, 2.0);
     assert_eq!(
-        gh.metric("gatehouse_config_reloads_total{result=\"ok\"}").await,
+        gh.metric("gatehouse_config_reloads_total{result=\"ok\"}")
+            .await,
         1.0
     );
 }
@@ -186,16 +217,33 @@ async fn a_broken_reload_changes_nothing() {
     let app = EchoUpstream::start("app").await;
     let fresh = EchoUpstream::start("fresh").await;
     let gh = FromFile::start(&base_sections(&app));
-    let with_fresh = TestGatehouse::config_text(gh.ports.0, gh.ports.1, &gh.db, &with_new_route(&app, &fresh));
+    let with_fresh = TestGatehouse::config_text(
+        gh.ports.0,
+        gh.ports.1,
+        &gh.db,
+        &with_new_route(&app, &fresh),
+    );
     let broken = [
         // Syntax.
-        (with_fresh.replace("[[routes]]", "[[routes]"), "TOML parse error"),
+        (
+            with_fresh.replace("[[routes]]", "[[routes]"),
+            "TOML parse error",
+        ),
         // Unknown key.
-        (with_fresh.replace("[[routes]]", "[[routes]]\npath_prefx = \"/x\""), "path_prefx"),
+        (
+            with_fresh.replace("[[routes]]", "[[routes]]\npath_prefx = \"/x\""),
+            "path_prefx",
+        ),
         // A bad value.
-        (with_fresh.replace("auth = \"public\"", "auth = \"sometimes\""), "routes[0].auth"),
+        (
+            with_fresh.replace("auth = \"public\"", "auth = \"sometimes\""),
+            "routes[0].auth",
+        ),
         // A route naming an upstream that does not exist.
-        (with_fresh.replace("upstream = \"fresh\"", "upstream = \"nowhere\""), "nowhere"),
+        (
+            with_fresh.replace("upstream = \"fresh\"", "upstream = \"nowhere\""),
+            "nowhere",
+        ),
         // The file is gone.
         (String::new(), "cannot read"),
     ];
@@ -211,16 +259,24 @@ async fn a_broken_reload_changes_nothing() {
         assert_eq!(gh.status("/fresh/x", None).await, 404, "case {n}");
         assert_eq!(gh.running.state().generation, 1);
         assert_eq!(
-            gh.metric("gatehouse_config_reloads_total{result=\"error\"}").await,
+            gh.metric("gatehouse_config_reloads_total{result=\"error\"}")
+                .await,
             (n + 1) as f64
         );
     }
     assert_eq!(gh.metric("gatehouse_config_generation").await, 1.0);
-    assert_eq!(gh.metric("gatehouse_config_reloads_total{result=\"ok\"}").await, 0.0);
+    assert_eq!(
+        gh.metric("gatehouse_config_reloads_total{result=\"ok\"}")
+            .await,
+        0.0
+    );
 
     // Restart-only settings are named and keep their running values; the rest applies.
     let moved = with_fresh
-        .replace(&format!("127.0.0.1:{}\"", gh.ports.0), &format!("127.0.0.1:{}\"", free_port()))
+        .replace(
+            &format!("127.0.0.1:{}\"", gh.ports.0),
+            &format!("127.0.0.1:{}\"", free_port()),
+        )
         .replace("threads = 2", "threads = 3");
     assert_ne!(moved, with_fresh);
     gh.rewrite_text(&moved);
@@ -236,7 +292,13 @@ async fn a_broken_reload_changes_nothing() {
 async fn new_scopes_hold_for_cached_tokens_and_new_upstreams_are_health_checked() {
     let app = EchoUpstream::start("app").await;
     let fresh = EchoUpstream::start("fresh").await;
-    let gh = FromFile::start(&[upstream_section("app", &app, ""), route("/api", "app", "required", "scopes = [\"read\"]")].concat());
+    let gh = FromFile::start(
+        &[
+            upstream_section("app", &app, ""),
+            route("/api", "app", "required", "scopes = [\"read\"]"),
+        ]
+        .concat(),
+    );
     let token = gh
         .running
         .state()
@@ -255,7 +317,11 @@ async fn new_scopes_hold_for_cached_tokens_and_new_upstreams_are_health_checked(
         .await
         .unwrap();
     assert_eq!(gh.status("/api/x", Some(&token)).await, 200);
-    assert_eq!(gh.status("/api/x", Some(&token)).await, 200, "now from the cache");
+    assert_eq!(
+        gh.status("/api/x", Some(&token)).await,
+        200,
+        "now from the cache"
+    );
 
     let health = "[upstreams.health_check]\npath = \"/health\"\ninterval = \"100ms\"\n";
     gh.rewrite(
@@ -274,13 +340,21 @@ async fn new_scopes_hold_for_cached_tokens_and_new_upstreams_are_health_checked(
         "the cached identity met the new route's scopes"
     );
     let ready = || async {
-        let r = gh.client.get(format!("{}/readyz", gh.admin)).send().await.unwrap();
+        let r = gh
+            .client
+            .get(format!("{}/readyz", gh.admin))
+            .send()
+            .await
+            .unwrap();
         r.json::<Value>().await.unwrap()["upstreams"]["fresh"].clone()
     };
     assert_eq!(ready().await, "ok");
     fresh.set_healthy(false);
     assert!(
-        eventually(Duration::from_secs(10), || async { ready().await == "unhealthy" }).await,
+        eventually(Duration::from_secs(10), || async {
+            ready().await == "unhealthy"
+        })
+        .await,
         "the new group's health checks run"
     );
     assert_eq!(gh.status("/fresh/x", None).await, 502);
@@ -328,7 +402,10 @@ async fn gatehouse_reload_signals_the_running_binary() {
     let text = |sections: &str| {
         TestGatehouse::config_text(port, admin, &db, sections).replace(
             "shutdown_grace = \"1s\"\n",
-            &format!("shutdown_grace = \"1s\"\npid_file = \"{}\"\n", pid_file.display()),
+            &format!(
+                "shutdown_grace = \"1s\"\npid_file = \"{}\"\n",
+                pid_file.display()
+            ),
         )
     };
     let config = dir.path().join("gatehouse.toml");
@@ -336,7 +413,11 @@ async fn gatehouse_reload_signals_the_running_binary() {
     std::fs::write(&config, text(&base_sections(&app))).unwrap();
     let log = dir.path().join("log");
     let mut child = spawn_binary(&config, &log, &pid_file);
-    let pid: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert_eq!(pid, child.id());
     let client = reqwest::Client::new();
     let status = |path: &'static str| {
@@ -344,7 +425,11 @@ async fn gatehouse_reload_signals_the_running_binary() {
         async move {
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
-                match client.get(format!("http://127.0.0.1:{port}{path}")).send().await {
+                match client
+                    .get(format!("http://127.0.0.1:{port}{path}"))
+                    .send()
+                    .await
+                {
                     Ok(r) => return r.status().as_u16(),
                     Err(_) if Instant::now() < deadline => {
                         tokio::time::sleep(Duration::from_millis(50)).await
@@ -376,13 +461,17 @@ async fn gatehouse_reload_signals_the_running_binary() {
     assert!(ok, "{out}");
     assert!(out.contains(&format!("pid {pid}")), "{out}");
     assert!(
-        eventually(Duration::from_secs(10), || async { status("/fresh/x").await == 200 }).await,
+        eventually(Duration::from_secs(10), || async {
+            status("/fresh/x").await == 200
+        })
+        .await,
         "the new route after SIGHUP"
     );
     assert_eq!(metric("gatehouse_config_generation").await, 2.0);
 
     // A broken file: `gatehouse reload` says why and sends nothing.
-    let broken = text(&with_new_route(&app, &fresh)).replace("auth = \"public\"", "auth = \"sometimes\"");
+    let broken =
+        text(&with_new_route(&app, &fresh)).replace("auth = \"public\"", "auth = \"sometimes\"");
     std::fs::write(&config, &broken).unwrap();
     let (ok, out) = cli(&["reload", "--config", &config_arg]);
     assert!(!ok && out.contains("routes[0].auth"), "{out}");
@@ -422,7 +511,11 @@ async fn gatehouse_reload_signals_the_running_binary() {
     let (ok, out) = cli(&["reload", "--pid-file", &pid_arg]);
     assert!(!ok && out.contains("stale pid file"), "{out}");
     // No pid file configured.
-    std::fs::write(&config, TestGatehouse::config_text(port, admin, &db, &base_sections(&app))).unwrap();
+    std::fs::write(
+        &config,
+        TestGatehouse::config_text(port, admin, &db, &base_sections(&app)),
+    )
+    .unwrap();
     let (ok, out) = cli(&["reload", "--config", &config_arg]);
     assert!(!ok && out.contains("server.pid_file is not set"), "{out}");
 }
