@@ -133,9 +133,11 @@ async fn reload_adds_a_route_under_load_with_no_failed_request() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let (done, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let in_flight = Arc::new(AtomicUsize::new(0));
     let mut load = Vec::new();
     for worker in 0..8 {
         let (gh, stop, done, failed) = (gh.clone(), stop.clone(), done.clone(), failed.clone());
+        let in_flight = in_flight.clone();
         load.push(tokio::spawn(async move {
             // Some requests are in flight across the swap: slow ones, on kept connections.
             let path = if worker % 2 == 0 {
@@ -144,7 +146,10 @@ async fn reload_adds_a_route_under_load_with_no_failed_request() {
                 "/api/x"
             };
             while !stop.load(Ordering::SeqCst) {
-                match gh.client.get(format!("{}{path}", gh.base)).send().await {
+                in_flight.fetch_add(1, Ordering::SeqCst);
+                let sent = gh.client.get(format!("{}{path}", gh.base)).send().await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                match sent {
                     Ok(r) if r.status() == 200 => done.fetch_add(1, Ordering::SeqCst),
                     _ => failed.fetch_add(1, Ordering::SeqCst),
                 };
@@ -166,6 +171,7 @@ async fn reload_adds_a_route_under_load_with_no_failed_request() {
     }
 
     gh.rewrite(&with_new_route(&app, &fresh));
+    let mut in_flight_at_swap = vec![in_flight.load(Ordering::SeqCst)];
     let report = gh.reload().await.unwrap();
     assert_eq!(report.generation, 2);
     assert!(
@@ -181,8 +187,29 @@ async fn reload_adds_a_route_under_load_with_no_failed_request() {
         "the new route reached its upstream"
     );
 
+    // More swaps under the same load, the upstream groups changing places each time.
     let after = done.load(Ordering::SeqCst);
-    while done.load(Ordering::SeqCst) < after + 50 {
+    let reordered = [
+        base_sections(&app),
+        upstream_section("fresh", &fresh, ""),
+        route("/fresh", "fresh", "public", ""),
+    ]
+    .concat();
+    for n in 0..9 {
+        let mark = done.load(Ordering::SeqCst);
+        while done.load(Ordering::SeqCst) < mark + 20 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        gh.rewrite(&if n % 2 == 0 {
+            reordered.clone()
+        } else {
+            with_new_route(&app, &fresh)
+        });
+        in_flight_at_swap.push(in_flight.load(Ordering::SeqCst));
+        assert_eq!(gh.reload().await.unwrap().generation, n + 3);
+        assert_eq!(gh.status("/fresh/x", None).await, 200);
+    }
+    while done.load(Ordering::SeqCst) < after + 250 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     stop.store(true, Ordering::SeqCst);
@@ -200,15 +227,14 @@ async fn reload_adds_a_route_under_load_with_no_failed_request() {
         "an /api request reached the new group"
     );
     eprintln!(
-        "{} requests under load, {} during the reload's test window, 0 failed",
+        "{} requests under load, 10 reloads, requests in flight at each: {in_flight_at_swap:?}, 0 failed",
         done.load(Ordering::SeqCst),
-        done.load(Ordering::SeqCst) - after
     );
-    assert_eq!(gh.metric("gatehouse_config_generation").await, 2.0);
+    assert_eq!(gh.metric("gatehouse_config_generation").await, 11.0);
     assert_eq!(
         gh.metric("gatehouse_config_reloads_total{result=\"ok\"}")
             .await,
-        1.0
+        10.0
     );
 }
 
