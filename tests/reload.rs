@@ -270,6 +270,18 @@ async fn a_broken_reload_changes_nothing() {
             with_fresh.replace("upstream = \"fresh\"", "upstream = \"nowhere\""),
             "nowhere",
         ),
+        // A listener of its own comes with a new section: only a restart can open it.
+        (
+            format!(
+                "{}\n[forward_auth]\nlisten = \"127.0.0.1:{}\"\n",
+                with_fresh.replace(
+                    "threads = 2\n",
+                    "threads = 2\ntrusted_proxies = [\"127.0.0.1\"]\n"
+                ),
+                free_port()
+            ),
+            "needs a restart",
+        ),
         // The file is gone.
         (String::new(), "cannot read"),
     ];
@@ -482,7 +494,9 @@ async fn gatehouse_reload_signals_the_running_binary() {
     assert_eq!(status("/api/x").await, 200);
     assert_eq!(status("/fresh/x").await, 404);
 
-    std::fs::write(&config, text(&with_new_route(&app, &fresh))).unwrap();
+    // With a restart-only change, which the log names.
+    let threads = |t: String| t.replace("threads = 2", "threads = 3");
+    std::fs::write(&config, threads(text(&with_new_route(&app, &fresh)))).unwrap();
     let (ok, out) = cli(&["reload", "--config", &config_arg]);
     assert!(ok, "{out}");
     assert!(out.contains(&format!("pid {pid}")), "{out}");
@@ -516,6 +530,10 @@ async fn gatehouse_reload_signals_the_running_binary() {
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(
         logged.contains("config reload refused") && logged.contains("routes[0].auth"),
+        "{logged}"
+    );
+    assert!(
+        logged.contains("change only on restart") && logged.contains("server.threads"),
         "{logged}"
     );
 
