@@ -1,7 +1,7 @@
 //! The admin listener: Prometheus metrics, liveness and readiness, on its own port so that
 //! none of it is reachable through the proxied one.
 
-use crate::app::AppState;
+use crate::app::{AppState, Live};
 use async_trait::async_trait;
 use http::{Response, StatusCode};
 use pingora::apps::http_app::ServeHttp;
@@ -11,12 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub struct AdminApp {
-    state: Arc<AppState>,
+    live: Arc<Live>,
 }
 
 impl AdminApp {
-    pub fn new(state: Arc<AppState>) -> Self {
-        AdminApp { state }
+    pub fn new(live: Arc<Live>) -> Self {
+        AdminApp { live }
     }
 }
 
@@ -75,20 +75,21 @@ fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Ve
 impl ServeHttp for AdminApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
         let path = session.req_header().uri.path().to_string();
+        let state = self.live.current();
         let json_type = "application/json";
         match path.as_str() {
             "/metrics" => {
                 // Checked on each scrape, so `gatehouse_ready` is current without a prober.
-                readiness(&self.state).await;
+                readiness(&state).await;
                 respond(
                     StatusCode::OK,
                     "text/plain; version=0.0.4; charset=utf-8",
-                    self.state.metrics.render(),
+                    state.metrics.render(),
                 )
             }
             "/healthz" => respond(StatusCode::OK, json_type, br#"{"status":"alive"}"#.to_vec()),
             "/readyz" => {
-                let (status, body) = readiness(&self.state).await;
+                let (status, body) = readiness(&state).await;
                 respond(status, json_type, body.to_string().into_bytes())
             }
             _ => respond(

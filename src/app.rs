@@ -1,6 +1,11 @@
-//! Everything a request needs, built once from the validated config and shared by the proxy
-//! and the admin listener: the route and endpoint tables, the services behind them, the
+//! Everything a request needs, built from the validated config and shared by the proxy and
+//! the admin listener: the route and endpoint tables, the services behind them, the
 //! validator, the renderer. Also the start-up checks that need the endpoint table.
+//!
+//! An `AppState` is one config *generation*: `AppState::generation` builds it, at start-up and
+//! on every reload (`crate::reload`), from a `Config` and the `Lasting` parts that outlive
+//! reloads (store, metrics, token and session caches). `Live` holds the current one; a request
+//! loads it once and keeps it to its end, so a reload never changes a request half-way.
 
 use crate::auth::{
     CachedValidator, JwtValidator, LocalJwtValidator, Locations, OpaqueStoreValidator,
@@ -17,19 +22,23 @@ use crate::oauth::{self, OAuthServer};
 use crate::ratelimit::RateLimiter;
 use crate::routing::RouteTable;
 use crate::store::StoreHandle;
-use crate::upstream::{HealthCheckService, UpstreamGroup};
+use crate::upstream::UpstreamGroup;
 use crate::users::api::UsersService;
 use crate::users::passwords::PasswordHasher;
+use arc_swap::ArcSwap;
 use std::sync::Arc;
 
 pub struct AppState {
+    /// 1 at start-up, one more for each reload that was applied.
+    pub generation: u64,
     pub config: Config,
     pub routes: RouteTable,
     /// Indexed like `config.routes`.
     pub route_metrics: Vec<RouteMetrics>,
     pub unmatched_metrics: RouteMetrics,
-    /// Indexed like `config.upstreams`.
-    pub upstreams: Vec<UpstreamGroup>,
+    /// Indexed like `config.upstreams`; a group a reload left unchanged is the same `Arc`.
+    pub upstreams: Vec<Arc<UpstreamGroup>>,
+    /// This generation's validators in front of the lasting caches (`Lasting::validator`).
     pub validator: Arc<CachedValidator>,
     /// Browser sessions of `on_missing = "sign_in"` routes (signed in by the OAuth pages).
     pub sessions: Arc<Sessions>,
@@ -50,6 +59,72 @@ pub struct AppState {
     pub rate_limiter: RateLimiter,
     /// The limit of the endpoints `mark_credential` marked (`credentials`).
     pub credentials_limit: Option<usize>,
+    /// What the next generation is built on.
+    pub lasting: Lasting,
+}
+
+/// What outlives a reload: built once at start-up, handed from generation to generation.
+#[derive(Clone)]
+pub struct Lasting {
+    pub store: StoreHandle,
+    pub checksum: Arc<TokenChecksum>,
+    pub metrics: Arc<Metrics>,
+    /// The token caches (the revocation feed evicts from them); each generation puts its own
+    /// validators behind them (`CachedValidator::with_inner`).
+    pub validator: Arc<CachedValidator>,
+    pub sessions: Arc<Sessions>,
+}
+
+impl Lasting {
+    /// `config` gives the settings of the lasting parts (`cache`, `sessions`): restart-only.
+    pub fn new(
+        config: &Config,
+        store: StoreHandle,
+        checksum: Arc<TokenChecksum>,
+    ) -> Result<Lasting, String> {
+        let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
+        // A placeholder inside: every generation puts its own validator in (`with_inner`), so
+        // JWKS issuers are built (and fetch their keys) once per generation, not twice at start.
+        let placeholder = Arc::new(OpaqueStoreValidator::new(store.clone(), metrics.clone()));
+        let validator = Arc::new(CachedValidator::new(
+            placeholder,
+            &config.cache,
+            metrics.clone(),
+            checksum.clone(),
+        ));
+        let sessions = Arc::new(Sessions::new(
+            store.clone(),
+            config.sessions.clone(),
+            &config.cache,
+            metrics.clone(),
+        ));
+        Ok(Lasting {
+            store,
+            checksum,
+            metrics,
+            validator,
+            sessions,
+        })
+    }
+}
+
+/// The generation serving new requests.
+pub struct Live(ArcSwap<AppState>);
+
+impl Live {
+    pub fn new(state: Arc<AppState>) -> Self {
+        Live(ArcSwap::new(state))
+    }
+
+    /// One atomic load; the caller keeps the generation for as long as it needs it.
+    pub fn current(&self) -> Arc<AppState> {
+        self.0.load_full()
+    }
+
+    /// New requests get `next`; those holding the previous one finish on it.
+    pub fn replace(&self, next: Arc<AppState>) {
+        self.0.store(next);
+    }
 }
 
 /// The endpoints that take a password, a code or a refresh token: the built-in `credentials`
@@ -61,33 +136,46 @@ const CREDENTIAL_ENDPOINTS: [(HandlerKind, Verb, &str); 3] = [
 ];
 
 impl AppState {
-    /// Builds the state and the health-check services the server must run beside it.
+    /// Start-up: the lasting parts, then the first generation on them.
     pub fn build(
         config: Config,
         store: StoreHandle,
         checksum: Arc<TokenChecksum>,
-    ) -> Result<(Arc<AppState>, Vec<HealthCheckService>), String> {
+    ) -> Result<Arc<AppState>, String> {
+        let lasting = Lasting::new(&config, store, checksum)?;
+        Ok(Arc::new(AppState::generation(config, lasting, None)?))
+    }
+
+    /// One generation: everything built from the config. The one constructor of start-up and
+    /// of reloads, so whatever is added here is reloaded too. `previous` (on reload) lends
+    /// what may be kept while its config is unchanged: upstream groups with their health
+    /// state, rate-limit buckets.
+    pub fn generation(
+        config: Config,
+        lasting: Lasting,
+        previous: Option<&AppState>,
+    ) -> Result<AppState, String> {
         check_routes(&config).map_err(|problems| problems.join("\n"))?;
-        let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
+        let Lasting {
+            store,
+            checksum,
+            metrics,
+            ..
+        } = lasting.clone();
         let mut upstreams = Vec::new();
-        let mut health_checks = Vec::new();
         for u in &config.upstreams {
-            let (group, hc) = UpstreamGroup::build(u, &metrics)?;
-            upstreams.push(group);
-            health_checks.extend(hc);
+            let kept = previous.and_then(|p| p.upstreams.iter().find(|g| g.config == *u));
+            upstreams.push(match kept {
+                Some(group) => group.clone(),
+                None => Arc::new(UpstreamGroup::build(u, &metrics, store.runtime())?),
+            });
         }
-        let validator = Arc::new(CachedValidator::new(
-            token_validator(&config, store.clone(), metrics.clone())?,
-            &config.cache,
-            metrics.clone(),
-            checksum.clone(),
-        ));
-        let sessions = Arc::new(Sessions::new(
+        let validator = Arc::new(lasting.validator.with_inner(token_validator(
+            &config,
             store.clone(),
-            config.sessions.clone(),
-            &config.cache,
             metrics.clone(),
-        ));
+        )?));
+        let sessions = lasting.sessions.clone();
         let mut endpoints =
             endpoint_table(&config, &store, &validator, &sessions, &checksum, &metrics)?;
         let credentials_limit = config
@@ -108,9 +196,15 @@ impl AppState {
                 extra.push((route, limit));
             }
         }
-        let state = AppState {
+        Ok(AppState {
+            generation: previous.map_or(1, |p| p.generation + 1),
             policy_counters: policy_counters(&config, &metrics),
-            rate_limiter: RateLimiter::new(&config, &metrics, &extra)?,
+            rate_limiter: RateLimiter::new(
+                &config,
+                &metrics,
+                &extra,
+                previous.map(|p| &p.rate_limiter),
+            )?,
             credentials_limit,
             routes: RouteTable::new(&config.routes),
             route_metrics: config
@@ -138,8 +232,8 @@ impl AppState {
             renderer: Renderer::new(&config.tokens.realm),
             metrics,
             config,
-        };
-        Ok((Arc::new(state), health_checks))
+            lasting,
+        })
     }
 }
 

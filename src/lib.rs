@@ -23,6 +23,7 @@ pub mod path_pattern;
 pub mod policy;
 pub mod proxy;
 pub mod ratelimit;
+pub mod reload;
 pub mod routing;
 pub mod server;
 pub mod signing;

@@ -2,7 +2,10 @@
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod cli_tasks;
+
 use clap::{Parser, Subcommand};
+use cli_tasks::{explain_request, generate_key, send_reload};
 use gatehouse::auth::NewToken;
 use gatehouse::config::{is_scope_token, parse_duration};
 use gatehouse::http::Contract;
@@ -47,6 +50,14 @@ enum Command {
         /// The client address the request comes from, for `address` conditions.
         #[arg(long, requires = "explain")]
         address: Option<std::net::IpAddr>,
+    },
+    /// Make the running Gatehouse read its config file again: SIGHUP to the process in
+    /// `server.pid_file`. The file is checked here first; a broken one is reported and not sent.
+    Reload {
+        /// The pid file to read instead of the config's `server.pid_file` (the config is then
+        /// not checked here; the running process still checks it).
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
     },
     /// Create or upgrade the store's schema, then exit.
     Migrate,
@@ -174,6 +185,12 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Some(Command::Reload {
+        pid_file: Some(pid_file),
+    }) = &cli.command
+    {
+        return send_reload(pid_file);
+    }
     let config = match Config::load(&cli.config) {
         Ok(c) => c,
         Err(e) => {
@@ -203,14 +220,33 @@ fn main() -> ExitCode {
         },
         Command::Run => {
             gatehouse::telemetry::init(&config.log);
-            match Gatehouse::build(config) {
-                Ok(g) => {
-                    tracing::info!("gatehouse starting");
-                    g.run_forever();
-                    ExitCode::SUCCESS
-                }
+            let started = Gatehouse::build(config).and_then(|g| {
+                tracing::info!("gatehouse starting");
+                g.config_file(&cli.config).run_forever()
+            });
+            match started {
+                Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("gatehouse: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Reload { .. } => {
+            if let Err(problems) = gatehouse::app::check_routes(&config) {
+                for p in problems {
+                    eprintln!("{}: {p}", cli.config.display());
+                }
+                eprintln!("gatehouse: not reloaded; the running config stays");
+                return ExitCode::FAILURE;
+            }
+            match &config.server.pid_file {
+                Some(pid_file) => send_reload(pid_file),
+                None => {
+                    eprintln!(
+                        "gatehouse: {}: server.pid_file is not set, so the running process cannot be found (set it, or pass --pid-file)",
+                        cli.config.display()
+                    );
                     ExitCode::FAILURE
                 }
             }
@@ -221,60 +257,6 @@ fn main() -> ExitCode {
         Command::Token { command } => token_command(&config, command),
         Command::User { command } => user_command(&config, command),
         Command::HashSecret | Command::ClientSecret | Command::Keys { .. } => ExitCode::SUCCESS,
-    }
-}
-
-fn generate_key(algorithm: &str, out: &std::path::Path) -> Result<(), String> {
-    use gatehouse::signing::KeyAlgorithm;
-    let algorithm = match algorithm.to_ascii_lowercase().as_str() {
-        "ed25519" | "eddsa" => KeyAlgorithm::EdDsa,
-        "es256" => KeyAlgorithm::Es256,
-        "rs256" => KeyAlgorithm::Rs256,
-        other => return Err(format!("`{other}`: use ed25519, es256 or rs256")),
-    };
-    let pem = gatehouse::signing::generate_pem(algorithm)?;
-    gatehouse::signing::write_key_file(out, &pem)
-        .map_err(|e| format!("cannot write `{}`: {e}", out.display()))
-}
-
-/// `check-config --explain`: the report on stdout, exit 0; a question that cannot be
-/// answered (bad method, URL or claims file) on stderr, exit 1.
-fn explain_request(
-    config: &Config,
-    request: &[String],
-    token_claims: Option<PathBuf>,
-    address: Option<std::net::IpAddr>,
-) -> ExitCode {
-    let claims = match token_claims
-        .map(|path| {
-            std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))
-                .and_then(|text| {
-                    serde_json::from_str::<serde_json::Value>(&text)
-                        .map_err(|e| format!("{}: not JSON: {e}", path.display()))
-                })
-        })
-        .transpose()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("--token-claims: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let (Some(method), Some(url)) = (request.first(), request.get(1)) else {
-        eprintln!("--explain: give METHOD URL");
-        return ExitCode::FAILURE;
-    };
-    match gatehouse::policy::explain(config, method, url, claims.as_ref(), address) {
-        Ok(report) => {
-            print!("{report}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("--explain: {e}");
-            ExitCode::FAILURE
-        }
     }
 }
 

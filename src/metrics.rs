@@ -186,6 +186,11 @@ pub struct Metrics {
     /// 1 when the last readiness check (every `/readyz` and `/metrics` request) passed, else 0.
     pub ready: IntGauge,
     pub password_checks: IntCounter,
+    /// `gatehouse_config_reloads_total{result="ok"}` and `{result="error"}`.
+    pub reloads_ok: IntCounter,
+    pub reloads_error: IntCounter,
+    /// The config generation serving new requests: 1 at start, +1 per applied reload.
+    pub config_generation: IntGauge,
     tokens_issued: IntCounterVec,
     facebook_requests: IntCounterVec,
     policy_decisions: IntCounterVec,
@@ -328,10 +333,26 @@ impl Metrics {
             &["front_end", "result"],
         )?;
         registry.register(Box::new(forward_auth.clone()))?;
+        let reloads = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_config_reloads_total",
+                "Config reloads (SIGHUP, `gatehouse reload`), by result: ok (applied) or error (refused, the running config kept)",
+            ),
+            &["result"],
+        )?;
+        registry.register(Box::new(reloads.clone()))?;
+        let config_generation = IntGauge::new(
+            "gatehouse_config_generation",
+            "The config generation new requests get: 1 at start, one more per applied reload",
+        )?;
+        registry.register(Box::new(config_generation.clone()))?;
         let forward_auth_handles = FrontEnd::ALL.map(|f| {
             ForwardAuthResult::ALL.map(|r| forward_auth.with_label_values(&[f.label(), r.label()]))
         });
         Ok(Metrics {
+            reloads_ok: reloads.with_label_values(&["ok"]),
+            reloads_error: reloads.with_label_values(&["error"]),
+            config_generation,
             cache_hit: cache.with_label_values(&["hit"]),
             cache_miss: cache.with_label_values(&["miss"]),
             cache_negative_hit: cache.with_label_values(&["negative_hit"]),

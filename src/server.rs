@@ -1,13 +1,15 @@
-//! Assembles the pingora server (proxy, admin listener, health checks) around the app state,
-//! and runs it either as the process's main loop or in a thread for in-process tests.
+//! Assembles the pingora server (proxy, admin listener, forward-auth listeners) around the live
+//! config generation, and runs it either as the process's main loop (with SIGHUP reloading
+//! the config, and the pid file `gatehouse reload` reads) or in a thread for in-process tests.
 
 use crate::admin::AdminApp;
-use crate::app::AppState;
+use crate::app::{AppState, Live};
 use crate::auth::TokenChecksum;
 use crate::config::{Config, StoreBackend};
 use crate::connection::{ConnectionLimits, Guarded};
 use crate::grpc_server::GrpcListener;
-use crate::proxy::GatehouseProxy;
+use crate::proxy::ProxyService;
+use crate::reload::{PidFile, ReloadError, ReloadReport, Reloader, StepFn};
 use crate::store::{
     now_unix, PostgresStore, RevocationFeed, RevocationSink, SqliteStore, Store, StoreError,
     StoreHandle,
@@ -18,6 +20,7 @@ use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
 use pingora::services::listening::Service;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -39,6 +42,8 @@ pub enum StartError {
     Runtime(std::io::Error),
     #[error("gatehouse did not start listening on {0} in time")]
     NotListening(SocketAddr),
+    #[error("{0}")]
+    Process(String),
 }
 
 /// The runtime that owns database connections for the life of the process.
@@ -137,7 +142,8 @@ fn spawn_purger(store: StoreHandle, runtime: &Runtime, interval: Duration, keep:
 }
 
 pub struct Gatehouse {
-    state: Arc<AppState>,
+    live: Arc<Live>,
+    reloader: Reloader,
     server: Server,
     store_runtime: Runtime,
 }
@@ -173,8 +179,9 @@ impl Gatehouse {
 
         let listen = config.server.listen.to_string();
         let admin_listen = config.server.admin_listen.to_string();
-        let (state, health_checks) =
-            AppState::build(config, store, opened.checksum).map_err(StartError::Config)?;
+        let state = AppState::build(config, store, opened.checksum).map_err(StartError::Config)?;
+        state.metrics.config_generation.set(1);
+        let live = Arc::new(Live::new(state.clone()));
         if let Some(feed) = opened.feed {
             feed.spawn(
                 store_runtime.handle(),
@@ -193,10 +200,7 @@ impl Gatehouse {
         let mut proxy = Service::new(
             "gatehouse proxy".to_string(),
             Guarded::new(
-                pingora::proxy::http_proxy(
-                    &server.configuration,
-                    GatehouseProxy::new(state.clone()),
-                ),
+                pingora::proxy::http_proxy(&server.configuration, ProxyService::new(live.clone())),
                 limits,
                 state.metrics.clone(),
             ),
@@ -210,7 +214,7 @@ impl Gatehouse {
                 Guarded::new(
                     pingora::proxy::http_proxy(
                         &server.configuration,
-                        GatehouseProxy::decisions(state.clone()),
+                        ProxyService::decisions(live.clone()),
                     ),
                     limits,
                     state.metrics.clone(),
@@ -226,63 +230,102 @@ impl Gatehouse {
             .as_ref()
             .and_then(|f| f.grpc_listen)
         {
-            server.add_service(GrpcListener::service(state.clone(), addr));
+            server.add_service(GrpcListener::service(live.clone(), addr));
         }
 
-        let mut admin = Service::new("gatehouse admin".to_string(), AdminApp::new(state.clone()));
+        let mut admin = Service::new("gatehouse admin".to_string(), AdminApp::new(live.clone()));
         admin.add_tcp(&admin_listen);
         admin.threads = Some(1);
         server.add_service(admin);
 
-        for hc in health_checks {
-            server.add_service(hc);
-        }
         Ok(Gatehouse {
-            state,
+            reloader: Reloader::new(live.clone(), None),
+            live,
             server,
             store_runtime,
         })
     }
 
+    /// The file reloads read (`gatehouse run` passes the one it started from).
+    pub fn config_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.reloader.set_file(path.into());
+        self
+    }
+
+    /// One more thing to re-read on reload (see `Reloader::add_step`).
+    pub fn add_reload_step(&mut self, name: &'static str, step: StepFn) {
+        self.reloader.add_step(name, step);
+    }
+
+    /// The current config generation.
     pub fn state(&self) -> Arc<AppState> {
-        self.state.clone()
+        self.live.current()
     }
 
-    /// Runs until a shutdown signal: SIGTERM drains for `server.shutdown_grace`, SIGINT is fast.
-    pub fn run_forever(self) {
-        self.run(RunArgs::default());
+    /// Runs until a shutdown signal: SIGTERM drains for `server.shutdown_grace`, SIGINT is fast;
+    /// SIGHUP reloads the config file. Writes `server.pid_file` while it runs.
+    pub fn run_forever(self) -> Result<(), StartError> {
+        let reloader = Arc::new(self.reloader);
+        // Listening before the pid file exists: SIGHUP's default action would end us.
+        let mut hangups = {
+            let _in = self.store_runtime.enter();
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                .map_err(|e| StartError::Process(format!("cannot listen for SIGHUP: {e}")))?
+        };
+        let reloads = reloader.clone();
+        self.store_runtime.spawn(async move {
+            while hangups.recv().await.is_some() {
+                let reloader = reloads.clone();
+                // The result is logged and counted by `reload` itself.
+                let _ = tokio::task::spawn_blocking(move || reloader.reload()).await;
+            }
+        });
+        let pid_file = match &self.live.current().config.server.pid_file {
+            Some(path) => Some(PidFile::write(path).map_err(StartError::Process)?),
+            None => None,
+        };
+        Self::run(
+            self.server,
+            self.store_runtime,
+            reloader,
+            RunArgs::default(),
+        );
+        drop(pid_file);
+        Ok(())
     }
 
-    fn run(self, args: RunArgs) {
-        let Gatehouse {
-            server,
-            store_runtime,
-            state,
-        } = self;
+    fn run(server: Server, store_runtime: Runtime, reloader: Arc<Reloader>, args: RunArgs) {
         server.run(args);
-        drop(state);
+        // The generations hold store handles and health checks on the store runtime.
+        drop(reloader);
         store_runtime.shutdown_timeout(Duration::from_secs(2));
     }
 
     /// Starts the server on its own thread and waits until both listeners accept connections.
     pub fn spawn(self) -> Result<RunningGatehouse, StartError> {
-        let state = self.state.clone();
+        let live = self.live.clone();
+        let reloader = Arc::new(self.reloader);
         let (tx, rx) = oneshot::channel();
         let signal = ChannelShutdown(Mutex::new(Some(rx)));
         let thread = std::thread::Builder::new()
             .name("gatehouse-server".into())
-            .spawn(move || {
-                self.run(RunArgs {
-                    shutdown_signal: Box::new(signal),
-                })
+            .spawn({
+                let reloader = reloader.clone();
+                move || {
+                    let args = RunArgs {
+                        shutdown_signal: Box::new(signal),
+                    };
+                    Self::run(self.server, self.store_runtime, reloader, args)
+                }
             })
             .map_err(StartError::Runtime)?;
         let running = RunningGatehouse {
-            state,
+            live,
+            reloader,
             shutdown: Some(tx),
             thread: Some(thread),
         };
-        for addr in listeners(&running.state.config) {
+        for addr in listeners(&running.live.current().config) {
             wait_listening(addr)?;
         }
         Ok(running)
@@ -325,14 +368,22 @@ impl ShutdownSignalWatch for ChannelShutdown {
 
 /// A Gatehouse running in this process (tests, embedding); stops on `stop` or drop.
 pub struct RunningGatehouse {
-    state: Arc<AppState>,
+    live: Arc<Live>,
+    reloader: Arc<Reloader>,
     shutdown: Option<oneshot::Sender<ShutdownSignal>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl RunningGatehouse {
-    pub fn state(&self) -> &Arc<AppState> {
-        &self.state
+    /// The current config generation.
+    pub fn state(&self) -> Arc<AppState> {
+        self.live.current()
+    }
+
+    /// What SIGHUP does in a `gatehouse run` process: read the config file again and apply it
+    /// (blocking). Needs `Gatehouse::config_file`.
+    pub fn reload(&self) -> Result<ReloadReport, ReloadError> {
+        self.reloader.reload()
     }
 
     /// Graceful stop: in-flight requests get `server.shutdown_grace` to finish.

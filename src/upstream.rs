@@ -1,15 +1,20 @@
 //! Named upstream groups: round-robin over addresses resolved at config load, optional active
-//! HTTP health checks run as pingora background services, timeouts from config.
+//! HTTP health checks, timeouts from config. A group's health checks run on a runtime the
+//! caller gives (the store's) rather than as a pingora service, because a reload can bring new
+//! groups after the server has started; they stop when the group is dropped, i.e. when the
+//! last config generation using it is gone.
 
 use crate::config::UpstreamConfig;
 use crate::metrics::Metrics;
 use pingora::http::RequestHeader;
 use pingora::lb::{health_check::HttpHealthCheck, selection::RoundRobin, LoadBalancer};
-use pingora::services::background::{background_service, GenBackgroundService};
+use pingora::services::background::BackgroundService;
 use pingora::upstreams::peer::HttpPeer;
 use prometheus::IntCounter;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::runtime::Handle;
+use tokio::sync::watch;
 
 pub struct UpstreamGroup {
     pub name: String,
@@ -18,19 +23,31 @@ pub struct UpstreamGroup {
     read_timeout: Duration,
     idle_timeout: Duration,
     pub errors: IntCounter,
+    /// What the group was built from: a reload keeps the group (and its health state) when
+    /// this is unchanged.
+    pub config: UpstreamConfig,
+    /// Stops the health checks on drop (a dropped sender alone would not stop pingora's loop).
+    stop: Option<watch::Sender<bool>>,
 }
 
-pub type HealthCheckService = GenBackgroundService<LoadBalancer<RoundRobin>>;
+impl Drop for UpstreamGroup {
+    fn drop(&mut self) {
+        if let Some(stop) = &self.stop {
+            let _ = stop.send(true);
+        }
+    }
+}
 
 impl UpstreamGroup {
-    /// Builds the group; when it has a health check, also the background service to run it.
+    /// Builds the group; its health checks, when it has them, start on `runtime`.
     pub fn build(
         config: &UpstreamConfig,
         metrics: &Metrics,
-    ) -> Result<(UpstreamGroup, Option<HealthCheckService>), String> {
+        runtime: &Handle,
+    ) -> Result<UpstreamGroup, String> {
         let mut lb = LoadBalancer::<RoundRobin>::try_from_iter(config.addrs.iter().copied())
             .map_err(|e| format!("upstreams `{}`: {e}", config.name))?;
-        let mut service = None;
+        let mut stop = None;
         let lb = match &config.health_check {
             Some(hc) => {
                 let mut check = HttpHealthCheck::new(&hc.host, false);
@@ -44,24 +61,25 @@ impl UpstreamGroup {
                     Some(config.read_timeout.min(Duration::from_secs(5)));
                 lb.set_health_check(Box::new(check));
                 lb.health_check_frequency = Some(hc.interval);
-                let bg = background_service(&format!("health check {}", config.name), lb);
-                let task = bg.task();
-                service = Some(bg);
-                task
+                let lb = Arc::new(lb);
+                let (tx, rx) = watch::channel(false);
+                let checked = lb.clone();
+                runtime.spawn(async move { checked.start(rx).await });
+                stop = Some(tx);
+                lb
             }
             None => Arc::new(lb),
         };
-        Ok((
-            UpstreamGroup {
-                name: config.name.clone(),
-                lb,
-                connect_timeout: config.connect_timeout,
-                read_timeout: config.read_timeout,
-                idle_timeout: config.idle_timeout,
-                errors: metrics.upstream_errors(&config.name),
-            },
-            service,
-        ))
+        Ok(UpstreamGroup {
+            name: config.name.clone(),
+            lb,
+            connect_timeout: config.connect_timeout,
+            read_timeout: config.read_timeout,
+            idle_timeout: config.idle_timeout,
+            errors: metrics.upstream_errors(&config.name),
+            config: config.clone(),
+            stop,
+        })
     }
 
     /// The next healthy address, or `None` when every address is down.

@@ -78,6 +78,18 @@ impl CachedValidator {
         }
     }
 
+    /// The same caches in front of another validator (a reloaded config's `[jwt]`): entries,
+    /// and the revocations that evict them, are shared with `self`.
+    pub fn with_inner(&self, inner: Arc<dyn TokenValidator>) -> Self {
+        CachedValidator {
+            inner,
+            positive: self.positive.clone(),
+            negative: self.negative.clone(),
+            metrics: self.metrics.clone(),
+            checksum: self.checksum.clone(),
+        }
+    }
+
     fn key(&self, token: &str) -> CacheKey {
         self.key_for_hash(super::hash_token(token))
     }

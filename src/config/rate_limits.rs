@@ -33,7 +33,7 @@ pub enum FailMode {
     Closed,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum RateBackend {
     /// Buckets in this replica's memory, at most `max_keys` of them (least used evicted).
     Local { max_keys: u64 },
@@ -44,7 +44,7 @@ pub enum RateBackend {
     },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RateLimitConfig {
     pub name: String,
     pub key: RateKey,

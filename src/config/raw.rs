@@ -120,6 +120,7 @@ pub struct RawServer {
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
     pub max_connections: Option<usize>,
+    pub pid_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-#[derive(Clone)]
+/// Compared only to tell whether a reloaded config changed a value (`crate::reload`).
+#[derive(Clone, PartialEq)]
 pub struct SecretString(String);
 
 impl SecretString {

@@ -4,6 +4,7 @@ use super::raw::{RawLog, RawServer};
 use super::Problems;
 use serde::Deserialize;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
 
@@ -17,6 +18,8 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Open client connections on the proxy listener; past it, new ones are closed at once.
     pub max_connections: usize,
+    /// Where `run` writes its process id, for `gatehouse reload` to signal (off by default).
+    pub pid_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -90,6 +93,7 @@ pub(super) fn validate_server(p: &mut Problems, raw: RawServer) -> Option<Server
         shutdown_grace,
         trusted_proxies,
         max_connections,
+        pid_file: raw.pid_file.filter(|f| !f.is_empty()).map(PathBuf::from),
     })
 }
 pub(super) fn validate_log(p: &mut Problems, raw: RawLog) -> LogConfig {

@@ -9,7 +9,7 @@ pub const DEFAULT_COOKIE_NAME: &str = "gatehouse-session";
 /// Browsers cap a cookie's lifetime at 400 days (RFC 6265bis §5.5).
 const MAX_TTL: Duration = Duration::from_secs(400 * 86_400);
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SessionsConfig {
     /// The name as sent: `__Host-` + the configured name when `secure`.
     pub cookie_name: String,

@@ -6,7 +6,7 @@ use super::{Problems, SecretString};
 use std::path::PathBuf;
 use std::time::Duration;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum StoreBackend {
     Sqlite {
         path: PathBuf,
@@ -18,7 +18,7 @@ pub enum StoreBackend {
     },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoreConfig {
     pub backend: StoreBackend,
     pub max_connections: u32,

@@ -49,7 +49,7 @@ pub struct TokensConfig {
     pub signing: Option<std::sync::Arc<crate::signing::KeySet>>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CacheConfig {
     pub max_entries: u64,
     pub ttl: Duration,

@@ -5,7 +5,7 @@
 mod capped;
 
 use crate::admin::readiness;
-use crate::app::AppState;
+use crate::app::{AppState, Live};
 use crate::proxy::{AuthorizationServer, ExtAuthz};
 use async_trait::async_trait;
 use capped::CappedIncoming;
@@ -30,17 +30,17 @@ const MAX_STREAMS: u32 = 1024;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct GrpcListener {
-    state: Arc<AppState>,
+    live: Arc<Live>,
     addr: SocketAddr,
 }
 
 impl GrpcListener {
     /// The service for `addr`, on as many threads as the proxy.
-    pub fn service(state: Arc<AppState>, addr: SocketAddr) -> GenBackgroundService<Self> {
-        let threads = state.config.server.threads;
+    pub fn service(live: Arc<Live>, addr: SocketAddr) -> GenBackgroundService<Self> {
+        let threads = live.current().config.server.threads;
         let mut service = GenBackgroundService::new(
             "gatehouse ext_authz gRPC".to_string(),
-            Arc::new(GrpcListener { state, addr }),
+            Arc::new(GrpcListener { live, addr }),
         );
         service.threads = Some(threads);
         service
@@ -50,7 +50,8 @@ impl GrpcListener {
 #[async_trait]
 impl BackgroundService for GrpcListener {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        let s = &self.state;
+        // The listener's own settings are restart-only; each Check loads the current generation.
+        let s = self.live.current();
         let incoming = match TcpIncoming::bind(self.addr) {
             Ok(incoming) => CappedIncoming::new(
                 incoming.with_nodelay(Some(true)),
@@ -63,15 +64,15 @@ impl BackgroundService for GrpcListener {
             }
         };
         let (reporter, health) = tonic_health::server::health_reporter();
-        report(&reporter, &self.state).await;
+        report(&reporter, &s).await;
         let watcher = {
-            let (reporter, state) = (reporter.clone(), self.state.clone());
+            let (reporter, live) = (reporter.clone(), self.live.clone());
             tokio::spawn(async move {
                 let mut ticker = tokio::time::interval(HEALTH_INTERVAL);
                 ticker.tick().await;
                 loop {
                     ticker.tick().await;
-                    report(&reporter, &state).await;
+                    report(&reporter, &live.current()).await;
                 }
             })
         };
@@ -93,7 +94,7 @@ impl BackgroundService for GrpcListener {
             .http2_keepalive_timeout(Some(http.header_timeout))
             .timeout(CHECK_TIMEOUT)
             .add_service(health)
-            .add_service(AuthorizationServer::new(ExtAuthz::new(self.state.clone())))
+            .add_service(AuthorizationServer::new(ExtAuthz::new(self.live.clone())))
             .serve_with_incoming_shutdown(incoming, stopping)
             .await;
         watcher.abort();

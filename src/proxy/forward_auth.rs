@@ -27,8 +27,8 @@ pub enum Listener {
 }
 
 impl GatehouseProxy {
-    /// The service for `forward_auth.listen`.
-    pub fn decisions(state: Arc<AppState>) -> Self {
+    /// One decision for an ingress on `state` (gRPC `ext_authz`).
+    pub(super) fn decisions(state: Arc<AppState>) -> Self {
         GatehouseProxy {
             state,
             listener: Listener::Decisions,

@@ -11,6 +11,7 @@ mod forward_auth;
 mod framing;
 mod handler;
 mod head;
+mod live;
 mod respond;
 mod session;
 mod upgrade;
@@ -38,19 +39,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub use ext_authz::{AuthorizationServer, ExtAuthz};
+pub use live::ProxyService;
 
+/// One request's proxy: its config generation and its listener.
 pub struct GatehouseProxy {
     state: Arc<AppState>,
     listener: Listener,
-}
-
-impl GatehouseProxy {
-    pub fn new(state: Arc<AppState>) -> Self {
-        GatehouseProxy {
-            state,
-            listener: Listener::Proxy,
-        }
-    }
 }
 
 /// Why a request is decided: to be proxied, or to answer an ingress's forward-auth question.
@@ -62,6 +56,8 @@ enum Purpose {
 
 /// Everything later hooks need, computed once in `request_filter`.
 pub struct RequestCtx {
+    /// The config generation this request runs on, loaded once when it starts.
+    state: Arc<AppState>,
     start: Instant,
     request_id: Option<http::HeaderValue>,
     origin: Option<http::HeaderValue>,
@@ -203,12 +199,10 @@ impl GatehouseProxy {
     }
 }
 
-#[async_trait]
-impl ProxyHttp for GatehouseProxy {
-    type CTX = RequestCtx;
-
-    fn new_ctx(&self) -> RequestCtx {
+impl RequestCtx {
+    fn new(state: Arc<AppState>) -> RequestCtx {
         RequestCtx {
+            state,
             start: Instant::now(),
             request_id: None,
             origin: None,
@@ -225,12 +219,22 @@ impl ProxyHttp for GatehouseProxy {
             rate_headers: None,
         }
     }
+}
+
+#[async_trait]
+impl ProxyHttp for ProxyService {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::new(self.live.current())
+    }
 
     async fn request_filter(
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> pingora::Result<bool> {
+        let this = self.pinned(ctx);
         let req = session.req_header();
         ctx.request_id = Some(request_id::request_id(req.headers.get(request_id::HEADER)));
         ctx.origin = req.headers.get(http::header::ORIGIN).cloned();
@@ -240,9 +244,9 @@ impl ProxyHttp for GatehouseProxy {
             let conflict = ApiError::InvalidRequest(
                 "ambiguous framing (Content-Length / Transfer-Encoding) is refused".into(),
             );
-            return self.reject(session, ctx, refused(conflict)).await;
+            return this.reject(session, ctx, refused(conflict)).await;
         }
-        if let Some(answered) = self.forward_auth(session, ctx).await {
+        if let Some(answered) = this.forward_auth(session, ctx).await {
             return answered;
         }
         let peer = session
@@ -250,7 +254,7 @@ impl ProxyHttp for GatehouseProxy {
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
         let req = session.req_header();
-        let next = self.decide(req, peer, ctx, Purpose::Proxy).await;
+        let next = this.decide(req, peer, ctx, Purpose::Proxy).await;
         match next {
             Ok(Next::Proxy) if framing::needs_preread(session) => {
                 ctx.continue_sent = framing::expects_continue(session);
@@ -263,24 +267,24 @@ impl ProxyHttp for GatehouseProxy {
                         // The rest of the stream cannot be told from the next request.
                         session.set_keepalive(None);
                         let bad = ApiError::InvalidRequest("malformed chunked body".into());
-                        self.reject(session, ctx, refused(bad)).await
+                        this.reject(session, ctx, refused(bad)).await
                     }
                 }
             }
             Ok(Next::Proxy) => Ok(false),
             Ok(Next::Respond(resp)) => {
-                respond::write_own(&self.state, session, ctx, resp).await?;
+                respond::write_own(&this.state, session, ctx, resp).await?;
                 Ok(true)
             }
             Ok(Next::Handler(endpoint)) => {
-                let resp = match self.run_handler(session, ctx, endpoint).await {
+                let resp = match this.run_handler(session, ctx, endpoint).await {
                     Ok(resp) => resp,
-                    Err(e) => self.state.renderer.render(endpoint.contract, &e),
+                    Err(e) => this.state.renderer.render(endpoint.contract, &e),
                 };
-                respond::write_own(&self.state, session, ctx, resp).await?;
+                respond::write_own(&this.state, session, ctx, resp).await?;
                 Ok(true)
             }
-            Err(r) => self.reject(session, ctx, r).await,
+            Err(r) => this.reject(session, ctx, r).await,
         }
     }
 
@@ -291,7 +295,7 @@ impl ProxyHttp for GatehouseProxy {
     ) -> pingora::Result<Box<HttpPeer>> {
         let group = ctx
             .upstream
-            .and_then(|i| self.state.upstreams.get(i))
+            .and_then(|i| ctx.state.upstreams.get(i))
             .ok_or_else(|| Error::explain(ErrorType::InternalError, "request has no upstream"))?;
         let mut peer = group.peer().ok_or_else(|| {
             let mut e = Error::explain(ErrorType::ConnectNoRoute, "no healthy upstream address");
@@ -310,7 +314,7 @@ impl ProxyHttp for GatehouseProxy {
         upstream_request: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> pingora::Result<()> {
-        let s = &*self.state;
+        let s = &*ctx.state;
         let peer_ip = session
             .client_addr()
             .and_then(|a| a.as_inet())
@@ -386,7 +390,7 @@ impl ProxyHttp for GatehouseProxy {
         let path = normalize_path(req.uri.path());
         let route = ctx
             .route
-            .and_then(|i| self.state.config.routes.get(i))
+            .and_then(|i| ctx.state.config.routes.get(i))
             .map_or("unmatched", |r| r.name.as_str());
         format!(
             "{} {}, route: {route}",
@@ -427,14 +431,14 @@ impl ProxyHttp for GatehouseProxy {
             },
         };
         if matches!(e.esource(), ErrorSource::Upstream) {
-            if let Some(group) = ctx.upstream.and_then(|i| self.state.upstreams.get(i)) {
+            if let Some(group) = ctx.upstream.and_then(|i| ctx.state.upstreams.get(i)) {
                 group.errors.inc();
                 tracing::warn!(upstream = %group.name, error = %e, "upstream request failed");
             }
         }
         let mut code = 0;
         if let Some(r) = rejection {
-            let resp = self.state.renderer.render(Contract::Rfc6750, &r);
+            let resp = ctx.state.renderer.render(Contract::Rfc6750, &r);
             code = resp.status;
             // Once the upstream's header went out, only closing the connection is left.
             if session.response_written().is_none() {
@@ -442,7 +446,7 @@ impl ProxyHttp for GatehouseProxy {
                 // below): the answer must say so, or a client sends its next request into a
                 // socket we are closing.
                 session.set_keepalive(None);
-                if let Err(err) = respond::write_own(&self.state, session, ctx, resp).await {
+                if let Err(err) = respond::write_own(&ctx.state, session, ctx, resp).await {
                     tracing::debug!(error = %err, "could not write error response");
                 }
             }
@@ -454,7 +458,7 @@ impl ProxyHttp for GatehouseProxy {
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
-        let s = &*self.state;
+        let s = &*ctx.state;
         let status = session
             .response_written()
             .map(|r| r.status.as_u16())

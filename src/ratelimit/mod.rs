@@ -18,6 +18,7 @@ use prometheus::IntCounter;
 use shared::RedisBuckets;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// What a bucket belongs to, borrowed from the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,21 +85,28 @@ pub struct RateHeaders {
 }
 
 pub struct RateLimiter {
-    limits: Vec<Limit>,
+    /// Shared with the next config generation when its entry is unchanged, buckets and all.
+    limits: Vec<Arc<Limit>>,
     /// `(limit index, counter)` per route index: `gatehouse_rate_limited_total{route,limit}`.
     refused: Vec<Vec<(usize, IntCounter)>>,
 }
 
 impl RateLimiter {
     /// `extra` lists (route index, limit index) pairs applied outside `routes.rate_limit` (the
-    /// credential endpoints), so their refusals are counted too.
+    /// credential endpoints), so their refusals are counted too. A limit of `previous` (the
+    /// generation a reload replaces) whose config is unchanged is kept with its buckets.
     pub fn new(
         config: &Config,
         metrics: &Metrics,
         extra: &[(usize, usize)],
+        previous: Option<&RateLimiter>,
     ) -> Result<RateLimiter, String> {
         let mut limits = Vec::new();
         for c in &config.rate_limits {
+            if let Some(kept) = previous.and_then(|p| p.limits.iter().find(|l| l.config == *c)) {
+                limits.push(kept.clone());
+                continue;
+            }
             let backend = match &c.backend {
                 RateBackend::Local { max_keys } => {
                     Backend::Local(LocalBuckets::new(*max_keys, c.interval(), c.burst))
@@ -123,14 +131,14 @@ impl RateLimiter {
             let policy_item = format!("\"{}\";q={};w={}", c.name, c.quota, c.window.as_secs());
             let policy_value = HeaderValue::from_str(&policy_item)
                 .map_err(|_| format!("rate_limits `{}`: name is not a header value", c.name))?;
-            limits.push(Limit {
+            limits.push(Arc::new(Limit {
                 policy_item,
                 policy_value,
                 backend,
                 backend_errors: metrics.rate_limit_backend_error(&c.name, mode),
                 down: AtomicBool::new(false),
                 config: c.clone(),
-            });
+            }));
         }
         let mut refused: Vec<Vec<(usize, IntCounter)>> = config
             .routes

@@ -18,8 +18,8 @@ impl StoreHandle {
         StoreHandle { store, runtime }
     }
 
-    /// The long-lived runtime, for other background work that must outlive a proxy worker
-    /// (JWKS fetches).
+    /// The long-lived runtime, for background work that must outlive a proxy worker (JWKS
+    /// fetches, upstream health checks).
     pub fn runtime(&self) -> &Handle {
         &self.runtime
     }

@@ -7,35 +7,32 @@ mod response;
 
 use super::forward_auth::Verdict;
 use super::{GatehouseProxy, RequestCtx};
-use crate::app::AppState;
+use crate::app::{AppState, Live};
 use crate::http::request_id;
 use crate::metrics::FrontEnd;
 use envoy_types::pb::envoy::service::auth::v3::attribute_context::HttpRequest;
 use envoy_types::pb::envoy::service::auth::v3::authorization_server::Authorization;
 use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
-use pingora::proxy::ProxyHttp;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 pub use envoy_types::pb::envoy::service::auth::v3::authorization_server::AuthorizationServer;
 
 pub struct ExtAuthz {
-    proxy: GatehouseProxy,
+    /// Each Check is decided on the generation current when it arrives.
+    live: Arc<Live>,
 }
 
 impl ExtAuthz {
-    pub fn new(state: Arc<AppState>) -> Self {
-        ExtAuthz {
-            proxy: GatehouseProxy::decisions(state),
-        }
+    pub fn new(live: Arc<Live>) -> Self {
+        ExtAuthz { live }
     }
 }
 
 impl ExtAuthz {
     /// What the proxy's `logging` hook does for an HTTP decision: the route's request metrics
     /// and, when enabled, the access log line.
-    fn record(&self, ctx: &RequestCtx, status: u16, http: Option<&HttpRequest>) {
-        let s = &*self.proxy.state;
+    fn record(s: &AppState, ctx: &RequestCtx, status: u16, http: Option<&HttpRequest>) {
         let elapsed = ctx.start.elapsed();
         let route = ctx.route.and_then(|i| s.route_metrics.get(i));
         route
@@ -73,7 +70,8 @@ impl Authorization for ExtAuthz {
     ) -> Result<Response<CheckResponse>, Status> {
         let asker = request.remote_addr().map(|a| a.ip());
         let check = request.into_inner();
-        let mut ctx = self.proxy.new_ctx();
+        let proxy = GatehouseProxy::decisions(self.live.current());
+        let mut ctx = RequestCtx::new(proxy.state.clone());
         let seen = request::http_attributes(&check).map(request::headers);
         let seen = seen.unwrap_or_default();
         let header = |name: &str| {
@@ -86,8 +84,7 @@ impl Authorization for ExtAuthz {
         // The client's address is Envoy's `source`; without one, Envoy (a trusted proxy) is
         // the peer and the described `X-Forwarded-For` names the client.
         let client = request::source_ip(&check).or(asker);
-        let verdict = self
-            .proxy
+        let verdict = proxy
             .decide_for_ingress(
                 FrontEnd::Grpc,
                 asker,
@@ -100,10 +97,10 @@ impl Authorization for ExtAuthz {
             Verdict::Allowed => 200,
             Verdict::Refused(_, refusal, _) => refusal.status,
         };
-        self.record(&ctx, status, request::http_attributes(&check));
+        Self::record(&proxy.state, &ctx, status, request::http_attributes(&check));
         let names: Vec<&str> = seen.iter().map(|(n, _)| *n).collect();
         Ok(Response::new(response::check_response(
-            &self.proxy.state,
+            &proxy.state,
             &ctx,
             verdict,
             &names,
