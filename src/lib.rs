@@ -27,6 +27,7 @@ pub mod routing;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod upstream;
 pub mod users;
 

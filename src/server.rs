@@ -12,8 +12,10 @@ use crate::store::{
     now_unix, PostgresStore, RevocationFeed, RevocationSink, SqliteStore, Store, StoreError,
     StoreHandle,
 };
+use crate::tls::TlsCertificates;
 use crate::users::username::confusable_skeleton;
 use async_trait::async_trait;
+use pingora::apps::HttpServerOptions;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
 use pingora::services::listening::Service;
@@ -139,6 +141,7 @@ pub struct Gatehouse {
     state: Arc<AppState>,
     server: Server,
     store_runtime: Runtime,
+    certificates: Option<Arc<TlsCertificates>>,
 }
 
 impl Gatehouse {
@@ -170,7 +173,12 @@ impl Gatehouse {
         let mut server = Server::new_with_opt_and_conf(None, conf);
         server.bootstrap();
 
-        let listen = config.server.listen.to_string();
+        let certificates = match &config.server.tls {
+            Some(t) => {
+                Some(TlsCertificates::load(t).map_err(|e| StartError::Config(e.to_string()))?)
+            }
+            None => None,
+        };
         let admin_listen = config.server.admin_listen.to_string();
         let (state, health_checks) =
             AppState::build(config, store, opened.checksum).map_err(StartError::Config)?;
@@ -189,18 +197,27 @@ impl Gatehouse {
             header_timeout: state.config.http.header_timeout,
             idle_timeout: state.config.http.keepalive_timeout,
         };
+        let mut app =
+            pingora::proxy::http_proxy(&server.configuration, GatehouseProxy::new(state.clone()));
+        let mut options = HttpServerOptions::default();
+        // pingora turns h2c off on TLS connections itself (ALPN decides there).
+        options.h2c = state.config.server.h2c;
+        options.h2_idle_timeout = Some(state.config.http.keepalive_timeout);
+        app.server_options = Some(options);
+        // One service for both listeners: one connection cap, one set of workers.
         let mut proxy = Service::new(
             "gatehouse proxy".to_string(),
-            Guarded::new(
-                pingora::proxy::http_proxy(
-                    &server.configuration,
-                    GatehouseProxy::new(state.clone()),
-                ),
-                limits,
-                state.metrics.clone(),
-            ),
+            Guarded::new(app, limits, state.metrics.clone()),
         );
-        proxy.add_tcp(&listen);
+        if let Some(addr) = state.config.server.listen {
+            proxy.add_tcp(&addr.to_string());
+        }
+        if let (Some(tls), Some(certs)) = (&state.config.server.tls, &certificates) {
+            let settings = certs
+                .listener_settings(tls)
+                .map_err(|e| StartError::Config(e.to_string()))?;
+            proxy.add_tls_with_settings(&tls.listen.to_string(), None, settings);
+        }
         server.add_service(proxy);
 
         if let Some(addr) = state.config.forward_auth.as_ref().and_then(|f| f.listen) {
@@ -240,6 +257,7 @@ impl Gatehouse {
             state,
             server,
             store_runtime,
+            certificates,
         })
     }
 
@@ -247,8 +265,17 @@ impl Gatehouse {
         self.state.clone()
     }
 
+    /// The TLS listener's certificates (`None` without `[server.tls]`).
+    pub fn certificates(&self) -> Option<Arc<TlsCertificates>> {
+        self.certificates.clone()
+    }
+
     /// Runs until a shutdown signal: SIGTERM drains for `server.shutdown_grace`, SIGINT is fast.
+    /// SIGHUP re-reads the TLS certificate.
     pub fn run_forever(self) {
+        if let Some(certs) = self.certificates.clone() {
+            reload_on_sighup(&self.store_runtime, certs);
+        }
         self.run(RunArgs::default());
     }
 
@@ -257,6 +284,7 @@ impl Gatehouse {
             server,
             store_runtime,
             state,
+            certificates: _,
         } = self;
         server.run(args);
         drop(state);
@@ -266,6 +294,7 @@ impl Gatehouse {
     /// Starts the server on its own thread and waits until both listeners accept connections.
     pub fn spawn(self) -> Result<RunningGatehouse, StartError> {
         let state = self.state.clone();
+        let self_certificates = self.certificates.clone();
         let (tx, rx) = oneshot::channel();
         let signal = ChannelShutdown(Mutex::new(Some(rx)));
         let thread = std::thread::Builder::new()
@@ -278,6 +307,7 @@ impl Gatehouse {
             .map_err(StartError::Runtime)?;
         let running = RunningGatehouse {
             state,
+            certificates: self_certificates,
             shutdown: Some(tx),
             thread: Some(thread),
         };
@@ -288,9 +318,34 @@ impl Gatehouse {
     }
 }
 
+/// SIGHUP: the TLS listener's certificate is read again; new handshakes get it, open
+/// connections keep theirs. A file that cannot be used leaves the old certificate in place.
+fn reload_on_sighup(runtime: &Runtime, certs: Arc<TlsCertificates>) {
+    runtime.spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hup = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGHUP: certificates will not reload");
+                return;
+            }
+        };
+        while hup.recv().await.is_some() {
+            match certs.reload() {
+                Ok(()) => tracing::info!("TLS certificate reloaded"),
+                Err(e) => {
+                    tracing::error!(error = %e, "TLS certificate not reloaded; the old one stays")
+                }
+            }
+        }
+    });
+}
+
 /// Every address Gatehouse listens on.
 fn listeners(config: &Config) -> Vec<SocketAddr> {
-    let mut addrs = vec![config.server.listen, config.server.admin_listen];
+    let mut addrs = vec![config.server.admin_listen];
+    addrs.extend(config.server.listen);
+    addrs.extend(config.server.tls.as_ref().map(|t| t.listen));
     if let Some(fa) = &config.forward_auth {
         addrs.extend(fa.listen);
         addrs.extend(fa.grpc_listen);
@@ -325,6 +380,7 @@ impl ShutdownSignalWatch for ChannelShutdown {
 /// A Gatehouse running in this process (tests, embedding); stops on `stop` or drop.
 pub struct RunningGatehouse {
     state: Arc<AppState>,
+    certificates: Option<Arc<TlsCertificates>>,
     shutdown: Option<oneshot::Sender<ShutdownSignal>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -332,6 +388,11 @@ pub struct RunningGatehouse {
 impl RunningGatehouse {
     pub fn state(&self) -> &Arc<AppState> {
         &self.state
+    }
+
+    /// The TLS listener's certificates, to reload as SIGHUP does.
+    pub fn certificates(&self) -> Option<&Arc<TlsCertificates>> {
+        self.certificates.as_ref()
     }
 
     /// Graceful stop: in-flight requests get `server.shutdown_grace` to finish.
