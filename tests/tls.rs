@@ -578,8 +578,8 @@ async fn grpc_unary_and_server_streaming_pass_through_h2c_with_identity() {
         vec![Some("grpc-user".to_string()); 3]
     );
 
-    // Without a token: Gatehouse answers 401 over HTTP/2; a gRPC client reads it as
-    // UNAUTHENTICATED (no grpc-status, HTTP 401) and the upstream never hears of the call.
+    // Without a token: Gatehouse's 401 comes as a trailers-only gRPC answer (grpc-status 16),
+    // and the upstream never hears of the call.
     let refused = client
         .check(tonic::Request::new(HealthCheckRequest {
             service: String::new(),
@@ -587,6 +587,7 @@ async fn grpc_unary_and_server_streaming_pass_through_h2c_with_identity() {
         .await
         .expect_err("unauthenticated call");
     assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
+    assert_eq!(refused.message(), "gatehouse: 401 Unauthorized");
     assert_eq!(health.users.lock().unwrap().len(), 3);
 }
 

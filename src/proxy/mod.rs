@@ -9,6 +9,7 @@ mod described;
 mod ext_authz;
 mod forward_auth;
 mod framing;
+mod grpc;
 mod handler;
 mod head;
 mod respond;

@@ -21,6 +21,10 @@ pub async fn write_own(
     if !session.is_body_empty() && !ctx.body_consumed {
         session.set_keepalive(None);
     }
+    if resp.status >= 400 && super::grpc::is_grpc(session.req_header()) {
+        super::grpc::trailers_only(&mut header)?;
+        return session.write_response_header(Box::new(header), true).await;
+    }
     let head_only = session.req_header().method == http::Method::HEAD;
     session
         .write_response_header(Box::new(header), head_only)
