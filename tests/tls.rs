@@ -629,3 +629,80 @@ fn tls_settings_are_checked_at_load() {
     assert!(p.contains("server.tls.hsts"), "{p}");
     assert!(!p.contains("server.listen"), "{p}");
 }
+
+/// The spawned process, killed however the test ends.
+struct Process(std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reloads_the_certificate_of_a_running_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let old_ca = Ca::new("old CA");
+    let new_ca = Ca::new("new CA");
+    let old = old_ca.issue(&["localhost"]);
+    let cert = write(dir.path(), "cert.pem", &old.cert);
+    let key = write(dir.path(), "key.pem", &old.key);
+    let up = EchoUpstream::start("app").await;
+    let sections = format!(
+        "{}{}",
+        upstream_section("app", &up, ""),
+        route("/", "app", "public", "")
+    );
+    let tls_port = free_port();
+    let db = dir.path().join("g.db").display().to_string();
+    let text = TestGatehouse::config_text(free_port(), free_port(), &db, &sections).replace(
+        "shutdown_grace = \"1s\"\n",
+        &format!(
+            "shutdown_grace = \"1s\"\n{}",
+            tls_server(tls_port, &cert, &key, "")
+        ),
+    );
+    let config = write(dir.path(), "gatehouse.toml", &text);
+    let log = std::fs::File::create(dir.path().join("gatehouse.log")).unwrap();
+    let process = Process(
+        std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .arg("--config")
+            .arg(&config)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start gatehouse"),
+    );
+    let addr: SocketAddr = format!("127.0.0.1:{tls_port}").parse().unwrap();
+    let started = support::eventually(std::time::Duration::from_secs(10), || async move {
+        tokio::net::TcpStream::connect(addr).await.is_ok()
+    })
+    .await;
+    assert!(started, "gatehouse did not listen on {addr}");
+
+    let mut open = connect(&old_ca, addr).await.expect("old certificate");
+    assert_eq!(exchange(&mut open).await, 200);
+    let new = new_ca.issue(&["localhost"]);
+    std::fs::write(&cert, &new.cert).unwrap();
+    std::fs::write(&key, &new.key).unwrap();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &process.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+
+    let new_ca = &new_ca;
+    let renewed = support::eventually(std::time::Duration::from_secs(10), || async move {
+        connect(new_ca, addr).await.is_ok()
+    })
+    .await;
+    assert!(
+        renewed,
+        "SIGHUP did not bring in the new certificate: {}",
+        std::fs::read_to_string(dir.path().join("gatehouse.log")).unwrap_or_default()
+    );
+    // The process lives on, and the connection from before the reload still works.
+    assert_eq!(exchange(&mut open).await, 200);
+    drop(process);
+}
