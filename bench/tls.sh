@@ -222,7 +222,7 @@ mkdir -p "$(dirname "$out_md")"
   echo
   echo "Authenticated requests (HS256 Bearer JWT, same token) to an nginx upstream, one worker"
   echo "thread each, same ECDSA P-256 certificate; medians of $ROUNDS × ${DURATION}s. $(nproc) cores."
-  echo "Gatehouse: \`$(basename "$GATEHOUSE_BIN")\` (rustls). HAProxy: $(haproxy -v | head -n1 | awk '{ print $3 }')."
+  echo "Gatehouse: \`${GATEHOUSE_BIN#"$repo"/}\` (rustls). HAProxy: $(haproxy -v | head -n1 | awk '{ print $3 }')."
   echo
   echo "| Measure | Gatehouse req/s | HAProxy req/s | Gatehouse / HAProxy | Gatehouse CPU µs/req | HAProxy CPU µs/req |"
   echo "|---|---|---|---|---|---|"
