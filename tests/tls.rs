@@ -706,3 +706,44 @@ async fn sighup_reloads_the_certificate_of_a_running_process() {
     assert_eq!(exchange(&mut open).await, 200);
     drop(process);
 }
+
+#[test]
+fn unusable_tls_files_stop_the_start_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("CA");
+    let leaf = ca.issue(&["localhost"]);
+    let other = ca.issue(&["localhost"]);
+    let cert = write(dir.path(), "cert.pem", &leaf.cert);
+    let wrong_key = write(dir.path(), "other-key.pem", &other.key);
+    let missing = dir.path().join("missing.pem");
+    let db = dir.path().join("g.db").display().to_string();
+    let start = |server_tls: String| {
+        let text = TestGatehouse::config_text(free_port(), free_port(), &db, "").replace(
+            "shutdown_grace = \"1s\"\n",
+            &format!("shutdown_grace = \"1s\"\n{server_tls}"),
+        );
+        let config = Config::from_toml(&text, "test").expect("config");
+        match gatehouse::Gatehouse::build(config) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    };
+    let e = start(tls_server(free_port(), &missing, &wrong_key, ""));
+    assert!(
+        e.contains("server.tls.cert_file") && e.contains("missing.pem"),
+        "{e}"
+    );
+    let e = start(tls_server(free_port(), &cert, &wrong_key, ""));
+    assert!(
+        e.contains("server.tls.key_file") && e.contains("does not fit"),
+        "{e}"
+    );
+    let extra = format!("client_ca_file = \"{}\"", missing.display());
+    let e = start(tls_server(
+        free_port(),
+        &cert,
+        &write(dir.path(), "key.pem", &leaf.key),
+        &extra,
+    ));
+    assert!(e.contains("server.tls.client_ca_file"), "{e}");
+}
