@@ -8,6 +8,8 @@
 //! HTTP/1's alternation: after our response (a write) the next byte read starts a head, and the
 //! head ends at the first blank line. A 101 response makes the connection a tunnel (WebSocket,
 //! any `Upgrade`) with no deadlines; writes while a response streams count as activity.
+//! HTTP/2 (ALPN `h2`, or the h2c preface) has no such alternation: it is left to pingora's own
+//! HTTP/2 idle timeout, like a tunnel.
 
 use crate::metrics::Metrics;
 use async_trait::async_trait;
@@ -26,6 +28,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
+
+/// How an h2c client opens its connection (RFC 9113 §3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
@@ -109,10 +114,14 @@ pub struct DeadlineStream {
 
 impl DeadlineStream {
     fn new(inner: Stream, limits: ConnectionLimits) -> Self {
+        let phase = match inner.selected_alpn_proto() {
+            Some(ALPN::H2) => Phase::Tunnel,
+            _ => Phase::Idle,
+        };
         DeadlineStream {
             inner,
             limits,
-            phase: Phase::Idle,
+            phase,
             timer: Box::pin(tokio::time::sleep(limits.idle_timeout)),
         }
     }
@@ -125,6 +134,10 @@ impl DeadlineStream {
             return;
         }
         let tail = match self.phase {
+            Phase::Idle if bytes.starts_with(H2_PREFACE) => {
+                self.phase = Phase::Tunnel;
+                return;
+            }
             Phase::Idle => {
                 self.timer
                     .as_mut()

@@ -150,6 +150,10 @@ fn keep_restart_only(running: &Config, next: &mut Config) -> Result<Vec<&'static
     keep!("server.shutdown_grace", server.shutdown_grace);
     keep!("server.max_connections", server.max_connections);
     keep!("server.pid_file", server.pid_file);
+    // The TLS listener's files re-read on every reload (the certificate step); where it
+    // listens, its client CA and h2c are set when the listener is made.
+    keep!("server.tls", server.tls);
+    keep!("server.h2c", server.h2c);
     keep!("store", store);
     keep!("log.level", log.level);
     keep!("log.format", log.format);

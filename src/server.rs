@@ -14,8 +14,10 @@ use crate::store::{
     now_unix, PostgresStore, RevocationFeed, RevocationSink, SqliteStore, Store, StoreError,
     StoreHandle,
 };
+use crate::tls::TlsCertificates;
 use crate::users::username::confusable_skeleton;
 use async_trait::async_trait;
+use pingora::apps::HttpServerOptions;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
 use pingora::services::listening::Service;
@@ -146,6 +148,7 @@ pub struct Gatehouse {
     reloader: Reloader,
     server: Server,
     store_runtime: Runtime,
+    certificates: Option<Arc<TlsCertificates>>,
 }
 
 impl Gatehouse {
@@ -177,7 +180,12 @@ impl Gatehouse {
         let mut server = Server::new_with_opt_and_conf(None, conf);
         server.bootstrap();
 
-        let listen = config.server.listen.to_string();
+        let certificates = match &config.server.tls {
+            Some(t) => {
+                Some(TlsCertificates::load(t).map_err(|e| StartError::Config(e.to_string()))?)
+            }
+            None => None,
+        };
         let admin_listen = config.server.admin_listen.to_string();
         let state = AppState::build(config, store, opened.checksum).map_err(StartError::Config)?;
         state.metrics.config_generation.set(1);
@@ -197,15 +205,27 @@ impl Gatehouse {
             header_timeout: state.config.http.header_timeout,
             idle_timeout: state.config.http.keepalive_timeout,
         };
+        let mut app =
+            pingora::proxy::http_proxy(&server.configuration, ProxyService::new(live.clone()));
+        let mut options = HttpServerOptions::default();
+        // pingora turns h2c off on TLS connections itself (ALPN decides there).
+        options.h2c = state.config.server.h2c;
+        options.h2_idle_timeout = Some(state.config.http.keepalive_timeout);
+        app.server_options = Some(options);
+        // One service for both listeners: one connection cap, one set of workers.
         let mut proxy = Service::new(
             "gatehouse proxy".to_string(),
-            Guarded::new(
-                pingora::proxy::http_proxy(&server.configuration, ProxyService::new(live.clone())),
-                limits,
-                state.metrics.clone(),
-            ),
+            Guarded::new(app, limits, state.metrics.clone()),
         );
-        proxy.add_tcp(&listen);
+        if let Some(addr) = state.config.server.listen {
+            proxy.add_tcp(&addr.to_string());
+        }
+        if let (Some(tls), Some(certs)) = (&state.config.server.tls, &certificates) {
+            let settings = certs
+                .listener_settings(tls)
+                .map_err(|e| StartError::Config(e.to_string()))?;
+            proxy.add_tls_with_settings(&tls.listen.to_string(), None, settings);
+        }
         server.add_service(proxy);
 
         if let Some(addr) = state.config.forward_auth.as_ref().and_then(|f| f.listen) {
@@ -238,11 +258,21 @@ impl Gatehouse {
         admin.threads = Some(1);
         server.add_service(admin);
 
+        let mut reloader = Reloader::new(live.clone(), None);
+        if let Some(certs) = certificates.clone() {
+            // New handshakes get the new certificate, open connections keep theirs; a file
+            // that cannot be used refuses the reload and leaves the old certificate in place.
+            reloader.add_step(
+                "tls certificates",
+                Box::new(move |_: &Config| certs.reload().map_err(|e| e.to_string())),
+            );
+        }
         Ok(Gatehouse {
-            reloader: Reloader::new(live.clone(), None),
+            reloader,
             live,
             server,
             store_runtime,
+            certificates,
         })
     }
 
@@ -260,6 +290,11 @@ impl Gatehouse {
     /// The current config generation.
     pub fn state(&self) -> Arc<AppState> {
         self.live.current()
+    }
+
+    /// The TLS listener's certificates (`None` without `[server.tls]`).
+    pub fn certificates(&self) -> Option<Arc<TlsCertificates>> {
+        self.certificates.clone()
     }
 
     /// Runs until a shutdown signal: SIGTERM drains for `server.shutdown_grace`, SIGINT is fast;
@@ -305,6 +340,7 @@ impl Gatehouse {
     pub fn spawn(self) -> Result<RunningGatehouse, StartError> {
         let live = self.live.clone();
         let reloader = Arc::new(self.reloader);
+        let certificates = self.certificates.clone();
         let (tx, rx) = oneshot::channel();
         let signal = ChannelShutdown(Mutex::new(Some(rx)));
         let thread = std::thread::Builder::new()
@@ -322,6 +358,7 @@ impl Gatehouse {
         let running = RunningGatehouse {
             live,
             reloader,
+            certificates,
             shutdown: Some(tx),
             thread: Some(thread),
         };
@@ -334,7 +371,9 @@ impl Gatehouse {
 
 /// Every address Gatehouse listens on.
 fn listeners(config: &Config) -> Vec<SocketAddr> {
-    let mut addrs = vec![config.server.listen, config.server.admin_listen];
+    let mut addrs = vec![config.server.admin_listen];
+    addrs.extend(config.server.listen);
+    addrs.extend(config.server.tls.as_ref().map(|t| t.listen));
     if let Some(fa) = &config.forward_auth {
         addrs.extend(fa.listen);
         addrs.extend(fa.grpc_listen);
@@ -370,6 +409,7 @@ impl ShutdownSignalWatch for ChannelShutdown {
 pub struct RunningGatehouse {
     live: Arc<Live>,
     reloader: Arc<Reloader>,
+    certificates: Option<Arc<TlsCertificates>>,
     shutdown: Option<oneshot::Sender<ShutdownSignal>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -384,6 +424,11 @@ impl RunningGatehouse {
     /// (blocking). Needs `Gatehouse::config_file`.
     pub fn reload(&self) -> Result<ReloadReport, ReloadError> {
         self.reloader.reload()
+    }
+
+    /// The TLS listener's certificates, to reload as SIGHUP does.
+    pub fn certificates(&self) -> Option<&Arc<TlsCertificates>> {
+        self.certificates.as_ref()
     }
 
     /// Graceful stop: in-flight requests get `server.shutdown_grace` to finish.

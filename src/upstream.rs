@@ -3,9 +3,11 @@
 //! caller gives (the store's) rather than as a pingora service, because a reload can bring new
 //! groups after the server has started; they stop when the group is dropped, i.e. when the
 //! last config generation using it is gone.
+//! Each peer is spoken to as configured: TLS with SNI, roots and client certificate; h2c.
 
 use crate::config::UpstreamConfig;
 use crate::metrics::Metrics;
+use crate::tls::UpstreamTls;
 use pingora::http::RequestHeader;
 use pingora::lb::{health_check::HttpHealthCheck, selection::RoundRobin, LoadBalancer};
 use pingora::services::background::BackgroundService;
@@ -22,6 +24,8 @@ pub struct UpstreamGroup {
     connect_timeout: Duration,
     read_timeout: Duration,
     idle_timeout: Duration,
+    tls: Option<UpstreamTls>,
+    h2c: bool,
     pub errors: IntCounter,
     /// What the group was built from: a reload keeps the group (and its health state) when
     /// this is unchanged.
@@ -47,10 +51,26 @@ impl UpstreamGroup {
     ) -> Result<UpstreamGroup, String> {
         let mut lb = LoadBalancer::<RoundRobin>::try_from_iter(config.addrs.iter().copied())
             .map_err(|e| format!("upstreams `{}`: {e}", config.name))?;
+        let tls = match &config.tls {
+            Some(t) => Some(
+                UpstreamTls::load(&format!("upstreams `{}`", config.name), t)
+                    .map_err(|e| e.to_string())?,
+            ),
+            None => None,
+        };
         let mut stop = None;
         let lb = match &config.health_check {
             Some(hc) => {
-                let mut check = HttpHealthCheck::new(&hc.host, false);
+                let mut check = HttpHealthCheck::new(&hc.host, tls.is_some());
+                if let Some(t) = &tls {
+                    if let Some(sni) = &t.sni {
+                        check.peer_template.sni = sni.clone();
+                    }
+                    apply_tls(&mut check.peer_template, t);
+                }
+                if config.h2c {
+                    check.peer_template.options.set_http_version(2, 2);
+                }
                 let mut req = RequestHeader::build("GET", hc.path.as_bytes(), None)
                     .map_err(|e| format!("upstreams `{}`.health_check.path: {e}", config.name))?;
                 req.insert_header("Host", hc.host.as_str())
@@ -77,6 +97,8 @@ impl UpstreamGroup {
             read_timeout: config.read_timeout,
             idle_timeout: config.idle_timeout,
             errors: metrics.upstream_errors(&config.name),
+            tls,
+            h2c: config.h2c,
             config: config.clone(),
             stop,
         })
@@ -85,7 +107,27 @@ impl UpstreamGroup {
     /// The next healthy address, or `None` when every address is down.
     pub fn peer(&self) -> Option<Box<HttpPeer>> {
         let backend = self.lb.select(b"", 256)?;
-        let mut peer = HttpPeer::new(backend.addr, false, String::new());
+        let mut peer = match &self.tls {
+            Some(tls) => {
+                // Without a configured name the address's IP is verified (an IP SAN): pingora
+                // skips verification altogether for an empty SNI.
+                let sni = match &tls.sni {
+                    Some(s) => s.clone(),
+                    None => backend
+                        .addr
+                        .as_inet()
+                        .map_or_else(String::new, |a| a.ip().to_string()),
+                };
+                let mut peer = HttpPeer::new(backend.addr, true, sni);
+                apply_tls(&mut peer, tls);
+                peer
+            }
+            None => HttpPeer::new(backend.addr, false, String::new()),
+        };
+        if self.h2c {
+            // Prior knowledge: plain TCP has no ALPN to ask the upstream with.
+            peer.options.set_http_version(2, 2);
+        }
         peer.options.connection_timeout = Some(self.connect_timeout);
         peer.options.read_timeout = Some(self.read_timeout);
         peer.options.idle_timeout = Some(self.idle_timeout);
@@ -97,4 +139,9 @@ impl UpstreamGroup {
         let backends = self.lb.backends();
         backends.get_backend().iter().any(|b| backends.ready(b))
     }
+}
+
+fn apply_tls(peer: &mut HttpPeer, tls: &UpstreamTls) {
+    peer.options.ca = tls.ca.clone();
+    peer.client_cert_key = tls.client_cert.clone();
 }

@@ -33,7 +33,10 @@ fn start(up: &EchoUpstream, http: &str, max_connections: Option<usize>) -> TestG
         &format!("shutdown_grace = \"1s\"\nmax_connections = {max}"),
     );
     let config = gatehouse::Config::from_toml(&text, "test").unwrap();
-    let (addr, admin) = (config.server.listen, config.server.admin_listen);
+    let (addr, admin) = (
+        config.server.listen.expect("plain listener"),
+        config.server.admin_listen,
+    );
     TestGatehouse {
         running: start_outside_runtime(config),
         addr,

@@ -555,11 +555,16 @@ fn compose_prometheus_and_grafana_agree_with_the_compose_config_and_the_image() 
     let text = read(&deploy("gatehouse.toml"));
     let config = validated_config(&text, "deploy/gatehouse.toml");
     let (proxy, admin) = (
-        config.server.listen.port(),
+        config.server.listen.expect("plain listener").port(),
         config.server.admin_listen.port(),
     );
     assert!(
-        config.server.listen.ip().is_unspecified()
+        config
+            .server
+            .listen
+            .expect("plain listener")
+            .ip()
+            .is_unspecified()
             && config.server.admin_listen.ip().is_unspecified(),
         "in a container both listeners bind 0.0.0.0"
     );
@@ -704,7 +709,7 @@ fn kubernetes_manifests_and_helm_values_agree_with_their_config_and_the_image() 
         "replicas share a PostgreSQL store"
     );
     let (proxy, admin) = (
-        config.server.listen.port(),
+        config.server.listen.expect("plain listener").port(),
         config.server.admin_listen.port(),
     );
     assert_eq!(image.exposed, vec![proxy, admin], "Dockerfile EXPOSE");

@@ -134,7 +134,7 @@ async fn trusted_proxy_keeps_forwarding_chain() {
                     "shutdown_grace = \"1s\"\ntrusted_proxies = [\"127.0.0.0/8\"]",
                 );
         let config = gatehouse::Config::from_toml(&cfg, "test").unwrap();
-        let addr = config.server.listen;
+        let addr = config.server.listen.expect("plain listener");
         (start_outside_runtime(config), addr, dir)
     };
     let r = raw_get(

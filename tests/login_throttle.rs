@@ -33,7 +33,10 @@ fn start_with(trusted: bool, oauth_extra: &str) -> TestGatehouse {
         "shutdown_grace = \"1s\"\ntrusted_proxies = [\"127.0.0.0/8\"]",
     );
     let config = gatehouse::Config::from_toml(&text, "test").unwrap();
-    let (addr, admin) = (config.server.listen, config.server.admin_listen);
+    let (addr, admin) = (
+        config.server.listen.expect("plain listener"),
+        config.server.admin_listen,
+    );
     TestGatehouse {
         running: start_outside_runtime(config),
         addr,

@@ -40,10 +40,10 @@ pub(super) fn validate_forward_auth(
         .and_then(|l| p.socket_addr("forward_auth.grpc_listen", &l));
     let mut taken: Vec<(&str, SocketAddr)> = server
         .map(|s| {
-            vec![
-                ("server.listen", s.listen),
-                ("server.admin_listen", s.admin_listen),
-            ]
+            let mut t = vec![("server.admin_listen", s.admin_listen)];
+            t.extend(s.listen.map(|l| ("server.listen", l)));
+            t.extend(s.tls.as_ref().map(|l| ("server.tls.listen", l.listen)));
+            t
         })
         .unwrap_or_default();
     for (key, addr) in [

@@ -41,12 +41,12 @@ pub use rate_limits::{
 };
 pub use routes::{AuthMode, HandlerKind, OnMissing, RouteConfig, RouteTarget};
 pub use secret::SecretString;
-pub use server::{LogConfig, LogFormat, ServerConfig};
+pub use server::{LogConfig, LogFormat, ServerConfig, ServerTlsConfig};
 pub use sessions::SessionsConfig;
 pub use signing::{AssertionConfig, KeyStatus, DEFAULT_ASSERTION_HEADER};
 pub use store::{StoreBackend, StoreConfig};
 pub use tokens::{CacheConfig, ChecksumKey, TokenFormat, TokensConfig};
-pub use upstreams::{HealthCheckConfig, UpstreamConfig};
+pub use upstreams::{HealthCheckConfig, UpstreamConfig, UpstreamTlsConfig};
 
 use problems::{Outside, Problems};
 use raw::RawConfig;

@@ -112,7 +112,8 @@ pub struct RawForwardAuth {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
-    pub listen: String,
+    /// Plain HTTP; may be left out when `tls` listens instead.
+    pub listen: Option<String>,
     pub public_url: String,
     pub admin_listen: String,
     pub threads: Option<usize>,
@@ -121,6 +122,19 @@ pub struct RawServer {
     pub trusted_proxies: Vec<String>,
     pub max_connections: Option<usize>,
     pub pid_file: Option<String>,
+    /// HTTP/2 with prior knowledge on the plain listener (gRPC clients without TLS).
+    pub h2c: Option<bool>,
+    pub tls: Option<RawServerTls>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServerTls {
+    pub listen: String,
+    pub cert_file: String,
+    pub key_file: String,
+    pub client_ca_file: Option<String>,
+    pub hsts: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -209,6 +223,12 @@ pub struct RawUpstream {
     pub read_timeout: Option<String>,
     pub idle_timeout: Option<String>,
     pub health_check: Option<RawHealthCheck>,
+    pub tls: Option<bool>,
+    pub sni: Option<String>,
+    pub ca_file: Option<String>,
+    pub client_cert_file: Option<String>,
+    pub client_key_file: Option<String>,
+    pub h2c: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

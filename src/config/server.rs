@@ -1,6 +1,6 @@
 //! The `[server]` section (listeners, public URL, threads, trusted proxies) and `[log]`.
 
-use super::raw::{RawLog, RawServer};
+use super::raw::{RawLog, RawServer, RawServerTls};
 use super::Problems;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -10,7 +10,11 @@ use url::Url;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    pub listen: SocketAddr,
+    /// The plain HTTP listener; `None` when only `tls` listens.
+    pub listen: Option<SocketAddr>,
+    /// HTTP/2 with prior knowledge accepted on the plain listener.
+    pub h2c: bool,
+    pub tls: Option<ServerTlsConfig>,
     pub public_url: Url,
     pub admin_listen: SocketAddr,
     pub threads: usize,
@@ -20,6 +24,18 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Where `run` writes its process id, for `gatehouse reload` to signal (off by default).
     pub pid_file: Option<PathBuf>,
+}
+
+/// `[server.tls]`: the TLS listener. Files are read at start and again on reload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerTlsConfig {
+    pub listen: SocketAddr,
+    pub cert_file: String,
+    pub key_file: String,
+    /// Clients must present a certificate signed by one of these (mTLS).
+    pub client_ca_file: Option<String>,
+    /// `Strict-Transport-Security` on every response over TLS; `None` when set to "".
+    pub hsts: Option<http::HeaderValue>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -38,10 +54,30 @@ pub struct LogConfig {
 
 /// `None` when a listener or the public URL is unusable (a problem is pushed for each).
 pub(super) fn validate_server(p: &mut Problems, raw: RawServer) -> Option<ServerConfig> {
-    let listen = p.socket_addr("server.listen", &raw.listen);
+    let listen = raw
+        .listen
+        .as_deref()
+        .map(|l| p.socket_addr("server.listen", l));
     let admin_listen = p.socket_addr("server.admin_listen", &raw.admin_listen);
-    if listen.is_some() && listen == admin_listen && listen.map(|a| a.port()) != Some(0) {
-        p.push("server.admin_listen: must differ from server.listen".into());
+    let tls = raw.tls.map(|t| validate_tls(p, t));
+    if listen.is_none() && tls.is_none() {
+        p.push("server.listen: needed unless [server.tls] listens".into());
+    }
+    let mut taken = Vec::new();
+    if let Some(l) = listen {
+        taken.push(("server.listen", l));
+    }
+    taken.push(("server.admin_listen", admin_listen));
+    if let Some(t) = &tls {
+        taken.push(("server.tls.listen", t.as_ref().map(|t| t.listen)));
+    }
+    for (i, (key, addr)) in taken.iter().enumerate() {
+        let Some(addr) = addr.filter(|a| a.port() != 0) else {
+            continue;
+        };
+        if let Some((other, _)) = taken[..i].iter().find(|(_, a)| *a == Some(addr)) {
+            p.push(format!("{key}: must differ from {other}"));
+        }
     }
     let public_url = match Url::parse(&raw.public_url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
@@ -86,7 +122,9 @@ pub(super) fn validate_server(p: &mut Problems, raw: RawServer) -> Option<Server
         }
     }
     Some(ServerConfig {
-        listen: listen?,
+        listen: listen.map(|l| l.ok_or(())).transpose().ok()?,
+        h2c: raw.h2c.unwrap_or(false),
+        tls: tls.map(|t| t.ok_or(())).transpose().ok()?,
         public_url: public_url?,
         admin_listen: admin_listen?,
         threads,
@@ -96,6 +134,40 @@ pub(super) fn validate_server(p: &mut Problems, raw: RawServer) -> Option<Server
         pid_file: raw.pid_file.filter(|f| !f.is_empty()).map(PathBuf::from),
     })
 }
+fn validate_tls(p: &mut Problems, raw: RawServerTls) -> Option<ServerTlsConfig> {
+    let listen = p.socket_addr("server.tls.listen", &raw.listen);
+    for (key, value) in [
+        ("cert_file", Some(&raw.cert_file)),
+        ("key_file", Some(&raw.key_file)),
+        ("client_ca_file", raw.client_ca_file.as_ref()),
+    ] {
+        if value.is_some_and(|v| v.is_empty()) {
+            p.push(format!("server.tls.{key}: must name a PEM file"));
+        }
+    }
+    // A year, without includeSubDomains: that one would bind hosts Gatehouse does not serve.
+    let hsts = match raw.hsts.as_deref() {
+        None => Some(http::HeaderValue::from_static("max-age=31536000")),
+        Some("") => None,
+        Some(v) => match http::HeaderValue::from_str(v) {
+            Ok(h) if v.starts_with("max-age=") => Some(h),
+            _ => {
+                p.push(format!(
+                    "server.tls.hsts: `{v}` must be a Strict-Transport-Security value (`max-age=…`) or \"\""
+                ));
+                None
+            }
+        },
+    };
+    Some(ServerTlsConfig {
+        listen: listen?,
+        cert_file: raw.cert_file,
+        key_file: raw.key_file,
+        client_ca_file: raw.client_ca_file,
+        hsts,
+    })
+}
+
 pub(super) fn validate_log(p: &mut Problems, raw: RawLog) -> LogConfig {
     let level = raw.level.unwrap_or_else(|| "info".into());
     if tracing_subscriber::EnvFilter::try_new(&level).is_err() {

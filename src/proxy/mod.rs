@@ -9,6 +9,7 @@ mod described;
 mod ext_authz;
 mod forward_auth;
 mod framing;
+mod grpc;
 mod handler;
 mod head;
 mod live;
@@ -79,6 +80,8 @@ pub struct RequestCtx {
     policy: Option<(usize, Decision)>,
     /// The rate-limit fields an allowed response carries.
     rate_headers: Option<RateHeaders>,
+    /// The client connection is TLS: responses carry HSTS (never over plain HTTP, RFC 6797).
+    tls: bool,
 }
 
 enum Next<'s> {
@@ -217,6 +220,7 @@ impl RequestCtx {
             captures: Vec::new(),
             policy: None,
             rate_headers: None,
+            tls: false,
         }
     }
 }
@@ -235,6 +239,7 @@ impl ProxyHttp for ProxyService {
         ctx: &mut RequestCtx,
     ) -> pingora::Result<bool> {
         let this = self.pinned(ctx);
+        ctx.tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
         let req = session.req_header();
         ctx.request_id = Some(request_id::request_id(req.headers.get(request_id::HEADER)));
         ctx.origin = req.headers.get(http::header::ORIGIN).cloned();
@@ -320,6 +325,11 @@ impl ProxyHttp for ProxyService {
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
         s.identity_headers.sanitize(upstream_request, peer_ip);
+        // sanitize says `http` unless a trusted proxy said otherwise; here the client's own
+        // connection was TLS.
+        if ctx.tls && !peer_ip.is_some_and(|ip| s.identity_headers.is_trusted(ip)) {
+            upstream_request.insert_header("x-forwarded-proto", "https")?;
+        }
         let forward_authorization = ctx
             .route
             .and_then(|i| s.config.routes.get(i))
@@ -380,6 +390,7 @@ impl ProxyHttp for ProxyService {
         if let Some(h) = &ctx.rate_headers {
             respond::rate_headers(upstream_response, h)?;
         }
+        respond::hsts(&ctx.state, ctx, upstream_response)?;
         Ok(())
     }
 

@@ -24,6 +24,10 @@ pub async fn write_own(
     if !session.is_body_empty() && !ctx.body_consumed {
         session.set_keepalive(None);
     }
+    if resp.status >= 400 && super::grpc::is_grpc(session.req_header()) {
+        super::grpc::trailers_only(&mut header)?;
+        return session.write_response_header(Box::new(header), true).await;
+    }
     let head_only = session.req_header().method == http::Method::HEAD;
     session
         .write_response_header(Box::new(header), head_only)
@@ -91,7 +95,33 @@ pub(super) fn own_head(
     if let Some(h) = &ctx.rate_headers {
         rate_headers(&mut header, h)?;
     }
+    hsts(state, ctx, &mut header)?;
     Ok(header)
+}
+
+/// `Strict-Transport-Security` on a response over TLS, unless the upstream set its own.
+pub(super) fn hsts(
+    state: &AppState,
+    ctx: &RequestCtx,
+    header: &mut ResponseHeader,
+) -> pingora::Result<()> {
+    if !ctx.tls
+        || header
+            .headers
+            .contains_key(http::header::STRICT_TRANSPORT_SECURITY)
+    {
+        return Ok(());
+    }
+    if let Some(value) = state
+        .config
+        .server
+        .tls
+        .as_ref()
+        .and_then(|t| t.hsts.as_ref())
+    {
+        header.insert_header(http::header::STRICT_TRANSPORT_SECURITY, value.clone())?;
+    }
+    Ok(())
 }
 
 /// `RateLimit-Policy` and `RateLimit` on a response the limits let through.

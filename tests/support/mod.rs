@@ -80,7 +80,7 @@ impl TestGatehouse {
     fn start_text(dir: TempDir, text: String) -> TestGatehouse {
         let config =
             Config::from_toml(&text, "test").unwrap_or_else(|e| panic!("{e}\n---\n{text}"));
-        let addr = config.server.listen;
+        let addr = config.server.listen.expect("plain listener");
         let admin = config.server.admin_listen;
         let running = start_outside_runtime(config);
         TestGatehouse {
@@ -104,7 +104,7 @@ impl TestGatehouse {
         let text = Self::config_text_full(port, free_port(), &store, server_extra, sections);
         let config =
             Config::from_toml(&text, "test").unwrap_or_else(|e| panic!("{e}\n---\n{text}"));
-        let addr = config.server.listen;
+        let addr = config.server.listen.expect("plain listener");
         let admin = config.server.admin_listen;
         let running = start_outside_runtime(config);
         TestGatehouse {
