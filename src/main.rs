@@ -172,8 +172,14 @@ fn main() -> ExitCode {
             }
         },
         Command::Run => {
-            gatehouse::telemetry::init(&config.log);
-            match Gatehouse::build(config) {
+            let telemetry = match gatehouse::telemetry::init(&config.log, config.tracing.as_ref()) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("gatehouse: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let code = match Gatehouse::build(config) {
                 Ok(g) => {
                     tracing::info!("gatehouse starting");
                     g.run_forever();
@@ -183,7 +189,10 @@ fn main() -> ExitCode {
                     eprintln!("gatehouse: {e}");
                     ExitCode::FAILURE
                 }
-            }
+            };
+            // The last requests' spans are still in the batch: send them before exiting.
+            telemetry.shutdown();
+            code
         }
         Command::Migrate => with_store(&config, |_, _| async {
             Ok("migrations applied".to_string())

@@ -20,6 +20,7 @@ mod server;
 mod sessions;
 mod store;
 mod tokens;
+mod traces;
 mod upstreams;
 
 // `self::` because the `http` crate has the same name.
@@ -44,6 +45,7 @@ pub use server::{LogConfig, LogFormat, ServerConfig};
 pub use sessions::SessionsConfig;
 pub use store::{StoreBackend, StoreConfig};
 pub use tokens::{CacheConfig, ChecksumKey, TokenFormat, TokensConfig};
+pub use traces::TracingConfig;
 pub use upstreams::{HealthCheckConfig, UpstreamConfig};
 
 use problems::{Outside, Problems};
@@ -92,6 +94,8 @@ pub struct Config {
     pub forward_auth: Option<ForwardAuthConfig>,
     /// Browser sessions (routes with `on_missing = "sign_in"`); defaults when not written.
     pub sessions: SessionsConfig,
+    /// Present when the `[tracing]` section is: spans are exported over OTLP/HTTP.
+    pub tracing: Option<TracingConfig>,
 }
 
 impl Config {
@@ -134,6 +138,9 @@ fn validate(raw: RawConfig, outside: Outside) -> Result<Config, Vec<String>> {
     let mut p = Problems::new(outside);
     let server = server::validate_server(&mut p, raw.server);
     let log = server::validate_log(&mut p, raw.log);
+    let tracing = raw
+        .tracing
+        .and_then(|t| traces::validate_tracing(&mut p, t));
     let store = store::validate_store(&mut p, raw.store);
     let tokens = tokens::validate_tokens(&mut p, raw.tokens);
     let cache = tokens::validate_cache(&mut p, raw.cache);
@@ -207,6 +214,7 @@ fn validate(raw: RawConfig, outside: Outside) -> Result<Config, Vec<String>> {
         claims,
         forward_auth,
         sessions,
+        tracing,
     })
 }
 

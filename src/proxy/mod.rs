@@ -13,6 +13,7 @@ mod handler;
 mod head;
 mod respond;
 mod session;
+mod trace;
 mod upgrade;
 
 use crate::app::AppState;
@@ -36,6 +37,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
+use tracing::Instrument;
 
 pub use ext_authz::{AuthorizationServer, ExtAuthz};
 
@@ -83,6 +85,8 @@ pub struct RequestCtx {
     policy: Option<(usize, Decision)>,
     /// The rate-limit fields an allowed response carries.
     rate_headers: Option<RateHeaders>,
+    /// OpenTelemetry spans (`[tracing]`); none without it.
+    trace: trace::RequestTrace,
 }
 
 enum Next<'s> {
@@ -223,6 +227,7 @@ impl ProxyHttp for GatehouseProxy {
             captures: Vec::new(),
             policy: None,
             rate_headers: None,
+            trace: trace::RequestTrace::off(),
         }
     }
 
@@ -231,6 +236,8 @@ impl ProxyHttp for GatehouseProxy {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> pingora::Result<bool> {
+        trace::begin(&self.state, session, ctx);
+        let span = ctx.trace.span();
         let req = session.req_header();
         ctx.request_id = Some(request_id::request_id(req.headers.get(request_id::HEADER)));
         ctx.origin = req.headers.get(http::header::ORIGIN).cloned();
@@ -242,7 +249,11 @@ impl ProxyHttp for GatehouseProxy {
             );
             return self.reject(session, ctx, refused(conflict)).await;
         }
-        if let Some(answered) = self.forward_auth(session, ctx).await {
+        if let Some(answered) = self
+            .forward_auth(session, ctx)
+            .instrument(span.clone())
+            .await
+        {
             return answered;
         }
         let peer = session
@@ -250,7 +261,10 @@ impl ProxyHttp for GatehouseProxy {
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
         let req = session.req_header();
-        let next = self.decide(req, peer, ctx, Purpose::Proxy).await;
+        let next = self
+            .decide(req, peer, ctx, Purpose::Proxy)
+            .instrument(span.clone())
+            .await;
         match next {
             Ok(Next::Proxy) if framing::needs_preread(session) => {
                 ctx.continue_sent = framing::expects_continue(session);
@@ -273,7 +287,8 @@ impl ProxyHttp for GatehouseProxy {
                 Ok(true)
             }
             Ok(Next::Handler(endpoint)) => {
-                let resp = match self.run_handler(session, ctx, endpoint).await {
+                let handled = self.run_handler(session, ctx, endpoint);
+                let resp = match handled.instrument(span).await {
                     Ok(resp) => resp,
                     Err(e) => self.state.renderer.render(endpoint.contract, &e),
                 };
@@ -344,7 +359,7 @@ impl ProxyHttp for GatehouseProxy {
         if ctx.continue_sent {
             upstream_request.remove_header(&http::header::EXPECT);
         }
-        Ok(())
+        trace::upstream(s, ctx, upstream_request)
     }
 
     async fn request_body_filter(
@@ -451,7 +466,7 @@ impl ProxyHttp for GatehouseProxy {
         }
     }
 
-    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
         let s = &*self.state;
         let status = session
             .response_written()
@@ -462,6 +477,8 @@ impl ProxyHttp for GatehouseProxy {
         route
             .unwrap_or(&s.unmatched_metrics)
             .observe(status, elapsed.as_secs_f64());
+        trace::finish(s, ctx, status, e);
+        let _in_request = ctx.trace.enter();
         if s.config.log.access_log {
             let req = session.req_header();
             let policy = ctx
