@@ -145,7 +145,7 @@ async fn requests_are_traced_through_otlp_and_the_upstream() {
     ]
     .concat();
     // Peers on 127.0.0.2 are the trusted ingress; 127.0.0.1 is any client.
-    let text = TestGatehouse::config_text_full(
+    let config_text = TestGatehouse::config_text_full(
         port,
         admin,
         &format!(
@@ -158,7 +158,7 @@ async fn requests_are_traced_through_otlp_and_the_upstream() {
     .replace("level = \"warn\"", "level = \"info\"\nformat = \"json\"")
     .replace("access_log = false", "access_log = true");
     let config = dir.path().join("gatehouse.toml");
-    std::fs::write(&config, text).unwrap();
+    std::fs::write(&config, config_text).unwrap();
     let token = cli_issue(&config, &["--user", "traced-user"]);
 
     let log_path = dir.path().join("gatehouse.log");
