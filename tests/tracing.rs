@@ -127,16 +127,85 @@ const CLIENT_PARENT: &str = "00f067aa0ba902b7";
 const FORGED_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
 const FORGED_PARENT: &str = "b7ad6b7169203331";
 
+/// The real binary with `[tracing]` pointed at the receiver and JSON logs to a file.
+struct Traced {
+    child: std::process::Child,
+    addr: SocketAddr,
+    dir: tempfile::TempDir,
+    log_path: std::path::PathBuf,
+}
+
+impl Traced {
+    fn start(
+        receiver: SocketAddr,
+        server_extra: &str,
+        sections: &str,
+        before: impl FnOnce(&std::path::Path),
+    ) -> Traced {
+        let dir = tempfile::tempdir().unwrap();
+        let (port, admin) = (free_port(), free_port());
+        let sections = format!(
+            "[tracing]\notlp_endpoint = \"http://{receiver}\"\nservice_name = \"gatehouse-test\"\n{sections}"
+        );
+        let config_text = TestGatehouse::config_text_full(
+            port,
+            admin,
+            &format!(
+                "[store]\nurl = \"sqlite://{}\"\n",
+                dir.path().join("g.db").display()
+            ),
+            server_extra,
+            &sections,
+        )
+        .replace("level = \"warn\"", "level = \"info\"\nformat = \"json\"")
+        .replace("access_log = false", "access_log = true");
+        let config = dir.path().join("gatehouse.toml");
+        std::fs::write(&config, config_text).unwrap();
+        before(&config);
+        let log_path = dir.path().join("gatehouse.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .arg("--config")
+            .arg(&config)
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(Instant::now() < deadline, "gatehouse did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Traced {
+            child,
+            addr,
+            dir,
+            log_path,
+        }
+    }
+
+    /// SIGTERM: the batch still buffered is exported before the process exits. The logs.
+    fn stop(mut self) -> String {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "gatehouse did not exit");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let logs = std::fs::read_to_string(&self.log_path).unwrap();
+        drop(self.dir);
+        logs
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_are_traced_through_otlp_and_the_upstream() {
     let (receiver, received) = start_receiver().await;
     let upstream = EchoUpstream::start("app").await;
-    let dir = tempfile::tempdir().unwrap();
-    let (port, admin) = (free_port(), free_port());
     let sections = [
-        format!(
-            "[tracing]\notlp_endpoint = \"http://{receiver}\"\nservice_name = \"gatehouse-test\"\n"
-        ),
         format!(
             "[[upstreams]]\nname = \"app\"\naddrs = [\"{}\"]\n",
             upstream.addr
@@ -145,37 +214,14 @@ async fn requests_are_traced_through_otlp_and_the_upstream() {
     ]
     .concat();
     // Peers on 127.0.0.2 are the trusted ingress; 127.0.0.1 is any client.
-    let config_text = TestGatehouse::config_text_full(
-        port,
-        admin,
-        &format!(
-            "[store]\nurl = \"sqlite://{}\"\n",
-            dir.path().join("g.db").display()
-        ),
+    let mut token = String::new();
+    let gatehouse = Traced::start(
+        receiver,
         "trusted_proxies = [\"127.0.0.2\"]",
         &sections,
-    )
-    .replace("level = \"warn\"", "level = \"info\"\nformat = \"json\"")
-    .replace("access_log = false", "access_log = true");
-    let config = dir.path().join("gatehouse.toml");
-    std::fs::write(&config, config_text).unwrap();
-    let token = cli_issue(&config, &["--user", "traced-user"]);
-
-    let log_path = dir.path().join("gatehouse.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .arg("--config")
-        .arg(&config)
-        .stdout(Stdio::from(log.try_clone().unwrap()))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "gatehouse did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        |config| token = cli_issue(config, &["--user", "traced-user"]),
+    );
+    let addr = gatehouse.addr;
     let base = format!("http://{addr}");
     let from = |ip: &str| {
         reqwest::Client::builder()
@@ -222,16 +268,7 @@ async fn requests_are_traced_through_otlp_and_the_upstream() {
     assert_eq!(r.status(), 401);
     assert_eq!(upstream.count(), 2);
 
-    // SIGTERM: the batch still buffered is exported before the process exits.
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "gatehouse did not exit");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let logs = std::fs::read_to_string(&log_path).unwrap();
+    let logs = gatehouse.stop();
 
     let r = received.lock().unwrap();
     assert!(
