@@ -412,3 +412,124 @@ async fn requests_are_traced_through_otlp_and_the_upstream() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Facebook Login's callback calls the Graph API: each call is a client span under the
+/// callback's request span, with its endpoint label and outcome and nothing of the tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_calls_are_spans_of_the_callback_request() {
+    use support::fake_facebook::{FakeFacebook, APP_ID, APP_SECRET};
+    use support::oauth::{oauth_sections, LEGACY};
+    let (receiver, received) = start_receiver().await;
+    let fb = FakeFacebook::start().await;
+    let key = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    let sections = format!(
+        "{}\n[facebook]\napp_id = \"{APP_ID}\"\napp_secret = \"{APP_SECRET}\"\n\
+         dialog_url = \"{base}\"\ngraph_url = \"{base}\"\napi_version = \"v21.0\"\n\
+         scopes = [\"pages_show_list\"]\nintegrator_origins = [\"https://btask.example.net\"]\n\
+         token_encryption_key = \"{key}\"\ntimeout = \"2s\"\n",
+        oauth_sections(""),
+        base = fb.base_url
+    );
+    let gatehouse = Traced::start(receiver, "", &sections, |_| {});
+    let base = format!("http://{}", gatehouse.addr);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let password = "password-for-tracing-1";
+    let r = client
+        .post(format!("{base}/sign-up"))
+        .json(
+            &serde_json::json!({"username": "fbtraced", "password": password, "client_id": LEGACY}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let login: Value = client
+        .post(format!("{base}/oauth/authorize"))
+        .json(&serde_json::json!({"username": "fbtraced", "password": password, "grant_type": "password", "client_id": LEGACY}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap().to_string();
+
+    let r = client
+        .get(format!(
+            "{base}/facebook/oauth_dialog?redirect_uri=https%3A%2F%2Fbtask.example.net%2Fdone&oauth_token={token}"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let cookies: Vec<String> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .collect();
+    let dialog = r.headers()["location"].to_str().unwrap().to_string();
+    let r = client.get(dialog).send().await.unwrap();
+    assert_eq!(r.status(), 302, "the fake dialog redirects");
+    let back = r.headers()["location"].to_str().unwrap().to_string();
+    let path = back
+        .split('#')
+        .next()
+        .unwrap()
+        .splitn(4, '/')
+        .nth(3)
+        .unwrap()
+        .to_string();
+    let r = client
+        .get(format!("{base}/{path}"))
+        .header("cookie", cookies.join("; "))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
+    let logs = gatehouse.stop();
+
+    let r = received.lock().unwrap();
+    let spans: Vec<&Span> = r.spans.iter().map(|(_, s)| s).collect();
+    let callback = spans
+        .iter()
+        .find(|s| {
+            s.name == "request"
+                && text(&s.attributes, "url.path").as_deref() == Some("/facebook/oauth_code")
+        })
+        .unwrap_or_else(|| panic!("no span for the callback: {spans:#?}\n{logs}"));
+    let calls: Vec<&&Span> = spans
+        .iter()
+        .filter(|s| s.name == "facebook.graph")
+        .collect();
+    assert!(!calls.is_empty(), "no Graph span: {spans:#?}");
+    for call in &calls {
+        assert_eq!(call.kind, SpanKind::Client as i32);
+        assert_eq!(call.trace_id, callback.trace_id);
+        assert_eq!(call.parent_span_id, callback.span_id);
+        assert_eq!(
+            text(&call.attributes, "gatehouse.graph.outcome").as_deref(),
+            Some("ok")
+        );
+    }
+    let endpoints: Vec<String> = calls
+        .iter()
+        .filter_map(|c| text(&c.attributes, "gatehouse.graph.endpoint"))
+        .collect();
+    assert!(
+        endpoints.iter().any(|e| e == "code_exchange"),
+        "{endpoints:?}"
+    );
+    let dump = format!("{spans:?}");
+    for secret in [
+        token.as_str(),
+        APP_SECRET,
+        "access_token",
+        "appsecret_proof",
+    ] {
+        assert!(!dump.contains(secret), "`{secret}` in a span");
+    }
+}
