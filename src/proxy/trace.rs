@@ -3,8 +3,9 @@
 //! W3C trace context: an incoming `traceparent`/`tracestate` is believed from trusted proxies
 //! only, and the upstream always gets ours in place of whatever the client sent.
 //!
-//! Without `[tracing]` every function here returns at its first check: no span, no header read,
-//! no allocation, and client-sent trace headers pass through untouched as before.
+//! Without `[tracing]` the spans kept are `Span::none()` and every function here returns at its
+//! first check: no span object, no header read, no allocation; client-sent trace headers pass
+//! through untouched, as before.
 
 use super::RequestCtx;
 use crate::app::AppState;
