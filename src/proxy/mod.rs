@@ -478,6 +478,7 @@ impl ProxyHttp for GatehouseProxy {
             .unwrap_or(&s.unmatched_metrics)
             .observe(status, elapsed.as_secs_f64());
         trace::finish(s, ctx, status, e);
+        // The access line carries the trace id. The guard is !Send, so no await can follow it.
         let _in_request = ctx.trace.enter();
         if s.config.log.access_log {
             let req = session.req_header();
