@@ -219,18 +219,27 @@ fn main() -> ExitCode {
             }
         },
         Command::Run => {
-            gatehouse::telemetry::init(&config.log);
+            let telemetry = match gatehouse::telemetry::init(&config.log, config.tracing.as_ref()) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("gatehouse: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let started = Gatehouse::build(config).and_then(|g| {
                 tracing::info!("gatehouse starting");
                 g.config_file(&cli.config).run_forever()
             });
-            match started {
+            let code = match started {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("gatehouse: {e}");
                     ExitCode::FAILURE
                 }
-            }
+            };
+            // The last requests' spans are still in the batch: send them before exiting.
+            telemetry.shutdown();
+            code
         }
         Command::Reload { .. } => {
             if let Err(problems) = gatehouse::app::check_routes(&config) {

@@ -14,6 +14,7 @@ use moka::future::Cache;
 use moka::Expiry;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// The validator's id and the token's SHA-256: never the token itself, never shared across
 /// validators, and derivable from a stored hash so revocations can find the entry.
@@ -124,10 +125,14 @@ impl CachedValidator {
         self.metrics.cache_miss.inc();
         let inner = self.inner.clone();
         let owned = token.to_owned();
-        let result = self
-            .positive
-            .try_get_with(key, async move { inner.validate(&owned).await })
-            .await;
+        // An exported span only (`[tracing]`); without it the callsite is off and this is free.
+        let lookup = tracing::info_span!(
+            target: crate::telemetry::SPANS,
+            "token.lookup",
+            gatehouse.validator = self.inner.id(),
+        );
+        let validation = async move { inner.validate(&owned).await }.instrument(lookup);
+        let result = self.positive.try_get_with(key, validation).await;
         match result {
             Ok(identity) => Ok(identity),
             Err(shared) => {

@@ -21,6 +21,7 @@ mod sessions;
 mod signing;
 mod store;
 mod tokens;
+mod traces;
 mod upstreams;
 
 // `self::` because the `http` crate has the same name.
@@ -46,6 +47,7 @@ pub use sessions::SessionsConfig;
 pub use signing::{AssertionConfig, KeyStatus, DEFAULT_ASSERTION_HEADER};
 pub use store::{StoreBackend, StoreConfig};
 pub use tokens::{CacheConfig, ChecksumKey, TokenFormat, TokensConfig};
+pub use traces::TracingConfig;
 pub use upstreams::{HealthCheckConfig, UpstreamConfig, UpstreamTlsConfig};
 
 use problems::{Outside, Problems};
@@ -96,6 +98,8 @@ pub struct Config {
     pub sessions: SessionsConfig,
     /// `[assertion]`: the signed identity assertion sent upstream.
     pub assertion: Option<AssertionConfig>,
+    /// Present when the `[tracing]` section is: spans are exported over OTLP/HTTP.
+    pub tracing: Option<TracingConfig>,
 }
 
 impl Config {
@@ -138,6 +142,9 @@ fn validate(raw: RawConfig, outside: Outside) -> Result<Config, Vec<String>> {
     let mut p = Problems::new(outside);
     let server = server::validate_server(&mut p, raw.server);
     let log = server::validate_log(&mut p, raw.log);
+    let tracing = raw
+        .tracing
+        .and_then(|t| traces::validate_tracing(&mut p, t));
     let store = store::validate_store(&mut p, raw.store);
     let local_issuer = server.as_ref().map(|s| s.public_url.as_str().to_string());
     let has_signing_keys = raw
@@ -224,6 +231,7 @@ fn validate(raw: RawConfig, outside: Outside) -> Result<Config, Vec<String>> {
         forward_auth,
         sessions,
         assertion,
+        tracing,
     })
 }
 

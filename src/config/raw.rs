@@ -91,6 +91,15 @@ pub struct RawConfig {
     pub forward_auth: Option<RawForwardAuth>,
     pub sessions: Option<RawSessions>,
     pub assertion: Option<super::signing::RawAssertion>,
+    pub tracing: Option<RawTracing>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTracing {
+    pub otlp_endpoint: String,
+    pub sample_ratio: Option<f64>,
+    pub service_name: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -9,6 +9,7 @@ use serde_json::Value;
 use sha2::Sha256;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 use url::Url;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +103,18 @@ pub fn appsecret_proof(app_secret: &str, token: &str) -> String {
 
 const RETRIES: u32 = 2;
 
+/// One Graph call (each attempt of a retried one), for `[tracing]`: the endpoint's label and
+/// outcome, never the URL (it may carry a token).
+fn graph_span(endpoint: &'static str) -> tracing::Span {
+    tracing::info_span!(
+        target: crate::telemetry::SPANS,
+        "facebook.graph",
+        otel.kind = "client",
+        gatehouse.graph.endpoint = endpoint,
+        gatehouse.graph.outcome = tracing::field::Empty,
+    )
+}
+
 impl GraphClient {
     pub fn new(config: &FacebookConfig, metrics: Arc<Metrics>) -> Result<Self, String> {
         let http = reqwest::Client::builder()
@@ -144,6 +157,7 @@ impl GraphClient {
             Err(GraphError::Malformed(_)) => "malformed",
         };
         self.metrics.facebook_request(endpoint, outcome);
+        tracing::Span::current().record("gatehouse.graph.outcome", outcome);
         result
     }
 
@@ -199,9 +213,12 @@ impl GraphClient {
     ) -> Result<Value, GraphError> {
         let mut attempt = 0;
         loop {
-            let result = self
-                .read(endpoint, self.http.get(url).query(query).send().await)
-                .await;
+            let result = async {
+                self.read(endpoint, self.http.get(url).query(query).send().await)
+                    .await
+            }
+            .instrument(graph_span(endpoint))
+            .await;
             match result {
                 Err(e) if e.transient() && attempt < RETRIES => {
                     attempt += 1;
@@ -227,16 +244,17 @@ impl GraphClient {
             ("client_secret", self.app_secret.as_str()),
             ("code", code),
         ];
-        let body = self
-            .read(
-                "code_exchange",
-                self.http
-                    .post(self.url("oauth/access_token"))
-                    .form(&form)
-                    .send()
-                    .await,
-            )
-            .await?;
+        let endpoint = "code_exchange";
+        let sent = async {
+            let response = self
+                .http
+                .post(self.url("oauth/access_token"))
+                .form(&form)
+                .send()
+                .await;
+            self.read(endpoint, response).await
+        };
+        let body = sent.instrument(graph_span(endpoint)).await?;
         Self::user_token(&body)
     }
 

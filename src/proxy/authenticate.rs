@@ -97,7 +97,10 @@ impl GatehouseProxy {
         need: Need<'_>,
     ) -> Result<Option<Arc<Identity>>, ApiError> {
         let s = &*self.state;
-        let decide = |d: AuthDecision| s.metrics.auth_decision(d);
+        let decide = |d: AuthDecision| {
+            s.metrics.auth_decision(d);
+            super::trace::decision(s, d);
+        };
         let token = extract_token(&req.headers, req.uri.query(), need.locations).map_err(|m| {
             decide(AuthDecision::Malformed);
             ApiError::MalformedToken(m.to_string())

@@ -5,6 +5,7 @@
 
 mod access;
 mod authenticate;
+mod decide;
 mod described;
 mod ext_authz;
 mod forward_auth;
@@ -15,6 +16,7 @@ mod head;
 mod live;
 mod respond;
 mod session;
+mod trace;
 mod upgrade;
 
 use crate::app::AppState;
@@ -38,6 +40,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
+use tracing::Instrument;
 
 pub use ext_authz::{AuthorizationServer, ExtAuthz};
 pub use live::ProxyService;
@@ -82,6 +85,8 @@ pub struct RequestCtx {
     rate_headers: Option<RateHeaders>,
     /// The client connection is TLS: responses carry HSTS (never over plain HTTP, RFC 6797).
     tls: bool,
+    /// OpenTelemetry spans (`[tracing]`); none without it.
+    trace: trace::RequestTrace,
 }
 
 enum Next<'s> {
@@ -100,106 +105,6 @@ fn refused(e: ApiError) -> Refusal {
 
 fn unreadable() -> ApiError {
     ApiError::InvalidRequest("the request could not be read".into())
-}
-
-impl GatehouseProxy {
-    /// Routes and authenticates; never touches the network except through the token validator.
-    async fn decide(
-        &self,
-        req: &RequestHeader,
-        peer: Option<IpAddr>,
-        ctx: &mut RequestCtx,
-        purpose: Purpose,
-    ) -> Result<Next<'_>, Refusal> {
-        let s = &*self.state;
-        check_header_size(req, s.config.http.max_header_bytes).map_err(refused)?;
-        let uri = &req.uri;
-        let path = normalize_path(uri.path())
-            .map_err(|e| refused(ApiError::InvalidRequest(e.to_string())))?;
-
-        if req.method == http::Method::OPTIONS
-            && req.headers.contains_key(http::header::ORIGIN)
-            && req
-                .headers
-                .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
-        {
-            // Browsers send preflights without credentials: answer them here, never upstream.
-            return Ok(Next::Respond(OwnResponse::empty(204)));
-        }
-
-        let host = request_host(req).map_err(refused)?;
-        let route = s
-            .routes
-            .find(host.as_deref(), &path)
-            .ok_or_else(|| refused(ApiError::NotFound("no route matches this request".into())))?;
-        ctx.route = Some(route.index);
-
-        let stripped_query = uri.query().and_then(strip_query_token);
-        if matches!(path, Cow::Owned(_)) || stripped_query.is_some() {
-            let query = stripped_query
-                .as_deref()
-                .or(uri.query())
-                .filter(|q| !q.is_empty());
-            let pq = match query {
-                Some(q) => format!("{path}?{q}"),
-                None => path.clone().into_owned(),
-            };
-            ctx.upstream_uri = Some(pq.parse().map_err(|_| refused(unreadable()))?);
-        }
-
-        let (auth, contract, endpoint) = match route.target {
-            RouteTarget::Upstream(_) => (Auth::Route, Contract::Rfc6750, None),
-            RouteTarget::Decisions if purpose == Purpose::Proxy => {
-                let only = "this route only answers forward-auth decisions";
-                return Err(refused(ApiError::NotFound(only.into())));
-            }
-            RouteTarget::Decisions => (Auth::Route, Contract::Rfc6750, None),
-            RouteTarget::Handler(kind) => match s.endpoints.resolve(kind, &req.method, &path) {
-                Resolved::Found { endpoint, captures } => {
-                    ctx.captures = captures;
-                    (endpoint.auth, endpoint.contract, Some(endpoint))
-                }
-                Resolved::Refused { error, contract } => return Err((error, contract)),
-            },
-        };
-        if let Some(need) = self.need(auth, route, uri.query()) {
-            ctx.identity = self
-                .authenticate(req, need)
-                .await
-                .map_err(|e| (e, contract))?;
-        }
-        let credential = endpoint.is_some_and(|e| e.credential);
-        self.check_access(req, ctx, route, &path, peer, credential)
-            .await
-            .map_err(|e| (e, contract))?;
-
-        match (route.target.clone(), endpoint) {
-            (_, Some(endpoint)) => {
-                ctx.handler_path = path.into_owned();
-                Ok(Next::Handler(endpoint))
-            }
-            (RouteTarget::Upstream(i), None) => {
-                ctx.upstream = Some(i);
-                Ok(Next::Proxy)
-            }
-            // Only decisions get here (the proxy refused the route above): nothing to run.
-            (RouteTarget::Decisions, None) => Ok(Next::Respond(OwnResponse::empty(200))),
-            (RouteTarget::Handler(_), None) => Err(refused(ApiError::Internal(
-                "an internal error occurred".into(),
-            ))),
-        }
-    }
-
-    async fn reject(
-        &self,
-        session: &mut Session,
-        ctx: &RequestCtx,
-        (error, contract): Refusal,
-    ) -> pingora::Result<bool> {
-        let resp = self.state.renderer.render(contract, &error);
-        respond::write_own(&self.state, session, ctx, resp).await?;
-        Ok(true)
-    }
 }
 
 impl RequestCtx {
@@ -221,6 +126,7 @@ impl RequestCtx {
             policy: None,
             rate_headers: None,
             tls: false,
+            trace: trace::RequestTrace::off(),
         }
     }
 }
@@ -240,6 +146,8 @@ impl ProxyHttp for ProxyService {
     ) -> pingora::Result<bool> {
         let this = self.pinned(ctx);
         ctx.tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
+        trace::begin(&this.state, session, ctx);
+        let span = ctx.trace.span();
         let req = session.req_header();
         ctx.request_id = Some(request_id::request_id(req.headers.get(request_id::HEADER)));
         ctx.origin = req.headers.get(http::header::ORIGIN).cloned();
@@ -251,7 +159,11 @@ impl ProxyHttp for ProxyService {
             );
             return this.reject(session, ctx, refused(conflict)).await;
         }
-        if let Some(answered) = this.forward_auth(session, ctx).await {
+        if let Some(answered) = this
+            .forward_auth(session, ctx)
+            .instrument(span.clone())
+            .await
+        {
             return answered;
         }
         let peer = session
@@ -259,7 +171,10 @@ impl ProxyHttp for ProxyService {
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
         let req = session.req_header();
-        let next = this.decide(req, peer, ctx, Purpose::Proxy).await;
+        let next = this
+            .decide(req, peer, ctx, Purpose::Proxy)
+            .instrument(span.clone())
+            .await;
         match next {
             Ok(Next::Proxy) if framing::needs_preread(session) => {
                 ctx.continue_sent = framing::expects_continue(session);
@@ -282,7 +197,8 @@ impl ProxyHttp for ProxyService {
                 Ok(true)
             }
             Ok(Next::Handler(endpoint)) => {
-                let resp = match this.run_handler(session, ctx, endpoint).await {
+                let handled = this.run_handler(session, ctx, endpoint);
+                let resp = match handled.instrument(span).await {
                     Ok(resp) => resp,
                     Err(e) => this.state.renderer.render(endpoint.contract, &e),
                 };
@@ -319,7 +235,9 @@ impl ProxyHttp for ProxyService {
         upstream_request: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> pingora::Result<()> {
-        let s = &*ctx.state;
+        // Owned for the hook: the trace step below needs the context mutably.
+        let state = Arc::clone(&ctx.state);
+        let s = &*state;
         let peer_ip = session
             .client_addr()
             .and_then(|a| a.as_inet())
@@ -360,7 +278,7 @@ impl ProxyHttp for ProxyService {
         if ctx.continue_sent {
             upstream_request.remove_header(&http::header::EXPECT);
         }
-        Ok(())
+        trace::upstream(s, ctx, upstream_request)
     }
 
     async fn request_body_filter(
@@ -468,7 +386,7 @@ impl ProxyHttp for ProxyService {
         }
     }
 
-    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
         let s = &*ctx.state;
         let status = session
             .response_written()
@@ -479,6 +397,9 @@ impl ProxyHttp for ProxyService {
         route
             .unwrap_or(&s.unmatched_metrics)
             .observe(status, elapsed.as_secs_f64());
+        trace::finish(s, ctx, status, e);
+        // The access line carries the trace id. The guard is !Send, so no await can follow it.
+        let _in_request = ctx.trace.enter();
         if s.config.log.access_log {
             let req = session.req_header();
             let policy = ctx

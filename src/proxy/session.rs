@@ -23,7 +23,10 @@ impl GatehouseProxy {
     pub(super) async fn session(&self, req: &RequestHeader) -> Result<Arc<Identity>, ApiError> {
         let s = &*self.state;
         let config = s.sessions.config();
-        let decide = |d: AuthDecision| s.metrics.auth_decision(d);
+        let decide = |d: AuthDecision| {
+            s.metrics.auth_decision(d);
+            super::trace::decision(s, d);
+        };
         let Some(value) = cookies::read(&req.headers, &config.cookie_name)
             .into_iter()
             .next()

@@ -1,0 +1,177 @@
+//! The request's OpenTelemetry spans (`[tracing]`): one server span per request with its
+//! route, status and authentication decision, a client span for the upstream call, and the
+//! W3C trace context: an incoming `traceparent`/`tracestate` is believed from trusted proxies
+//! only, and the upstream always gets ours in place of whatever the client sent.
+//!
+//! Without `[tracing]` the spans kept are `Span::none()` and every function here returns at its
+//! first check: no span object, no header read, no allocation; client-sent trace headers pass
+//! through untouched, as before.
+
+use super::RequestCtx;
+use crate::app::AppState;
+use crate::metrics::AuthDecision;
+use crate::telemetry::{attach_trace_id, SPANS};
+use opentelemetry::propagation::{Injector, TextMapPropagator};
+use opentelemetry::trace::{Status, TraceContextExt};
+use opentelemetry_http::HeaderExtractor;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use pingora::http::RequestHeader;
+use pingora::proxy::Session;
+use tracing::Span;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+const TRACEPARENT: &str = "traceparent";
+const TRACESTATE: &str = "tracestate";
+
+/// The request's spans; `Span::none()` when tracing is off.
+pub struct RequestTrace {
+    span: Span,
+    upstream: Span,
+}
+
+impl RequestTrace {
+    pub(super) fn off() -> Self {
+        RequestTrace {
+            span: Span::none(),
+            upstream: Span::none(),
+        }
+    }
+
+    /// For the hooks' futures, so that spans and log lines inside them belong to the request.
+    pub(super) fn span(&self) -> Span {
+        self.span.clone()
+    }
+
+    pub(super) fn enter(&self) -> tracing::span::Entered<'_> {
+        self.span.enter()
+    }
+}
+
+/// Starts the request's span: in the trace of a trusted peer's `traceparent`, else a new one.
+pub(super) fn begin(state: &AppState, session: &Session, ctx: &mut RequestCtx) {
+    if state.config.tracing.is_none() {
+        return;
+    }
+    let span = tracing::info_span!(target: SPANS, parent: None, "request", otel.kind = "server");
+    if span.is_disabled() {
+        return;
+    }
+    let req = session.req_header();
+    let peer = session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip());
+    if peer.is_some_and(|ip| state.identity_headers.is_trusted(ip)) {
+        let parent = TraceContextPropagator::new().extract(&HeaderExtractor(&req.headers));
+        if parent.span().span_context().is_valid() {
+            // Fails only once the span has started, which it has not.
+            let _ = span.set_parent(parent);
+        }
+    }
+    span.set_attribute("http.request.method", req.method.as_str().to_owned());
+    // The path only: the query may hold an `oauth_token`.
+    span.set_attribute("url.path", req.uri.path().to_owned());
+    attach_trace_id(&span);
+    ctx.trace.span = span;
+}
+
+/// The authentication step's verdict (the metric's label, never the credential).
+pub(super) fn decision(state: &AppState, decision: AuthDecision) {
+    if state.config.tracing.is_some() {
+        Span::current().set_attribute("gatehouse.auth.decision", decision.label());
+    }
+}
+
+/// Opens the upstream call's span and sends its context as the upstream's `traceparent`.
+pub(super) fn upstream(
+    state: &AppState,
+    ctx: &mut RequestCtx,
+    upstream_request: &mut RequestHeader,
+) -> pingora::Result<()> {
+    if ctx.trace.span.is_disabled() {
+        return Ok(());
+    }
+    let name = ctx
+        .upstream
+        .and_then(|i| state.upstreams.get(i))
+        .map_or("-", |g| g.name.as_str());
+    let span = tracing::info_span!(
+        target: SPANS,
+        parent: &ctx.trace.span,
+        "upstream",
+        otel.kind = "client",
+        gatehouse.upstream = name,
+    );
+    let mut fields = TraceFields::default();
+    TraceContextPropagator::new().inject_context(&span.context(), &mut fields);
+    upstream_request.remove_header(TRACEPARENT);
+    upstream_request.remove_header(TRACESTATE);
+    if let Some(v) = fields.traceparent {
+        upstream_request.insert_header(TRACEPARENT, v)?;
+    }
+    if let Some(v) = fields.tracestate {
+        upstream_request.insert_header(TRACESTATE, v)?;
+    }
+    // A retry's span replaces (and so ends) the failed attempt's.
+    ctx.trace.upstream = span;
+    Ok(())
+}
+
+/// Records the outcome on the spans; they end when the request's state is dropped.
+pub(super) fn finish(
+    state: &AppState,
+    ctx: &RequestCtx,
+    status: u16,
+    error: Option<&pingora::Error>,
+) {
+    let span = &ctx.trace.span;
+    if span.is_disabled() {
+        return;
+    }
+    let route = ctx
+        .route
+        .and_then(|i| state.config.routes.get(i))
+        .map_or("unmatched", |r| r.name.as_str());
+    span.set_attribute("gatehouse.route", route.to_owned());
+    span.set_attribute("http.response.status_code", i64::from(status));
+    if let Some((decision, policy)) = ctx
+        .policy
+        .and_then(|(i, d)| state.config.policies.get(i).map(|p| (d, p)))
+    {
+        span.set_attribute("gatehouse.policy.effect", decision.effect.label());
+        span.set_attribute(
+            "gatehouse.policy.rule",
+            decision.rule_name(policy).to_owned(),
+        );
+    }
+    if status >= 500 {
+        span.set_status(Status::error(format!("HTTP {status}")));
+    }
+    let upstream = &ctx.trace.upstream;
+    if upstream.is_disabled() {
+        return;
+    }
+    match error {
+        Some(e) if matches!(e.esource(), pingora::ErrorSource::Upstream) => {
+            upstream.set_status(Status::error(e.etype().as_str()));
+        }
+        _ => upstream.set_attribute("http.response.status_code", i64::from(status)),
+    }
+}
+
+/// What the propagator writes: the two W3C fields, nothing else.
+#[derive(Default)]
+struct TraceFields {
+    traceparent: Option<String>,
+    tracestate: Option<String>,
+}
+
+impl Injector for TraceFields {
+    fn set(&mut self, key: &str, value: String) {
+        match key {
+            TRACEPARENT => self.traceparent = Some(value),
+            TRACESTATE if !value.is_empty() => self.tracestate = Some(value),
+            _ => {}
+        }
+    }
+}
