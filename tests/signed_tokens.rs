@@ -50,7 +50,7 @@ fn start_shared(store: Option<&str>, sections: &str) -> TestGatehouse {
     );
     let config = Config::from_toml(&text, "test").unwrap_or_else(|e| panic!("{e}\n---\n{text}"));
     TestGatehouse {
-        addr: config.server.listen,
+        addr: config.server.listen.expect("plain listener"),
         admin: config.server.admin_listen,
         running: start_outside_runtime(config),
         dir,
