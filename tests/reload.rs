@@ -322,7 +322,10 @@ async fn a_broken_reload_changes_nothing() {
     assert_eq!(report.needs_restart, ["server.listen", "server.threads"]);
     assert_eq!(gh.status("/fresh/x", None).await, 200);
     let state = gh.running.state();
-    assert_eq!(state.config.server.listen.expect("plain listener").port(), gh.ports.0);
+    assert_eq!(
+        state.config.server.listen.expect("plain listener").port(),
+        gh.ports.0
+    );
     assert_eq!(state.config.server.threads, 2);
 }
 
