@@ -191,6 +191,9 @@ start() { # $1 = name, $2 = config
 }
 cached_pid=$(start cached "$work/cached.toml")
 nocache_pid=$(start nocache "$work/nocache.toml")
+# `start` ran in a command substitution, so its `pids+=` did not reach this shell: without
+# these, both instances outlived the script and held the ports for the next run.
+pids+=("$cached_pid" "$nocache_pid")
 for port in 19690 19691; do
   for _ in $(seq 600); do
     curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break
