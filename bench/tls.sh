@@ -94,8 +94,10 @@ level = "warn"
 access_log = false
 [store]
 url = "sqlite://$work/gatehouse.db"
-[jwt]
-algorithm = "HS256"
+[[jwt.issuers]]
+issuer = "https://bench.example/"
+audiences = ["bench"]
+algorithms = ["HS256"]
 secret = "$SECRET"
 [[upstreams]]
 name = "app"
@@ -136,7 +138,8 @@ backend app
 EOF
 haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 & hap_pid=$!
 
-jwt=$(python3 "$PEERS_DIR/mint-jwt.py" | tr -d '[:space:]')
+# bench/mint-jwt.py adds the `iss` and `aud` the issuer table requires (HAProxy ignores them).
+jwt=$(python3 "$bench_dir/mint-jwt.py" "$SECRET" | tr -d '[:space:]')
 [ -n "$jwt" ] || die "mint-jwt.py printed no token"
 check() { # port: the JWT must get through with its identity; no token must get 401
   local body code
