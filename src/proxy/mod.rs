@@ -235,9 +235,7 @@ impl ProxyHttp for ProxyService {
         upstream_request: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> pingora::Result<()> {
-        // Owned for the hook: the trace step below needs the context mutably.
-        let state = Arc::clone(&ctx.state);
-        let s = &*state;
+        let s = &*ctx.state;
         let peer_ip = session
             .client_addr()
             .and_then(|a| a.as_inet())
@@ -278,7 +276,7 @@ impl ProxyHttp for ProxyService {
         if ctx.continue_sent {
             upstream_request.remove_header(&http::header::EXPECT);
         }
-        trace::upstream(s, ctx, upstream_request)
+        trace::upstream(s, ctx.upstream, &mut ctx.trace, upstream_request)
     }
 
     async fn request_body_filter(

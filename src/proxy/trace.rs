@@ -85,19 +85,19 @@ pub(super) fn decision(state: &AppState, decision: AuthDecision) {
 /// Opens the upstream call's span and sends its context as the upstream's `traceparent`.
 pub(super) fn upstream(
     state: &AppState,
-    ctx: &mut RequestCtx,
+    upstream: Option<usize>,
+    trace: &mut RequestTrace,
     upstream_request: &mut RequestHeader,
 ) -> pingora::Result<()> {
-    if ctx.trace.span.is_disabled() {
+    if trace.span.is_disabled() {
         return Ok(());
     }
-    let name = ctx
-        .upstream
+    let name = upstream
         .and_then(|i| state.upstreams.get(i))
         .map_or("-", |g| g.name.as_str());
     let span = tracing::info_span!(
         target: SPANS,
-        parent: &ctx.trace.span,
+        parent: &trace.span,
         "upstream",
         otel.kind = "client",
         gatehouse.upstream = name,
@@ -113,7 +113,7 @@ pub(super) fn upstream(
         upstream_request.insert_header(TRACESTATE, v)?;
     }
     // A retry's span replaces (and so ends) the failed attempt's.
-    ctx.trace.upstream = span;
+    trace.upstream = span;
     Ok(())
 }
 
