@@ -174,58 +174,7 @@ async fn authorization_code(gh: &TestGatehouse, user: &str) -> String {
         "response_type=code&client_id={WEB}&redirect_uri={}&scope=read",
         url::form_urlencoded::byte_serialize(WEB_REDIRECT.as_bytes()).collect::<String>()
     );
-    let page = gh
-        .client
-        .get(gh.url(&format!("/oauth/authorize?{q}")))
-        .send()
-        .await
-        .unwrap();
-    let cookie = page.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let html = page.text().await.unwrap();
-    let marker = "name=\"csrf_token\" value=\"";
-    let csrf = html[html.find(marker).unwrap() + marker.len()..]
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
-    let post = |path: &'static str, form: Vec<(&'static str, String)>| {
-        gh.client
-            .post(gh.url(path))
-            .header("Cookie", cookie.clone())
-            .form(&form)
-            .send()
-    };
-    let r = post(
-        "/oauth/sign-in",
-        vec![
-            ("username", user.to_string()),
-            ("password", "password123".into()),
-            ("csrf_token", csrf.clone()),
-        ],
-    )
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 303);
-    let r = post(
-        "/oauth/consent",
-        vec![("csrf_token", csrf), ("decision", "approve".into())],
-    )
-    .await
-    .unwrap();
-    let location = r.headers()["location"].to_str().unwrap().to_string();
-    url::Url::parse(&location)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned()
+    gh.authorization_code_for(&q, user).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -116,59 +116,7 @@ async fn code_flow_with_pkce(gh: &TestGatehouse, user: &str) -> Value {
         "response_type=code&client_id={SPA}&redirect_uri={redirect}&scope=read&state=s1&code_challenge={}&code_challenge_method=S256",
         challenge(verifier)
     );
-    let page = gh
-        .client
-        .get(gh.url(&format!("/oauth/authorize?{q}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    let cookie = page.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let html = page.text().await.unwrap();
-    let marker = "name=\"csrf_token\" value=\"";
-    let csrf = html[html.find(marker).unwrap() + marker.len()..]
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
-    let post = |path: &'static str, form: Vec<(&'static str, String)>| {
-        gh.client
-            .post(gh.url(path))
-            .header("Cookie", cookie.clone())
-            .form(&form)
-            .send()
-    };
-    let r = post(
-        "/oauth/sign-in",
-        vec![
-            ("username", user.into()),
-            ("password", "password123".into()),
-            ("csrf_token", csrf.clone()),
-        ],
-    )
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 303);
-    let r = post(
-        "/oauth/consent",
-        vec![("csrf_token", csrf), ("decision", "approve".into())],
-    )
-    .await
-    .unwrap();
-    let location = r.headers()["location"].to_str().unwrap().to_string();
-    let code = url::Url::parse(&location)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
+    let code = gh.authorization_code_for(&q, user).await;
     let r = gh
         .post_form(
             "/oauth/token",

@@ -62,6 +62,64 @@ scopes = ["read", "write"]
 }
 
 impl TestGatehouse {
+    /// Drives `/oauth/authorize?{query}` through the real sign-in and consent forms as `user`
+    /// (password `password123`, approving) and returns the code from the redirect.
+    pub async fn authorization_code_for(&self, query: &str, user: &str) -> String {
+        let page = self
+            .client
+            .get(self.url(&format!("/oauth/authorize?{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        let cookie = page.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let html = page.text().await.unwrap();
+        let marker = "name=\"csrf_token\" value=\"";
+        let csrf = html[html.find(marker).unwrap() + marker.len()..]
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
+        let post = |path: &'static str, form: Vec<(&'static str, String)>| {
+            self.client
+                .post(self.url(path))
+                .header("Cookie", cookie.clone())
+                .form(&form)
+                .send()
+        };
+        let r = post(
+            "/oauth/sign-in",
+            vec![
+                ("username", user.to_string()),
+                ("password", "password123".into()),
+                ("csrf_token", csrf.clone()),
+            ],
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 303);
+        let r = post(
+            "/oauth/consent",
+            vec![("csrf_token", csrf), ("decision", "approve".into())],
+        )
+        .await
+        .unwrap();
+        let location = r.headers()["location"].to_str().unwrap().to_string();
+        url::Url::parse(&location)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned()
+    }
+
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
         self.client
             .post(self.url(path))
