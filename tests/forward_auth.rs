@@ -17,12 +17,23 @@ const TRUSTED: &str = "trusted_proxies = [\"127.0.0.1\"]";
 /// Any loopback address other than 127.0.0.1 is an untrusted peer.
 const UNTRUSTED_SOURCE: [u8; 4] = [127, 0, 0, 2];
 
+/// An external issuer beside the authorization server, so an ingress is seen to carry the
+/// issuer header that tells its `sub` from a local user id.
+const ISSUER: &str = "https://issuer.example";
+const ISSUER_SECRET: &str = "forward-auth-issuer-secret-0123456789";
+
 fn sections(up: &EchoUpstream, forward_auth: &str) -> String {
     format!(
         r#"
 {oauth}
 {forward_auth}
 {upstream}
+[[jwt.issuers]]
+issuer = "{ISSUER}"
+algorithms = ["HS256"]
+secret = "{ISSUER_SECRET}"
+audiences = ["legacy-api"]
+
 [[routes]]
 path_prefix = "/app"
 upstream = "app"
@@ -71,6 +82,19 @@ async fn token(gh: &TestGatehouse, scopes: &[&str]) -> String {
 }
 
 /// A decision request to `at` (the decision path, or Envoy's path below it) from 127.0.0.1.
+/// An HS256 JWT from the external issuer whose `sub` equals the local user's id.
+fn external_jwt(scope: &str) -> String {
+    let now = gatehouse::store::now_unix();
+    let claims = serde_json::json!({"sub": "42", "scope": scope, "iss": ISSUER,
+        "aud": "legacy-api", "iat": now, "exp": now + 600});
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(ISSUER_SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
 async fn ask(
     gh: &TestGatehouse,
     at: &str,
@@ -578,6 +602,8 @@ async fn through_ingress(start_ingress: fn(SocketAddr, SocketAddr) -> Ingress, f
         ("X-Auth-User-Id", "1"),
         ("X-Auth-Scopes", "admin"),
         ("X-Auth-User-Name", "root"),
+        ("X-Auth-Groups", "admins"),
+        ("X-Auth-Issuer", "https://forged.example"),
     ];
     let r = get("/private/x?q=1", Some(&read), &forged).await.unwrap();
     assert_eq!(r.status(), 200, "{}", context());
@@ -587,6 +613,31 @@ async fn through_ingress(start_ingress: fn(SocketAddr, SocketAddr) -> Ingress, f
     assert_eq!(seen.header_values("x-auth-user-name"), ["alice"]);
     assert_eq!(seen.header_values("x-auth-scopes"), ["read"]);
     assert_eq!(seen.header_values("x-auth-client-id"), [LEGACY]);
+    // A local identity has no issuer and no groups here: the client's copies are gone.
+    for h in ["x-auth-issuer", "x-auth-groups"] {
+        assert!(
+            seen.header_values(h).iter().all(|v| v.is_empty()),
+            "{h}: {:?}\n{}",
+            seen.header_values(h),
+            context()
+        );
+    }
+    // An external token whose `sub` is the local user's id arrives marked with its issuer.
+    let external = external_jwt("read");
+    let r = get("/private/x", Some(&external), &forged).await.unwrap();
+    assert_eq!(r.status(), 200, "{}", context());
+    let seen = up.last();
+    assert_eq!(seen.header_values("x-auth-user-id"), ["42"]);
+    assert_eq!(
+        seen.header_values("x-auth-issuer"),
+        [ISSUER],
+        "{}",
+        context()
+    );
+    assert!(seen
+        .header_values("x-auth-groups")
+        .iter()
+        .all(|v| v.is_empty()));
     // A public route: no identity, and still none of the client's.
     let r = get("/public/x", None, &forged).await.unwrap();
     assert_eq!(r.status(), 200, "{}", context());

@@ -9,12 +9,16 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
-/// The identity headers copied from the decision to the upstream request (harness defaults).
-pub const IDENTITY_HEADERS: [&str; 4] = [
+/// The identity headers copied from the decision to the upstream request (harness defaults),
+/// as README's examples copy them: the issuer too, without which an upstream cannot tell an
+/// external `sub` from a local user id.
+pub const IDENTITY_HEADERS: [&str; 6] = [
     "X-Auth-User-Id",
     "X-Auth-User-Name",
     "X-Auth-Scopes",
     "X-Auth-Client-Id",
+    "X-Auth-Groups",
+    "X-Auth-Issuer",
 ];
 
 pub struct Ingress {
