@@ -14,28 +14,12 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::chromium::{self, Chromium};
 use support::fake_facebook::{FakeFacebook, APP_ID, APP_SECRET};
 use support::oauth::*;
 use support::*;
-
-/// The browser on PATH; panics naming the package when there is none.
-fn chromium() -> PathBuf {
-    const NAMES: [&str; 3] = ["chromium", "chromium-browser", "google-chrome"];
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .flat_map(|dir| NAMES.iter().map(move |name| dir.join(name)))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "this test needs Chromium: none of {NAMES:?} is on PATH. Install the `chromium` \
-                 package (apt-get install -y chromium; `make test` and .ci/run do it)"
-            )
-        })
-}
 
 /// The integrator: serves the opener page and records the messages it reports.
 struct Integrator {
@@ -108,31 +92,9 @@ window.open({start_url:?}, "facebook", "width=500,height=600");
     )
 }
 
-fn launch(browser: &Path, url: &str, profile: &Path) -> Child {
-    Command::new(browser)
-        .args([
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-popup-blocking",
-            "--disable-dev-shm-usage",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromium")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn popup_posts_its_result_to_the_exact_opener_origin() {
-    let browser = chromium();
+    chromium::binary();
     let integrator = Integrator::start().await;
     let origin = format!("http://localhost:{}", integrator.port);
     let fb = FakeFacebook::start().await;
@@ -167,14 +129,12 @@ async fn popup_posts_its_result_to_the_exact_opener_origin() {
 
     // The right opener receives exactly one message, from Gatehouse's origin.
     *integrator.page.lock().unwrap() = opener_page(&new_start().await);
-    let profile = tempfile::tempdir().unwrap();
-    let mut child = launch(&browser, &format!("{origin}/opener"), profile.path());
+    let browser = Chromium::open(&format!("{origin}/opener"));
     let deadline = Instant::now() + Duration::from_secs(60);
     while integrator.received.lock().unwrap().is_empty() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(browser);
     let got = integrator.received.lock().unwrap().clone();
     assert_eq!(got.len(), 1, "messages: {got:?}");
     assert_eq!(
@@ -192,16 +152,10 @@ async fn popup_posts_its_result_to_the_exact_opener_origin() {
     // An opener on another origin (127.0.0.1 is not localhost to the browser) gets nothing.
     integrator.received.lock().unwrap().clear();
     *integrator.page.lock().unwrap() = opener_page(&new_start().await);
-    let profile = tempfile::tempdir().unwrap();
-    let mut child = launch(
-        &browser,
-        &format!("http://127.0.0.1:{}/opener", integrator.port),
-        profile.path(),
-    );
+    let browser = Chromium::open(&format!("http://127.0.0.1:{}/opener", integrator.port));
     // Long enough for the whole round trip that succeeded above.
     tokio::time::sleep(Duration::from_secs(8)).await;
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(browser);
     assert!(
         integrator.received.lock().unwrap().is_empty(),
         "a foreign opener received the message"

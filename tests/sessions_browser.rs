@@ -14,26 +14,11 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::chromium::{self, Chromium};
 use support::oauth::*;
 use support::*;
-
-fn chromium() -> PathBuf {
-    const NAMES: [&str; 3] = ["chromium", "chromium-browser", "google-chrome"];
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .flat_map(|dir| NAMES.iter().map(move |name| dir.join(name)))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "this test needs Chromium: none of {NAMES:?} is on PATH. Install the `chromium` \
-                 package (apt-get install -y chromium; `make test` and .ci/run do it)"
-            )
-        })
-}
 
 /// The page that drives the window: what a user does, done by a script of the app's origin.
 const DRIVER: &str = r#"<!DOCTYPE html><html><body><script>
@@ -129,7 +114,8 @@ async fn app() -> App {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirect_sign_in_and_back_in_a_real_browser() {
-    let browser = chromium();
+    // Fails here, naming the package, before anything starts.
+    chromium::binary();
     let app = app().await;
     let sections = format!(
         "{}{}{}{}",
@@ -141,33 +127,16 @@ async fn redirect_sign_in_and_back_in_a_real_browser() {
     let gh = TestGatehouse::start(&sections);
     gh.sign_up("alice", "password123").await;
 
-    let profile = tempfile::tempdir().unwrap();
-    let mut child = Command::new(&browser)
-        .args([
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-popup-blocking",
-            "--disable-dev-shm-usage",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("http://localhost:{}/public/driver", gh.addr.port()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromium");
+    let browser = Chromium::open(&format!(
+        "http://localhost:{}/public/driver",
+        gh.addr.port()
+    ));
     let deadline = Instant::now() + Duration::from_secs(60);
     let done = |reports: &[Value]| reports.iter().any(|r| r["step"] == "back");
     while !done(&app.reports.lock().unwrap()) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(browser);
 
     let reports = app.reports.lock().unwrap().clone();
     let origin = format!("http://localhost:{}", gh.addr.port());

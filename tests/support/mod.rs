@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod chromium;
 pub mod fake_facebook;
 pub mod faulty_upstream;
 pub mod ingress;
