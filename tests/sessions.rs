@@ -57,10 +57,13 @@ async fn sign_in_returns_to_the_original_url_and_the_cookie_works() {
     assert_eq!(seen.header_values("cookie"), ["theme=dark"]);
     assert!(!format!("{:?}", seen.headers).contains(COOKIE));
 
-    // The cookie keeps working, for any path of the route.
+    // The cookie keeps working, for any path of the route; a pending sign-in's cookie (another
+    // tab's) is Gatehouse's too and never reaches the app.
+    b.jar.insert("gatehouse-authz".into(), "pending".into());
     let again = b.visit("/app/other").await;
     assert_eq!(again.status, 200);
     assert_eq!(up.last().header("x-auth-user-name"), Some("alice"));
+    assert_eq!(up.last().header_values("cookie"), ["theme=dark"]);
     assert_eq!(
         gh.metric("gatehouse_tokens_issued_total{grant=\"session\"}")
             .await,

@@ -19,10 +19,21 @@ pub fn read(headers: &HeaderMap, name: &str) -> Vec<String> {
         .collect()
 }
 
-/// The `Cookie` header values with every `name=…` pair taken out and the other pairs kept as
-/// they came; `None` when nothing was taken (the headers can stay as they are). A value left
-/// empty is dropped.
-pub fn without(headers: &HeaderMap, name: &str) -> Option<Vec<HeaderValue>> {
+/// The sign-in form's cookie (the pending authorization request's id), plain and `__Host-`.
+pub const SIGN_IN: &str = "gatehouse-authz";
+pub const SIGN_IN_HOST: &str = "__Host-gatehouse-authz";
+
+/// Gatehouse's own cookies sent on every path, given the session cookie's name: what an
+/// upstream never receives. (The Facebook flow's cookie is scoped to `/facebook`, which
+/// Gatehouse serves itself.)
+pub fn own_names(session: &str) -> [&str; 3] {
+    [session, SIGN_IN, SIGN_IN_HOST]
+}
+
+/// The `Cookie` header values with every pair named in `names` taken out and the other pairs
+/// kept as they came; `None` when nothing was taken (the headers can stay as they are). A
+/// value left empty is dropped.
+pub fn without(headers: &HeaderMap, names: &[&str]) -> Option<Vec<HeaderValue>> {
     let mut found = false;
     let mut kept = Vec::new();
     for value in headers.get_all(http::header::COOKIE) {
@@ -34,7 +45,11 @@ pub fn without(headers: &HeaderMap, name: &str) -> Option<Vec<HeaderValue>> {
             .split(';')
             .map(str::trim)
             .filter(|pair| {
-                let named = pair.split('=').next().map(str::trim) == Some(name);
+                let named = pair
+                    .split('=')
+                    .next()
+                    .map(str::trim)
+                    .is_some_and(|n| names.contains(&n));
                 found |= named;
                 !named && !pair.is_empty()
             })
@@ -119,8 +134,19 @@ mod tests {
             http::header::COOKIE,
             HeaderValue::from_static("gatehouse-session-x=3"),
         );
-        let kept = without(&h, "gatehouse-session").unwrap();
+        let kept = without(&h, &["gatehouse-session"]).unwrap();
         assert_eq!(kept, vec!["a=1; b=2", "gatehouse-session-x=3"]);
-        assert!(without(&h, "c").is_none());
+        assert!(without(&h, &["c"]).is_none());
+        let kept = without(&h, &own_names("gatehouse-session-x")).unwrap();
+        assert_eq!(
+            kept,
+            vec!["a=1; gatehouse-session=s1; b=2", "gatehouse-session=s2"]
+        );
+        let mut h = HeaderMap::new();
+        h.append(
+            http::header::COOKIE,
+            HeaderValue::from_static("gatehouse-authz=p; a=1; __Host-gatehouse-authz=q"),
+        );
+        assert_eq!(without(&h, &own_names("sid")).unwrap(), vec!["a=1"]);
     }
 }

@@ -253,10 +253,12 @@ impl ProxyHttp for ProxyService {
         if !forward_authorization {
             upstream_request.remove_header(&http::header::AUTHORIZATION);
         }
-        // The session is Gatehouse's credential, not the upstream's: its other cookies go on.
-        if let Some(kept) =
-            cookies::without(&upstream_request.headers, &s.sessions.config().cookie_name)
-        {
+        // The session and the pending sign-in are Gatehouse's, not the upstream's: the
+        // browser's other cookies go on.
+        if let Some(kept) = cookies::without(
+            &upstream_request.headers,
+            &cookies::own_names(&s.sessions.config().cookie_name),
+        ) {
             upstream_request.remove_header(&http::header::COOKIE);
             for value in kept {
                 upstream_request.append_header(http::header::COOKIE, value)?;

@@ -117,8 +117,9 @@ pub(super) fn cookie_for_upstream(
 ) -> Option<(HeaderName, HeaderValue)> {
     let all = decision.headers.get_all(http::header::COOKIE);
     all.iter().next()?;
-    let kept = cookies::without(&decision.headers, &state.sessions.config().cookie_name)
-        .unwrap_or_else(|| all.iter().cloned().collect());
+    let own = cookies::own_names(&state.sessions.config().cookie_name);
+    let kept =
+        cookies::without(&decision.headers, &own).unwrap_or_else(|| all.iter().cloned().collect());
     let joined = kept
         .iter()
         .filter_map(|v| v.to_str().ok())

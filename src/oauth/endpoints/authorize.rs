@@ -65,9 +65,9 @@ impl PendingForm for ConsentForm {
 /// Cookie holding the pending request's id; `__Host-` whenever the public URL is https.
 pub(super) fn cookie_name(server: &OAuthServer) -> &'static str {
     if secure(server) {
-        "__Host-gatehouse-authz"
+        cookies::SIGN_IN_HOST
     } else {
-        "gatehouse-authz"
+        cookies::SIGN_IN
     }
 }
 
