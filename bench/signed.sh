@@ -55,7 +55,7 @@ http {
   keepalive_requests 1000000;
   server {
     listen 127.0.0.1:18780;
-    location / { default_type text/plain; return 200 "ok user=\$http_x_auth_user_id\n"; }
+    location / { default_type text/plain; return 200 "ok user=\$http_x_auth_user_id client=\$http_x_auth_client_id\n"; }
   }
 }
 EOF
@@ -64,7 +64,9 @@ EOF
 openssl pkey -in "$work/signing.pem" -pubout -out "$work/public.pem"
 
 # HAProxy as in ../shared/bench/peers/haproxy-jwt.cfg, with the public key for the asymmetric
-# algorithm: the alg must be the expected one, the signature valid, `exp` in the future.
+# algorithm: the alg must be the expected one, the signature valid, `exp` in the future. The
+# token is a client_credentials one (no user), so the identity header is the client's id, as
+# Gatehouse sends it (X-Auth-Client-Id).
 cat >"$work/haproxy.cfg" <<EOF
 global
   nbthread 1
@@ -78,6 +80,7 @@ defaults
 frontend jwt
   bind 127.0.0.1:18782
   http-request del-header X-Auth-User-Id
+  http-request del-header X-Auth-Client-Id
   http-request set-var(txn.bearer) http_auth_bearer
   http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('\$.alg')
   http-request deny status 401 unless { var(txn.alg) -m str $ALG }
@@ -85,7 +88,7 @@ frontend jwt
   http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('\$.exp','int')
   http-request set-var(txn.now) date()
   http-request deny status 401 if { var(txn.exp),sub(txn.now) -m int lt 0 }
-  http-request set-header X-Auth-User-Id %[var(txn.bearer),jwt_payload_query('\$.sub')]
+  http-request set-header X-Auth-Client-Id %[var(txn.bearer),jwt_payload_query('\$.client_id')]
   default_backend app
 backend app
   server app1 127.0.0.1:18780
@@ -191,15 +194,16 @@ header_alg=$(python3 -c 'import base64, json, sys; h = sys.argv[1].split(".")[0]
 
 targets=(haproxy jwt jwt-nocache jwt-assert opaque)
 for t in "${targets[@]}"; do
-  port[$t]=18790 pid[$t]=$cached_pid path[$t]=/auth/x who[$t]=bench-service
+  port[$t]=18790 pid[$t]=$cached_pid path[$t]=/auth/x who[$t]="ok user= client=bench-service"
 done
 port[jwt-nocache]=18791 pid[jwt-nocache]=$nocache_pid
 port[haproxy]=18782 pid[haproxy]=$haproxy_pid
 path[jwt-assert]=/assert/x
-who[opaque]=bench-user
+who[opaque]="ok user=bench-user client=*"
 for t in "${targets[@]}"; do
   got=$(curl -s -H "Authorization: Bearer ${token[$t]}" "http://127.0.0.1:${port[$t]}${path[$t]}")
-  [ "$got" = "ok user=${who[$t]}" ] || { echo "signed.sh: $t answered: $got" >&2; exit 1; }
+  # shellcheck disable=SC2053 # a pattern on purpose
+  [[ $got == ${who[$t]} ]] || { echo "signed.sh: $t answered: $got" >&2; exit 1; }
 done
 # Each side really checks the signature: a token with one signature character changed is refused.
 tampered=$(python3 -c 'import sys; t = sys.argv[1]; c = t[-6]; print(t[:-6] + ("A" if c != "A" else "B") + t[-5:])' "${token[jwt]}")
