@@ -30,6 +30,8 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 WARMUP=${WARMUP:-2}
+# wrk's per-request timeout; a request slower than this counts as a socket error (fails the run).
+TIMEOUT=${TIMEOUT:-5s}
 CONNECTIONS=${CONNECTIONS:-32}
 ALG=${ALG:-ES256}
 BIN=${GATEHOUSE_BIN:-target/release/gatehouse}
@@ -192,8 +194,8 @@ token[opaque]=$("$BIN" token issue --config "$work/cached.toml" --user bench-use
 header_alg=$(python3 -c 'import base64, json, sys; h = sys.argv[1].split(".")[0]; print(json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4)))["alg"])' "${token[jwt]}")
 [ "$header_alg" = "$ALG" ] || { echo "signed.sh: Gatehouse signed with $header_alg, not $ALG" >&2; exit 1; }
 
-targets=(haproxy jwt jwt-nocache jwt-assert opaque)
-for t in "${targets[@]}"; do
+read -r -a targets <<<"${TARGETS:-haproxy jwt jwt-nocache jwt-assert opaque}"
+for t in haproxy jwt jwt-nocache jwt-assert opaque; do
   port[$t]=18790 pid[$t]=$cached_pid path[$t]=/auth/x who[$t]="ok user= client=bench-service"
 done
 port[jwt-nocache]=18791 pid[jwt-nocache]=$nocache_pid
@@ -231,7 +233,7 @@ for round in $(seq "$ROUNDS"); do
   fi
   for t in "${order[@]}"; do
     u0=$(ticks "${pid[$t]}" user) s0=$(ticks "${pid[$t]}" sys)
-    out=$(BENCH_TOKEN=${token[$t]} wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency \
+    out=$(BENCH_TOKEN=${token[$t]} wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --timeout "$TIMEOUT" --latency \
       -s bench/auth.lua "http://127.0.0.1:${port[$t]}${path[$t]}")
     u1=$(ticks "${pid[$t]}" user) s1=$(ticks "${pid[$t]}" sys)
     if grep -q -e "Non-2xx" -e "Socket errors" <<<"$out"; then
@@ -265,9 +267,9 @@ label() {
     opaque) echo "Gatehouse, cached opaque token (reference)" ;;
   esac
 }
-h=$(med rps haproxy)
 row() { # $1 = label, $2 = target, $3 = reference, $4 = target ratio
   local r
+  [ -n "${rps[$2]:-}" ] && [ -n "${rps[$3]:-}" ] || { echo "| $1 | — | not measured (TARGETS) | — |"; return; }
   r=$(ratio "$(med rps "$2")" "$(med rps "$3")")
   echo "| $1 | **$r** | ≥ $4: $(verdict "$r" "$4") | $(ratio "$(med cpu "$3")" "$(med cpu "$2")") |"
 }
