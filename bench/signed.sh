@@ -43,7 +43,9 @@ case $ALG in ES256 | RS256) ;; *) echo "signed.sh: ALG must be ES256 or RS256" >
 for tool in wrk nginx haproxy openssl curl python3; do
   command -v "$tool" >/dev/null || { echo "signed.sh: $tool is missing" >&2; exit 1; }
 done
-haproxy -vv 2>/dev/null | grep -q 'USE_OPENSSL=1' \
+# Not `haproxy -vv | grep -q`: grep's early exit fails the pipe under pipefail.
+haproxy_vv=$(haproxy -vv 2>&1 || true)
+grep -q 'USE_OPENSSL=1' <<<"$haproxy_vv" \
   || { echo "signed.sh: this haproxy has no OpenSSL, so no jwt_verify" >&2; exit 1; }
 
 cat >"$work/nginx.conf" <<EOF
