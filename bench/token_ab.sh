@@ -4,12 +4,15 @@
 # alternating every round, a fresh store per server start. Prints Markdown rows labelled
 # A/B, store and round, with the server's CPU time (utime + stime from /proc) per request:
 # steadier than req/s on a shared machine. The ratios of one run are what counts.
+# With one binary it measures that build alone (rows labelled A): the issue-14 throughput rows.
 #
-#   bench/token_ab.sh BIN_A BIN_B        # ROUNDS (2), DURATION (5), CONCURRENCY (16)
+#   bench/token_ab.sh BIN_A [BIN_B]      # ROUNDS (2), DURATION (5), CONCURRENCY (16)
+#   TOKEN_BENCH=/path/to/token_bench     # the client, built with
+#                                        # `cargo build --release --locked --example token_bench`
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bin_a=$1
-bin_b=$2
+bin_b=${2:-}
 ROUNDS=${ROUNDS:-2}
 DURATION=${DURATION:-5}
 CONCURRENCY=${CONCURRENCY:-16}
@@ -34,6 +37,8 @@ start() { # BIN STORE
   "$1" --config "$config" >/tmp/gatehouse-bench/token-ab.log 2>&1 &
   pid=$!
   for _ in $(seq 200); do curl -fsS -o /dev/null "http://127.0.0.1:$admin/healthz" 2>/dev/null && break; sleep 0.1; done
+  curl -fsS -o /dev/null "http://127.0.0.1:$admin/healthz" 2>/dev/null \
+    || { echo "token_ab.sh: $1 did not start on $2:" >&2; cat /tmp/gatehouse-bench/token-ab.log >&2; exit 1; }
   base=http://127.0.0.1:$port
 }
 
@@ -49,11 +54,15 @@ done
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 tick=$(getconf CLK_TCK)
 
+sides="A"; [ -z "$bin_b" ] || sides="A B"
+[ -x "$TOKEN_BENCH" ] || { echo "token_ab.sh: no client at $TOKEN_BENCH (cargo build --release --example token_bench)" >&2; exit 1; }
+echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
 echo "| build | store | round | mode | req/s | p50 | p99 | errors | server CPU µs/req |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for round in $(seq "$ROUNDS"); do
   for store in $stores; do
-    for side in A B; do
+    for side in $sides; do
       bin=$bin_a; [ "$side" = B ] && bin=$bin_b
       start "$bin" "$store"
       for mode in $MODES; do
@@ -69,3 +78,4 @@ for round in $(seq "$ROUNDS"); do
     done
   done
 done
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
