@@ -171,8 +171,13 @@ fn validate(raw: RawConfig, outside: Outside) -> Result<Config, Vec<String>> {
     if raw.sessions.is_some() && oauth.is_none() {
         p.push("sessions: declared without an [oauth] section (sessions are signed in through its pages)".into());
     }
-    let sessions =
-        sessions::validate_sessions(&mut p, raw.sessions.unwrap_or_default(), server.as_ref());
+    let declared = raw.sessions.is_some();
+    let sessions = sessions::validate_sessions(
+        &mut p,
+        raw.sessions.unwrap_or_default(),
+        server.as_ref(),
+        declared,
+    );
     if oauth.is_none() && !clients.is_empty() {
         p.push("clients: declared without an [oauth] section (add `[oauth]` to enable the authorization server)".into());
     }
