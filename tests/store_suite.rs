@@ -10,7 +10,7 @@ mod support;
 
 use gatehouse::auth::{generate_token, hash_token};
 use gatehouse::store::{
-    now_unix, AuthorizationRequest, FbAccount, FbAdAccount, FbPage, IssuedTokens, NewUser,
+    now_unix, AuthorizationRequest, FbAccount, FbAdAccount, FbPage, IssuedTokens, NewUser, SignedInUser,
     PostgresStore, Redemption, Renewal, SqliteStore, Store, StoreError, StoredAccessToken,
     StoredCode, StoredRefreshToken, StoredSession, ThrottleOutcome, ThrottlePolicy, TokenHash,
 };
@@ -729,6 +729,10 @@ mod store_suite_cases {
             user_name: None,
             created_at: now,
             expires_at: now + 600,
+            nonce: None,
+            prompt: None,
+            auth_time: None,
+            sid: None,
         };
         store.insert_authorization_request(&id, &req).await.unwrap();
         assert_eq!(
@@ -751,6 +755,10 @@ mod store_suite_cases {
             code_challenge_method: None,
             user_id: Some("5".to_string()),
             user_name: Some("eve".to_string()),
+            nonce: Some("n-0S6_WzA2Mj".to_string()),
+            prompt: Some("consent".to_string()),
+            auth_time: Some(now - 5),
+            sid: Some("sid-1".to_string()),
             ..req.clone()
         };
         store
@@ -763,12 +771,22 @@ mod store_suite_cases {
         );
 
         store
-            .set_authorization_request_user(&id, "42", "alice")
+            .set_authorization_request_user(
+                &id,
+                &SignedInUser {
+                    user_id: "42".to_string(),
+                    user_name: "alice".to_string(),
+                    auth_time: now - 1,
+                    sid: "sid-2".to_string(),
+                },
+            )
             .await
             .unwrap();
         let signed_in = AuthorizationRequest {
             user_id: Some("42".to_string()),
             user_name: Some("alice".to_string()),
+            auth_time: Some(now - 1),
+            sid: Some("sid-2".to_string()),
             ..req.clone()
         };
         assert_eq!(

@@ -9,6 +9,7 @@ pub mod grants;
 pub mod introspection;
 pub mod issuer;
 pub mod lockout;
+pub mod oidc;
 pub mod pages;
 pub mod pkce;
 pub mod request;
