@@ -333,6 +333,26 @@ pub(super) fn validate_clients(p: &mut Problems, raw: Vec<RawClient>) -> Vec<Cli
     clients
 }
 
+/// What `check-config` and the start warn about without refusing the file: a client that
+/// may ask for `openid` on a server with no key to sign ID tokens (its requests get
+/// `invalid_scope`).
+pub fn openid_warnings(clients: &[ClientConfig], has_signing_keys: bool) -> Vec<String> {
+    if has_signing_keys {
+        return Vec::new();
+    }
+    clients
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.scopes.as_ref().is_some_and(|s| s.iter().any(|s| s == "openid")))
+        .map(|(i, c)| {
+            format!(
+                "clients[{i}] (`{}`).scopes: `openid` needs [[tokens.signing_keys]]; without them its OpenID requests are refused with invalid_scope",
+                c.id
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::{is_client_id, parse_secret_hash, redirect_uri_problem, ClientSecretConfig};

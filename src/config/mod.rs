@@ -103,6 +103,11 @@ pub struct Config {
 }
 
 impl Config {
+    /// What is worth a warning but valid (`check-config` prints it, the start logs it).
+    pub fn warnings(&self) -> Vec<String> {
+        clients::openid_warnings(&self.clients, self.tokens.signing.is_some())
+    }
+
     pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

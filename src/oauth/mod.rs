@@ -63,6 +63,9 @@ impl OAuthServer {
         let Some(oauth) = &config.oauth else {
             return Ok(None);
         };
+        for w in config.warnings() {
+            tracing::warn!(warning = %w, "config");
+        }
         Ok(Some(OAuthServer {
             config: oauth.clone(),
             tokens: config.tokens.clone(),

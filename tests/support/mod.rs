@@ -7,6 +7,7 @@ pub mod browser;
 pub mod fake_facebook;
 pub mod faulty_upstream;
 pub mod ingress;
+pub mod jws;
 pub mod oauth;
 pub mod postgres;
 pub mod tcp_proxy;

@@ -189,13 +189,12 @@ pub async fn start(server: &OAuthServer, req: &Request) -> Result<OwnResponse, A
         return fail("invalid_request", "nonce is too long");
     }
 
-    let csrf = generate_token();
     let now = now_unix();
     let ttl = server.config.sign_in_ttl.as_secs();
     let mut pending = AuthorizationRequest {
-        csrf_token: csrf.clone(),
+        csrf_token: generate_token(),
         client_id: client.id().to_string(),
-        redirect_uri,
+        redirect_uri: redirect_uri.clone(),
         scopes: super::super::scope::join(&scopes),
         state: state.map(str::to_string),
         code_challenge: challenge.map(str::to_string),
@@ -232,7 +231,10 @@ pub async fn start(server: &OAuthServer, req: &Request) -> Result<OwnResponse, A
         return complete(server, client, &pending, 302).await;
     }
     if prompt.none {
-        return fail("consent_required", "the user has not consented to this request");
+        return fail(
+            "consent_required",
+            "the user has not consented to this request",
+        );
     }
     show_page(server, client, pending, Page::Consent).await
 }

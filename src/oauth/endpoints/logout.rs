@@ -72,7 +72,10 @@ async fn rp_initiated(
             refused("The id_token_hint is not an ID token issued by this server.")
         })?),
     };
-    let client_id = match (hint.as_ref().map(|h| h.client_id.as_str()), query.client_id.as_deref()) {
+    let client_id = match (
+        hint.as_ref().map(|h| h.client_id.as_str()),
+        query.client_id.as_deref(),
+    ) {
         (Some(a), Some(b)) if a != b => {
             return Err(refused(
                 "client_id is not the client the id_token_hint was issued to.",
@@ -104,11 +107,9 @@ async fn rp_initiated(
     };
     let host = session::host(req)?;
     let signed_in = sso::current(server, req).await?;
-    let hint_is_user = hint.as_ref().is_some_and(|h| {
-        signed_in
-            .as_ref()
-            .is_none_or(|s| s.user_id == h.sub)
-    });
+    let hint_is_user = hint
+        .as_ref()
+        .is_some_and(|h| signed_in.as_ref().is_none_or(|s| s.user_id == h.sub));
     if !hint_is_user && is_cross_site(&req.headers) {
         let html = super::super::pages::sign_out(&super::super::pages::SignOutPage {
             host,

@@ -15,10 +15,14 @@ pub fn document(server: &OAuthServer) -> OwnResponse {
 
 /// `GET /.well-known/openid-configuration`: not found without signing keys, as the JWKS.
 pub fn openid_configuration(server: &OAuthServer) -> Result<OwnResponse, ApiError> {
-    let keys = server.tokens.signing.as_ref().ok_or_else(|| {
-        ApiError::NotFound("OpenID Connect needs [[tokens.signing_keys]]".into())
-    })?;
-    Ok(OwnResponse::json(200, &discovery::document(base(server), keys)))
+    let keys =
+        server.tokens.signing.as_ref().ok_or_else(|| {
+            ApiError::NotFound("OpenID Connect needs [[tokens.signing_keys]]".into())
+        })?;
+    Ok(OwnResponse::json(
+        200,
+        &discovery::document(base(server), keys),
+    ))
 }
 
 /// The RFC 8414 document.

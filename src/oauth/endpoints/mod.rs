@@ -3,19 +3,19 @@
 
 pub mod authorize;
 mod browser;
-mod sso;
 pub mod introspect;
 pub mod legacy_password;
 pub mod logout;
 pub mod metadata;
 pub mod revoke;
 pub mod session;
+mod sso;
 pub mod token;
 pub mod userinfo;
 
 use super::clients::Client;
-use super::request::{basic_credentials, ClientCredentials};
 use super::oidc::discovery;
+use super::request::{basic_credentials, ClientCredentials};
 use super::{OAuthServer, METADATA_PATH};
 use crate::http::{ApiError, Auth, Contract, Endpoint, Request, Verb};
 use crate::metrics::AuthDecision;

@@ -7,12 +7,12 @@
 //! cookie; `logout` adds OpenID Connect's RP-initiated form.
 
 use super::super::grants::password::verify_user;
-use super::super::return_to::return_path;
 use super::super::oidc::sid_of_session;
+use super::super::return_to::return_path;
 use super::super::{pages, OAuthServer};
-use super::sso;
 use super::authorize::SignInForm;
 use super::browser::{self, expired_page, forbidden_page};
+use super::sso;
 use crate::auth::{generate_token, hash_token};
 use crate::http::same_origin::{is_cross_site, is_same_origin};
 use crate::http::{cookies, page, ApiError, OwnResponse, Request};

@@ -62,7 +62,11 @@ pub(crate) async fn add_id_token(
         return Ok(());
     };
     let scopes: Vec<String> = minted.scope.split(' ').map(str::to_string).collect();
-    let Some(family) = access.family_id.clone().filter(|_| oidc::is_openid(&scopes)) else {
+    let Some(family) = access
+        .family_id
+        .clone()
+        .filter(|_| oidc::is_openid(&scopes))
+    else {
         return Ok(());
     };
     let Some(grant) = server

@@ -125,7 +125,10 @@ mod tests {
     fn at_hash_follows_the_key_algorithm() {
         // OIDC Core A.3's example: access token and at_hash for RS256.
         assert_eq!(
-            at_hash(KeyAlgorithm::Rs256, "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            at_hash(
+                KeyAlgorithm::Rs256,
+                "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"
+            ),
             "77QmUPtjPfzWtF2AnpK9RQ"
         );
         assert_eq!(at_hash(KeyAlgorithm::EdDsa, "x").len(), 43);
