@@ -10,12 +10,13 @@
 use super::super::clients::{Client, RedirectRefusal};
 use super::super::grants::password::{requested_scopes, verify_user};
 use super::super::oidc::prompt::Prompt;
-use super::super::oidc::{self, new_sid, MAX_NONCE_LEN};
-use super::super::{issuer, pages, pkce, OAuthServer};
+use super::super::oidc::{self, MAX_NONCE_LEN};
+use super::super::{pages, pkce, OAuthServer};
 use super::browser::{
     cookie_name, csrf_matches, error_page, error_redirect, expired_page, forbidden_page,
-    raw_query_value, redirect, set_cookie,
+    raw_query_value, set_cookie,
 };
+use super::code::issue_code;
 use super::sso;
 use crate::auth::{generate_token, hash_token};
 use crate::config::GrantType;
@@ -23,7 +24,7 @@ use crate::http::ApiError;
 use crate::http::Request;
 use crate::http::{cookies, page, OwnResponse};
 use crate::metrics::AuthDecision;
-use crate::store::{now_unix, AuthorizationRequest, OidcGrant, StoredCode, TokenHash};
+use crate::store::{now_unix, AuthorizationRequest, TokenHash};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -228,7 +229,7 @@ pub async fn start(server: &OAuthServer, req: &Request) -> Result<OwnResponse, A
     if !prompt.consent
         && sso::consented(server, &user.user_id, client.id(), &pending.scopes).await?
     {
-        return complete(server, client, &pending, 302).await;
+        return issue_code(server, client, &pending, 302).await;
     }
     if prompt.none {
         return fail(
@@ -432,7 +433,7 @@ async fn finish(
     }
     let clear = set_cookie(server, "", 0)?;
     let resp = if approved {
-        complete(server, client, &pending, 303).await?
+        issue_code(server, client, &pending, 303).await?
     } else {
         error_redirect(
             server,
@@ -444,59 +445,4 @@ async fn finish(
         )?
     };
     Ok(resp.with_header(http::header::SET_COOKIE, clear))
-}
-
-/// Issues the code of an approved request of a signed-in user and redirects with it. An
-/// `openid` request also records its token family's sign-in (`OidcGrant`).
-async fn complete(
-    server: &OAuthServer,
-    client: &Client,
-    pending: &AuthorizationRequest,
-    status: u16,
-) -> Result<OwnResponse, ApiError> {
-    let user_id = pending.user_id.clone().ok_or_else(expired_page)?;
-    let now = now_unix();
-    let code = server.checksum.mint();
-    let stored = StoredCode {
-        family_id: issuer::new_family_id(),
-        client_id: client.id().to_string(),
-        user_id: user_id.clone(),
-        user_name: pending.user_name.clone(),
-        redirect_uri: pending.redirect_uri.clone(),
-        scopes: pending.scopes.clone(),
-        code_challenge: pending.code_challenge.clone(),
-        code_challenge_method: pending.code_challenge_method.clone(),
-        created_at: now,
-        expires_at: now + server.config.code_ttl.as_secs() as i64,
-        used: false,
-    };
-    let scopes = super::super::scope::parse(&pending.scopes).unwrap_or_default();
-    let lifetime = server.tokens.refresh_ttl.max(server.tokens.access_ttl);
-    let oidc_grant = oidc::is_openid(&scopes).then(|| OidcGrant {
-        family_id: stored.family_id.clone(),
-        client_id: client.id().to_string(),
-        user_id: user_id.clone(),
-        sid: pending.sid.clone().unwrap_or_else(new_sid),
-        nonce: pending.nonce.clone(),
-        auth_time: pending.auth_time.unwrap_or(now),
-        created_at: now,
-        expires_at: now + lifetime.as_secs() as i64,
-    });
-    let code_hash = hash_token(&code);
-    let (cid, scopes) = (client.id().to_string(), pending.scopes.clone());
-    server
-        .store
-        .run(move |s| async move {
-            s.save_consent(&user_id, &cid, &scopes, now).await?;
-            if let Some(g) = &oidc_grant {
-                s.insert_oidc_grant(g).await?;
-            }
-            s.insert_code(&code_hash, &stored).await
-        })
-        .await?;
-    let mut pairs = vec![("code", code)];
-    if let Some(s) = &pending.state {
-        pairs.push(("state", s.clone()));
-    }
-    redirect(server, status, &pending.redirect_uri, &pairs)
 }

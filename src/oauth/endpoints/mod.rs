@@ -3,6 +3,7 @@
 
 pub mod authorize;
 mod browser;
+mod code;
 pub mod introspect;
 pub mod legacy_password;
 pub mod logout;
