@@ -632,6 +632,7 @@ async fn rp_initiated_logout_ends_the_sign_in_and_revokes_its_tokens() {
     assert_eq!(o.userinfo(Some(access)).await.status(), 200);
 
     // The RP's logout: back to the registered address with its state, the cookie cleared.
+    let session = b.jar["gatehouse-session"].clone();
     let page = rp_logout(&mut b, &logout_path(Some(&id_token), Some(RP_BYE))).await;
     assert_eq!(page.status, 303, "{}", page.body);
     assert_eq!(
@@ -641,6 +642,7 @@ async fn rp_initiated_logout_ends_the_sign_in_and_revokes_its_tokens() {
     assert!(!b.jar.contains_key("gatehouse-session"), "{:?}", b.jar);
 
     // The sign-in is over: even with the old cookie back, prompt=none needs a login.
+    b.jar.insert("gatehouse-session".into(), session);
     let page = b.visit(&authorize_path("openid", "&prompt=none")).await;
     assert_eq!(
         param(&redirect_params(&page), "error"),

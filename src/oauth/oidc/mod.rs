@@ -33,5 +33,6 @@ pub fn sid_of_session(hash: &TokenHash) -> String {
 
 /// The `sid` of a sign-in that started no session (`[sessions]` not declared): its own.
 pub fn new_sid() -> String {
-    hex::encode(crate::auth::hash_token(&crate::auth::generate_token())[..16].as_ref())
+    let hash = crate::auth::hash_token(&crate::auth::generate_token());
+    hex::encode(&hash[..16])
 }
