@@ -205,6 +205,9 @@ fn main() -> ExitCode {
             address,
         } => match gatehouse::app::check_routes(&config) {
             Ok(()) => {
+                for w in config.warnings() {
+                    eprintln!("{}: warning: {w}", cli.config.display());
+                }
                 println!("{}: ok", cli.config.display());
                 match explain {
                     Some(request) => explain_request(&config, &request, token_claims, address),

@@ -218,3 +218,26 @@ fn checksum_key_errors_name_the_key_and_hide_the_value() {
         assert!(!out.contains(secret), "the value is not shown: {out}");
     }
 }
+
+#[test]
+fn openid_without_signing_keys_is_a_warning_and_post_logout_uris_are_checked() {
+    let client = |extra: &str| {
+        format!(
+            "{GOOD}\n[oauth]\n[[clients]]\nid = \"rp\"\nsecret = \"rp-secret-0123456789abcdef\"\nredirect_uris = [\"https://rp.example/cb\"]\nscopes = [\"openid\", \"read\"]\n{extra}"
+        )
+    };
+    let (ok, out) = check(&client(""));
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("warning") && out.contains("openid") && out.contains("tokens.signing_keys"),
+        "{out}"
+    );
+    let (ok, out) = check(&client(
+        "post_logout_redirect_uris = [\"http://rp.example/bye\"]\n",
+    ));
+    assert!(!ok);
+    assert!(
+        out.contains("clients[0].post_logout_redirect_uris[0]"),
+        "{out}"
+    );
+}

@@ -11,8 +11,9 @@ mod support;
 use gatehouse::auth::{generate_token, hash_token};
 use gatehouse::store::{
     now_unix, AuthorizationRequest, FbAccount, FbAdAccount, FbPage, IssuedTokens, NewUser,
-    PostgresStore, Redemption, Renewal, SqliteStore, Store, StoreError, StoredAccessToken,
-    StoredCode, StoredRefreshToken, StoredSession, ThrottleOutcome, ThrottlePolicy, TokenHash,
+    OidcGrant, PostgresStore, Redemption, Renewal, SignedInUser, SqliteStore, Store, StoreError,
+    StoredAccessToken, StoredCode, StoredRefreshToken, StoredSession, ThrottleOutcome,
+    ThrottlePolicy, TokenHash,
 };
 use std::any::Any;
 use std::sync::Arc;
@@ -71,6 +72,7 @@ macro_rules! store_suite {
             revoke_family,
             authorization_requests,
             consents,
+            oidc_grants,
             users,
             user_and_token_groups,
             users_list_pagination,
@@ -729,6 +731,10 @@ mod store_suite_cases {
             user_name: None,
             created_at: now,
             expires_at: now + 600,
+            nonce: None,
+            prompt: None,
+            auth_time: None,
+            sid: None,
         };
         store.insert_authorization_request(&id, &req).await.unwrap();
         assert_eq!(
@@ -751,6 +757,10 @@ mod store_suite_cases {
             code_challenge_method: None,
             user_id: Some("5".to_string()),
             user_name: Some("eve".to_string()),
+            nonce: Some("n-0S6_WzA2Mj".to_string()),
+            prompt: Some("consent".to_string()),
+            auth_time: Some(now - 5),
+            sid: Some("sid-1".to_string()),
             ..req.clone()
         };
         store
@@ -763,12 +773,22 @@ mod store_suite_cases {
         );
 
         store
-            .set_authorization_request_user(&id, "42", "alice")
+            .set_authorization_request_user(
+                &id,
+                &SignedInUser {
+                    user_id: "42".to_string(),
+                    user_name: "alice".to_string(),
+                    auth_time: now - 1,
+                    sid: "sid-2".to_string(),
+                },
+            )
             .await
             .unwrap();
         let signed_in = AuthorizationRequest {
             user_id: Some("42".to_string()),
             user_name: Some("alice".to_string()),
+            auth_time: Some(now - 1),
+            sid: Some("sid-2".to_string()),
             ..req.clone()
         };
         assert_eq!(
@@ -791,6 +811,44 @@ mod store_suite_cases {
     }
 
     // 8.
+    pub async fn oidc_grants(store: Arc<dyn Store>) {
+        let now = now_unix();
+        let grant = |family: &str, sid: &str, expires_at: i64| OidcGrant {
+            family_id: format!("{family}-{}", generate_token()),
+            client_id: "rp".to_string(),
+            user_id: "42".to_string(),
+            sid: sid.to_string(),
+            nonce: Some("n".to_string()),
+            auth_time: now - 3,
+            created_at: now,
+            expires_at,
+        };
+        let sid = generate_token();
+        let (a, b) = (grant("a", &sid, now + 600), grant("b", &sid, now - 7200));
+        let other = grant("c", "another-sign-in", now + 600);
+        for g in [&a, &b, &other] {
+            store.insert_oidc_grant(g).await.unwrap();
+        }
+        assert_eq!(
+            store.find_oidc_grant(&a.family_id).await.unwrap(),
+            Some(a.clone())
+        );
+        assert_eq!(store.find_oidc_grant("nope").await.unwrap(), None);
+        let mut families = store.oidc_families_of_sign_in(&sid).await.unwrap();
+        families.sort();
+        let mut expected = vec![a.family_id.clone(), b.family_id.clone()];
+        expected.sort();
+        assert_eq!(families, expected);
+        assert!(matches!(
+            store.insert_oidc_grant(&a).await,
+            Err(StoreError::Conflict)
+        ));
+        // Purged once ended and without a refresh token of its family.
+        store.purge_expired(now, 60).await.unwrap();
+        assert_eq!(store.find_oidc_grant(&b.family_id).await.unwrap(), None);
+        assert!(store.find_oidc_grant(&a.family_id).await.unwrap().is_some());
+    }
+
     pub async fn consents(store: Arc<dyn Store>) {
         let now = now_unix();
         assert_eq!(store.find_consent("42", "web-app").await.unwrap(), None);

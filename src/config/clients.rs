@@ -101,6 +101,8 @@ pub struct ClientConfig {
     pub name: String,
     pub secret: ClientSecretConfig,
     pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may send the browser afterwards (exact match).
+    pub post_logout_redirect_uris: Vec<String>,
     pub grant_types: Vec<GrantType>,
     /// Scopes the client may ask for; `None` = any.
     pub scopes: Option<Vec<String>>,
@@ -301,6 +303,13 @@ pub(super) fn validate_clients(p: &mut Problems, raw: Vec<RawClient>) -> Vec<Cli
                 p.push(format!("{key}.redirect_uris[{j}]: `{u}` {problem}"));
             }
         }
+        for (j, u) in c.post_logout_redirect_uris.iter().enumerate() {
+            if let Some(problem) = redirect_uri_problem(u) {
+                p.push(format!(
+                    "{key}.post_logout_redirect_uris[{j}]: `{u}` {problem}"
+                ));
+            }
+        }
         if let Some(scopes) = &c.scopes {
             for (j, s) in scopes.iter().enumerate() {
                 if !is_scope_token(s) {
@@ -313,6 +322,7 @@ pub(super) fn validate_clients(p: &mut Problems, raw: Vec<RawClient>) -> Vec<Cli
             id: c.id,
             secret,
             redirect_uris: c.redirect_uris,
+            post_logout_redirect_uris: c.post_logout_redirect_uris,
             grant_types,
             scopes: c.scopes,
             admin: c.admin,
@@ -321,6 +331,26 @@ pub(super) fn validate_clients(p: &mut Problems, raw: Vec<RawClient>) -> Vec<Cli
         });
     }
     clients
+}
+
+/// What `check-config` and the start warn about without refusing the file: a client that
+/// may ask for `openid` on a server with no key to sign ID tokens (its requests get
+/// `invalid_scope`).
+pub fn openid_warnings(clients: &[ClientConfig], has_signing_keys: bool) -> Vec<String> {
+    if has_signing_keys {
+        return Vec::new();
+    }
+    clients
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.scopes.as_ref().is_some_and(|s| s.iter().any(|s| s == "openid")))
+        .map(|(i, c)| {
+            format!(
+                "clients[{i}] (`{}`).scopes: `openid` needs [[tokens.signing_keys]]; without them its OpenID requests are refused with invalid_scope",
+                c.id
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

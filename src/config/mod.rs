@@ -103,6 +103,11 @@ pub struct Config {
 }
 
 impl Config {
+    /// What is worth a warning but valid (`check-config` prints it, the start logs it).
+    pub fn warnings(&self) -> Vec<String> {
+        clients::openid_warnings(&self.clients, self.tokens.signing.is_some())
+    }
+
     pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -171,8 +176,13 @@ fn validate(raw: RawConfig, outside: Outside) -> Result<Config, Vec<String>> {
     if raw.sessions.is_some() && oauth.is_none() {
         p.push("sessions: declared without an [oauth] section (sessions are signed in through its pages)".into());
     }
-    let sessions =
-        sessions::validate_sessions(&mut p, raw.sessions.unwrap_or_default(), server.as_ref());
+    let declared = raw.sessions.is_some();
+    let sessions = sessions::validate_sessions(
+        &mut p,
+        raw.sessions.unwrap_or_default(),
+        server.as_ref(),
+        declared,
+    );
     if oauth.is_none() && !clients.is_empty() {
         p.push("clients: declared without an [oauth] section (add `[oauth]` to enable the authorization server)".into());
     }

@@ -388,6 +388,8 @@ pub struct RawClient {
     pub secret_hash: Option<String>,
     #[serde(default)]
     pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
     pub grant_types: Option<Vec<OneOf<GrantType>>>,
     pub scopes: Option<Vec<String>>,
     #[serde(default)]

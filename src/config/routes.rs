@@ -374,6 +374,13 @@ fn oauth_routes(oauth: &OAuthConfig) -> Vec<RouteConfig> {
             AuthMode::Public,
             false,
         ),
+        r(
+            "openid-configuration",
+            "/.well-known/openid-configuration",
+            HandlerKind::OAuth,
+            AuthMode::Public,
+            false,
+        ),
     ];
     if oauth.users_api {
         routes.push(r(

@@ -19,6 +19,9 @@ pub struct SessionsConfig {
     pub ttl: Duration,
     /// A session unused for this long ends.
     pub idle_ttl: Duration,
+    /// `[sessions]` is written in the config: the authorization server's sign-in form then
+    /// starts a session too, so later authorization requests skip it (single sign-on).
+    pub declared: bool,
 }
 
 impl SessionsConfig {
@@ -43,6 +46,7 @@ pub(super) fn validate_sessions(
     p: &mut Problems,
     raw: RawSessions,
     server: Option<&ServerConfig>,
+    declared: bool,
 ) -> SessionsConfig {
     let name = raw
         .cookie_name
@@ -85,5 +89,6 @@ pub(super) fn validate_sessions(
         secure,
         ttl,
         idle_ttl,
+        declared,
     }
 }

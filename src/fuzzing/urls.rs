@@ -50,6 +50,7 @@ pub fn redirect_uri(data: &[u8]) {
         name: "fuzz".into(),
         secret: ClientSecretConfig::Public,
         redirect_uris: registered.clone(),
+        post_logout_redirect_uris: vec![],
         grant_types: vec![GrantType::AuthorizationCode],
         scopes: None,
         admin: false,

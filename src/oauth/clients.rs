@@ -31,6 +31,14 @@ impl Client {
         self.config.grant_types.contains(&grant)
     }
     /// Exact string match (RFC 9700 §4.1.3): no prefixes, no wildcards, no normalization.
+    /// RP-initiated logout: `uri` is registered byte for byte.
+    pub fn has_post_logout_redirect_uri(&self, uri: &str) -> bool {
+        self.config
+            .post_logout_redirect_uris
+            .iter()
+            .any(|r| r == uri)
+    }
+
     pub fn has_redirect_uri(&self, uri: &str) -> bool {
         self.config.redirect_uris.iter().any(|r| r == uri)
     }

@@ -29,6 +29,8 @@ pub struct Grant {
 pub struct Minted {
     pub access_token: String,
     pub refresh_token: Option<String>,
+    /// OpenID Connect: set by the grants that issue one (`oidc::id_token`).
+    pub id_token: Option<String>,
     pub records: IssuedTokens,
     pub expires_in: u64,
     pub scope: String,
@@ -116,6 +118,7 @@ pub fn mint(
         },
         access_token,
         refresh_token,
+        id_token: None,
         expires_in: tokens.access_ttl.as_secs(),
         scope,
     })
@@ -131,6 +134,9 @@ pub fn token_response(m: &Minted) -> OwnResponse {
     });
     if let Some(r) = &m.refresh_token {
         body["refresh_token"] = serde_json::Value::String(r.clone());
+    }
+    if let Some(t) = &m.id_token {
+        body["id_token"] = serde_json::Value::String(t.clone());
     }
     if !m.scope.is_empty() {
         body["scope"] = serde_json::Value::String(m.scope.clone());

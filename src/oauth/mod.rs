@@ -9,6 +9,7 @@ pub mod grants;
 pub mod introspection;
 pub mod issuer;
 pub mod lockout;
+pub mod oidc;
 pub mod pages;
 pub mod pkce;
 pub mod request;
@@ -62,6 +63,9 @@ impl OAuthServer {
         let Some(oauth) = &config.oauth else {
             return Ok(None);
         };
+        for w in config.warnings() {
+            tracing::warn!(warning = %w, "config");
+        }
         Ok(Some(OAuthServer {
             config: oauth.clone(),
             tokens: config.tokens.clone(),

@@ -259,6 +259,40 @@ impl KeySet {
         Ok(data.claims)
     }
 
+    /// One of our JWTs whose lifetime does not matter (an ID token sent back as a logout's
+    /// `id_token_hint`): a published `kid`, its algorithm, the `typ`, our `iss`, a `sub` and an
+    /// `aud`; `exp` is not checked.
+    pub fn verify_ignoring_expiry(
+        &self,
+        token: &str,
+        typ: &str,
+    ) -> Result<Map<String, Value>, Rejection> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::Invalid)?;
+        if header.typ.as_deref() != Some(typ) {
+            return Err(Rejection::Invalid);
+        }
+        let kid = header.kid.as_deref().ok_or(Rejection::Invalid)?;
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.kid == kid)
+            .ok_or(Rejection::Invalid)?;
+        if header.alg != key.algorithm.jose() {
+            return Err(Rejection::Invalid);
+        }
+        let mut validation = Validation::new(key.algorithm.jose());
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.set_issuer(&[&self.issuer]);
+        validation.required_spec_claims = ["iss", "aud", "sub"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, &validation)
+            .map(|d| d.claims)
+            .map_err(|_| Rejection::Invalid)
+    }
+
     /// The JWK set (RFC 7517 §5) of every published key: public parameters only.
     pub fn jwks(&self) -> Value {
         json!({ "keys": self.keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() })

@@ -57,6 +57,7 @@ pub trait StoreParts:
     + FacebookStore
     + SessionStore
     + KeyStore
+    + OidcStore
     + Send
     + Sync
     + 'static
@@ -71,6 +72,7 @@ impl<T> StoreParts for T where
         + FacebookStore
         + SessionStore
         + KeyStore
+        + OidcStore
         + Send
         + Sync
         + 'static
@@ -169,8 +171,7 @@ pub trait GrantStore {
     async fn set_authorization_request_user(
         &self,
         id_hash: &TokenHash,
-        user_id: &str,
-        user_name: &str,
+        user: &SignedInUser,
     ) -> Result<(), StoreError>;
     /// Deletes the request; false when it was already gone (a concurrent submit won).
     async fn take_authorization_request(&self, id_hash: &TokenHash) -> Result<bool, StoreError>;
@@ -259,6 +260,15 @@ pub trait MaintenanceStore {
     /// Deletes tokens, codes, pending requests and throttles that ended before
     /// `now - keep_secs`; returns the number of rows removed.
     async fn purge_expired(&self, now: i64, keep_secs: i64) -> Result<u64, StoreError>;
+}
+
+/// OpenID Connect token families (`OidcGrant`), keyed by family id.
+#[async_trait]
+pub trait OidcStore {
+    async fn insert_oidc_grant(&self, grant: &OidcGrant) -> Result<(), StoreError>;
+    async fn find_oidc_grant(&self, family_id: &str) -> Result<Option<OidcGrant>, StoreError>;
+    /// The families issued in the sign-in `sid`, for every client.
+    async fn oidc_families_of_sign_in(&self, sid: &str) -> Result<Vec<String>, StoreError>;
 }
 
 /// Keys the server generates for itself when the config gives none.

@@ -118,6 +118,39 @@ pub struct AuthorizationRequest {
     pub user_name: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
+    /// OpenID Connect: the RP's `nonce`, echoed in the ID token.
+    pub nonce: Option<String>,
+    /// OpenID Connect: the `prompt` values asked for, space-separated.
+    pub prompt: Option<String>,
+    /// When the user authenticated (Unix seconds): at the sign-in form, or the session's start.
+    pub auth_time: Option<i64>,
+    /// The sign-in the user authenticated in (see `OidcGrant::sid`).
+    pub sid: Option<String>,
+}
+
+/// Who completed the sign-in form of a pending request, when, and in which sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedInUser {
+    pub user_id: String,
+    pub user_name: String,
+    pub auth_time: i64,
+    pub sid: String,
+}
+
+/// One token family issued with the `openid` scope: what its ID tokens repeat on every
+/// refresh, and the sign-in it came from, so that ending that sign-in finds it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OidcGrant {
+    pub family_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    /// Names one sign-in (a browser session, or one pass through the sign-in form); never
+    /// the session's cookie or its stored hash.
+    pub sid: String,
+    pub nonce: Option<String>,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

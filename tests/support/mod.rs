@@ -8,6 +8,7 @@ pub mod chromium;
 pub mod fake_facebook;
 pub mod faulty_upstream;
 pub mod ingress;
+pub mod jws;
 pub mod oauth;
 pub mod postgres;
 pub mod tcp_proxy;

@@ -2,22 +2,31 @@
 //! `GET /oauth/authorize` checks the client and redirect URI (an error page, never a redirect,
 //! when either is wrong), stores the pending request and shows the sign-in page; the sign-in
 //! and consent forms post back with a CSRF token bound to the request's cookie; approval
-//! redirects with `code`, `state` and `iss`, denial with `error=access_denied`.
+//! redirects with `code`, `state` and `iss`, denial with `error=access_denied`. OpenID
+//! Connect adds `nonce`, `prompt` and `max_age`: a live sign-in session (`sso`) answers in
+//! place of the sign-in form unless `prompt=login` or `max_age` asks for a fresh one, and
+//! `prompt=none` fails with `login_required` or `consent_required` rather than show a page.
 
 use super::super::clients::{Client, RedirectRefusal};
 use super::super::grants::password::{requested_scopes, verify_user};
-use super::super::{issuer, pages, pkce, scope, OAuthServer};
+use super::super::oidc::prompt::Prompt;
+use super::super::oidc::{self, MAX_NONCE_LEN};
+use super::super::{pages, pkce, OAuthServer};
+use super::browser::{
+    cookie_name, csrf_matches, error_page, error_redirect, expired_page, forbidden_page,
+    raw_query_value, set_cookie,
+};
+use super::code::issue_code;
+use super::sso;
 use crate::auth::{generate_token, hash_token};
 use crate::config::GrantType;
 use crate::http::ApiError;
 use crate::http::Request;
 use crate::http::{cookies, page, OwnResponse};
 use crate::metrics::AuthDecision;
-use crate::store::{now_unix, AuthorizationRequest, StoredCode, TokenHash};
-use http::header::HeaderValue;
+use crate::store::{now_unix, AuthorizationRequest, TokenHash};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
 const MAX_STATE_LEN: usize = 2048;
 
@@ -30,6 +39,9 @@ struct AuthorizeQuery {
     scope: Option<String>,
     code_challenge: Option<String>,
     code_challenge_method: Option<String>,
+    nonce: Option<String>,
+    prompt: Option<String>,
+    max_age: Option<String>,
 }
 
 /// A form posted back to a pending request, bound to it by its CSRF token.
@@ -60,91 +72,6 @@ impl PendingForm for ConsentForm {
     fn csrf_token(&self) -> Option<&str> {
         self.csrf_token.as_deref()
     }
-}
-
-/// Cookie holding the pending request's id; `__Host-` whenever the public URL is https.
-pub(super) fn cookie_name(server: &OAuthServer) -> &'static str {
-    if secure(server) {
-        cookies::SIGN_IN_HOST
-    } else {
-        cookies::SIGN_IN
-    }
-}
-
-fn secure(server: &OAuthServer) -> bool {
-    server.issuer.starts_with("https://")
-}
-
-pub(super) fn set_cookie(
-    server: &OAuthServer,
-    value: &str,
-    max_age: u64,
-) -> Result<HeaderValue, ApiError> {
-    cookies::set(cookie_name(server), value, "/", max_age, secure(server))
-}
-
-fn error_page(status: u16, title: &str, message: &str) -> ApiError {
-    ApiError::page(status, title, message)
-}
-
-/// The raw (still percent-encoded) value of a query parameter: `state` goes back byte for byte.
-fn raw_query_value<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
-    query?
-        .split('&')
-        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
-fn encode(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
-}
-
-/// `redirect_uri` (already matched exactly against the registration) plus `pairs`, whose values
-/// are already encoded, and `iss`.
-fn redirect(
-    server: &OAuthServer,
-    status: u16,
-    redirect_uri: &str,
-    pairs: &[(&str, String)],
-) -> Result<OwnResponse, ApiError> {
-    let mut location = redirect_uri.to_string();
-    let mut sep = if redirect_uri.contains('?') { '&' } else { '?' };
-    for (k, v) in pairs
-        .iter()
-        .chain(std::iter::once(&("iss", encode(&server.issuer))))
-    {
-        location.push(sep);
-        location.push_str(k);
-        location.push('=');
-        location.push_str(v);
-        sep = '&';
-    }
-    OwnResponse::browser_redirect(status, &location).map_err(|_| {
-        error_page(
-            400,
-            "Invalid request",
-            "The redirect address cannot be used.",
-        )
-    })
-}
-
-fn error_redirect(
-    server: &OAuthServer,
-    status: u16,
-    redirect_uri: &str,
-    state: Option<&str>,
-    error: &str,
-    description: &str,
-) -> Result<OwnResponse, ApiError> {
-    let mut pairs = vec![
-        ("error", error.to_string()),
-        ("error_description", encode(description)),
-    ];
-    if let Some(s) = state {
-        pairs.push(("state", s.to_string()));
-    }
-    redirect(server, status, redirect_uri, &pairs)
 }
 
 pub async fn start(server: &OAuthServer, req: &Request) -> Result<OwnResponse, ApiError> {
@@ -243,15 +170,33 @@ pub async fn start(server: &OAuthServer, req: &Request) -> Result<OwnResponse, A
         _ => {}
     }
 
-    let id = generate_token();
-    let csrf = generate_token();
+    let openid = oidc::is_openid(&scopes);
+    if openid && server.tokens.signing.is_none() {
+        return fail(
+            "invalid_scope",
+            "openid needs a signing key, and none is configured",
+        );
+    }
+    let Some(prompt) = Prompt::parse(params.prompt.as_deref()) else {
+        return fail("invalid_request", "prompt is malformed");
+    };
+    let max_age = match params.max_age.as_deref().map(str::parse::<u32>) {
+        None => None,
+        Some(Ok(secs)) => Some(i64::from(secs)),
+        Some(Err(_)) => return fail("invalid_request", "max_age must be a number of seconds"),
+    };
+    let nonce = params.nonce.filter(|n| !n.is_empty());
+    if nonce.as_ref().is_some_and(|n| n.len() > MAX_NONCE_LEN) {
+        return fail("invalid_request", "nonce is too long");
+    }
+
     let now = now_unix();
     let ttl = server.config.sign_in_ttl.as_secs();
-    let pending = AuthorizationRequest {
-        csrf_token: csrf.clone(),
+    let mut pending = AuthorizationRequest {
+        csrf_token: generate_token(),
         client_id: client.id().to_string(),
-        redirect_uri,
-        scopes: scope::join(&scopes),
+        redirect_uri: redirect_uri.clone(),
+        scopes: super::super::scope::join(&scopes),
         state: state.map(str::to_string),
         code_challenge: challenge.map(str::to_string),
         code_challenge_method: challenge.map(|_| method.as_str().to_string()),
@@ -259,22 +204,85 @@ pub async fn start(server: &OAuthServer, req: &Request) -> Result<OwnResponse, A
         user_name: None,
         created_at: now,
         expires_at: now + ttl as i64,
+        nonce,
+        prompt: prompt.stored(),
+        auth_time: None,
+        sid: None,
     };
+    // The session stands for the form unless the client asks for a fresh sign-in.
+    let session = match prompt.login {
+        true => None,
+        false => sso::current(server, req)
+            .await?
+            .filter(|s| max_age.is_none_or(|m| now - s.auth_time <= m)),
+    };
+    let Some(user) = session else {
+        if prompt.none {
+            return fail("login_required", "the user is not signed in");
+        }
+        return show_page(server, client, pending, Page::SignIn).await;
+    };
+    pending.user_id = Some(user.user_id.clone());
+    pending.user_name = Some(user.user_name.clone());
+    pending.auth_time = Some(user.auth_time);
+    pending.sid = Some(user.sid);
+    if !prompt.consent
+        && sso::consented(server, &user.user_id, client.id(), &pending.scopes).await?
+    {
+        return issue_code(server, client, &pending, 302).await;
+    }
+    if prompt.none {
+        return fail(
+            "consent_required",
+            "the user has not consented to this request",
+        );
+    }
+    show_page(server, client, pending, Page::Consent).await
+}
+
+enum Page {
+    SignIn,
+    Consent,
+}
+
+/// Stores the pending request and shows its first page, with the cookie that names it.
+async fn show_page(
+    server: &OAuthServer,
+    client: &Client,
+    pending: AuthorizationRequest,
+    which: Page,
+) -> Result<OwnResponse, ApiError> {
+    let id = generate_token();
     let id_hash = hash_token(&id);
-    let redirect_to = pending.redirect_uri.clone();
+    let ttl = server.config.sign_in_ttl.as_secs();
+    let stored = pending.clone();
     server
         .store
-        .run(move |s| async move { s.insert_authorization_request(&id_hash, &pending).await })
+        .run(move |s| async move { s.insert_authorization_request(&id_hash, &stored).await })
         .await?;
-    let html = pages::sign_in(&pages::SignInPage {
-        client_name: &client.config.name,
-        action: "/oauth/sign-in",
-        csrf_token: &csrf,
-        username: "",
-        error: None,
-    });
-    Ok(page::response(200, html, Some(&redirect_to))
+    let html = match which {
+        Page::SignIn => pages::sign_in(&pages::SignInPage {
+            client_name: &client.config.name,
+            action: "/oauth/sign-in",
+            csrf_token: &pending.csrf_token,
+            username: "",
+            error: None,
+        }),
+        Page::Consent => consent_html(client, &pending),
+    };
+    Ok(page::response(200, html, Some(&pending.redirect_uri))
         .with_header(http::header::SET_COOKIE, set_cookie(server, &id, ttl)?))
+}
+
+fn consent_html(client: &Client, pending: &AuthorizationRequest) -> String {
+    let scopes = super::super::scope::parse(&pending.scopes).unwrap_or_default();
+    pages::consent(&pages::ConsentPage {
+        client_name: &client.config.name,
+        user_name: pending.user_name.as_deref().unwrap_or(""),
+        scopes: &scopes,
+        action: "/oauth/consent",
+        csrf_token: &pending.csrf_token,
+    })
 }
 
 /// The pending request named by the cookie, if it is still valid.
@@ -298,10 +306,6 @@ async fn pending(
         .map(|r| (id_hash, r)))
 }
 
-fn csrf_matches(given: Option<&str>, expected: &str) -> bool {
-    given.is_some_and(|g| bool::from(g.as_bytes().ct_eq(expected.as_bytes())))
-}
-
 /// A form posted to the pending request named by the cookie, with its CSRF token checked;
 /// a page error when it expired or the form could not be verified.
 async fn posted_form<F: PendingForm>(
@@ -322,22 +326,6 @@ async fn posted_form<F: PendingForm>(
     }
     server.metrics.auth_decision(AuthDecision::Ok);
     Ok((id_hash, pending, form))
-}
-
-pub(super) fn expired_page() -> ApiError {
-    error_page(
-        400,
-        "Sign-in expired",
-        "This sign-in page is no longer valid. Go back to the application and start again.",
-    )
-}
-
-pub(super) fn forbidden_page() -> ApiError {
-    error_page(
-        403,
-        "Request refused",
-        "The form could not be verified. Go back to the application and start again.",
-    )
 }
 
 pub async fn sign_in(server: &OAuthServer, req: &Request) -> Result<OwnResponse, ApiError> {
@@ -368,65 +356,56 @@ pub async fn sign_in(server: &OAuthServer, req: &Request) -> Result<OwnResponse,
         }
         Err(other) => return Err(other),
     };
-    let (uid, uname) = (user.id.to_string(), user.username.clone());
-    let (u2, cid) = (uid.clone(), pending.client_id.clone());
-    let remembered = server
+    let (signed_in, session_cookie) = sso::signed_in(server, req, &user, now_unix()).await?;
+    let mut pending = pending;
+    pending.user_id = Some(signed_in.user_id.clone());
+    pending.user_name = Some(signed_in.user_name.clone());
+    pending.auth_time = Some(signed_in.auth_time);
+    pending.sid = Some(signed_in.sid.clone());
+    server
         .store
-        .run(move |s| async move {
-            s.set_authorization_request_user(&id_hash, &uid, &uname)
-                .await?;
-            s.find_consent(&u2, &cid).await
-        })
+        .run(move |s| async move { s.set_authorization_request_user(&id_hash, &signed_in).await })
         .await?;
-    let requested = scope::parse(&pending.scopes).unwrap_or_default();
-    let consented = remembered
-        .and_then(|s| scope::parse(&s))
-        .is_some_and(|granted| scope::is_subset(&requested, &granted));
-    if consented {
-        return finish(
-            server,
-            client,
-            id_hash,
-            pending,
-            user.id.to_string(),
-            Some(user.username),
-            true,
-        )
-        .await;
-    }
-    OwnResponse::browser_redirect(303, "/oauth/consent")
+    let prompt = Prompt::from_stored(pending.prompt.as_deref());
+    let user_id = user.id.to_string();
+    let resp = if !prompt.consent
+        && sso::consented(server, &user_id, &pending.client_id, &pending.scopes).await?
+    {
+        finish(server, client, id_hash, pending, true).await?
+    } else {
+        OwnResponse::browser_redirect(303, "/oauth/consent")?
+    };
+    Ok(match session_cookie {
+        Some(cookie) => resp.with_header(http::header::SET_COOKIE, cookie),
+        None => resp,
+    })
 }
 
 pub async fn consent_page(server: &OAuthServer, req: &Request) -> Result<OwnResponse, ApiError> {
     let Some((_, pending)) = pending(server, req).await? else {
         return Err(expired_page());
     };
-    let (Some(client), Some(user_name)) = (
-        server.clients.get(&pending.client_id),
-        pending.user_name.as_deref(),
-    ) else {
+    let Some(client) = server
+        .clients
+        .get(&pending.client_id)
+        .filter(|_| pending.user_name.is_some())
+    else {
         return Err(expired_page());
     };
-    let scopes = scope::parse(&pending.scopes).unwrap_or_default();
     Ok(page::response(
         200,
-        pages::consent(&pages::ConsentPage {
-            client_name: &client.config.name,
-            user_name,
-            scopes: &scopes,
-            action: "/oauth/consent",
-            csrf_token: &pending.csrf_token,
-        }),
+        consent_html(client, &pending),
         Some(&pending.redirect_uri),
     ))
 }
 
 pub async fn consent(server: &OAuthServer, req: &Request) -> Result<OwnResponse, ApiError> {
     let (id_hash, pending, form) = posted_form::<ConsentForm>(server, req).await?;
-    let (Some(client), Some(user_id)) = (
-        server.clients.get(&pending.client_id),
-        pending.user_id.clone(),
-    ) else {
+    let Some(client) = server
+        .clients
+        .get(&pending.client_id)
+        .filter(|_| pending.user_id.is_some())
+    else {
         return Err(expired_page());
     };
     let approved = match form.decision.as_deref() {
@@ -434,11 +413,7 @@ pub async fn consent(server: &OAuthServer, req: &Request) -> Result<OwnResponse,
         Some("deny") => false,
         _ => return Err(forbidden_page()),
     };
-    let user_name = pending.user_name.clone();
-    finish(
-        server, client, id_hash, pending, user_id, user_name, approved,
-    )
-    .await
+    finish(server, client, id_hash, pending, approved).await
 }
 
 /// Ends the pending request (once: a double submit finds it gone) with a code or a denial.
@@ -447,8 +422,6 @@ async fn finish(
     client: &Client,
     id_hash: TokenHash,
     pending: AuthorizationRequest,
-    user_id: String,
-    user_name: Option<String>,
     approved: bool,
 ) -> Result<OwnResponse, ApiError> {
     let taken = server
@@ -459,61 +432,17 @@ async fn finish(
         return Err(expired_page());
     }
     let clear = set_cookie(server, "", 0)?;
-    let state = pending.state.as_deref();
-    if !approved {
-        return Ok(error_redirect(
+    let resp = if approved {
+        issue_code(server, client, &pending, 303).await?
+    } else {
+        error_redirect(
             server,
             303,
             &pending.redirect_uri,
-            state,
+            pending.state.as_deref(),
             "access_denied",
             "the user denied the request",
         )?
-        .with_header(http::header::SET_COOKIE, clear));
-    }
-    let now = now_unix();
-    let code = server.checksum.mint();
-    let stored = StoredCode {
-        family_id: issuer::new_family_id(),
-        client_id: client.id().to_string(),
-        user_id: user_id.clone(),
-        user_name,
-        redirect_uri: pending.redirect_uri.clone(),
-        scopes: pending.scopes.clone(),
-        code_challenge: pending.code_challenge.clone(),
-        code_challenge_method: pending.code_challenge_method.clone(),
-        created_at: now,
-        expires_at: now + server.config.code_ttl.as_secs() as i64,
-        used: false,
     };
-    let code_hash = hash_token(&code);
-    let (cid, scopes) = (client.id().to_string(), pending.scopes.clone());
-    server
-        .store
-        .run(move |s| async move {
-            s.save_consent(&user_id, &cid, &scopes, now).await?;
-            s.insert_code(&code_hash, &stored).await
-        })
-        .await?;
-    let mut pairs = vec![("code", code)];
-    if let Some(s) = state {
-        pairs.push(("state", s.to_string()));
-    }
-    Ok(redirect(server, 303, &pending.redirect_uri, &pairs)?
-        .with_header(http::header::SET_COOKIE, clear))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::raw_query_value;
-
-    #[test]
-    fn state_is_taken_raw() {
-        assert_eq!(
-            raw_query_value(Some("a=1&state=a%20b%2Bc&x"), "state"),
-            Some("a%20b%2Bc")
-        );
-        assert_eq!(raw_query_value(Some("state"), "state"), Some(""));
-        assert_eq!(raw_query_value(None, "state"), None);
-    }
+    Ok(resp.with_header(http::header::SET_COOKIE, clear))
 }

@@ -1,6 +1,7 @@
 //! `GET /.well-known/oauth-authorization-server` (RFC 8414). Every URL is built from
 //! `server.public_url`, never from the request.
 
+use super::super::oidc::discovery;
 use super::super::OAuthServer;
 use crate::config::GrantType;
 use crate::http::{ApiError, OwnResponse};
@@ -9,6 +10,23 @@ use serde_json::json;
 use std::collections::BTreeSet;
 
 pub fn document(server: &OAuthServer) -> OwnResponse {
+    OwnResponse::json(200, &base(server))
+}
+
+/// `GET /.well-known/openid-configuration`: not found without signing keys, as the JWKS.
+pub fn openid_configuration(server: &OAuthServer) -> Result<OwnResponse, ApiError> {
+    let keys =
+        server.tokens.signing.as_ref().ok_or_else(|| {
+            ApiError::NotFound("OpenID Connect needs [[tokens.signing_keys]]".into())
+        })?;
+    Ok(OwnResponse::json(
+        200,
+        &discovery::document(base(server), keys),
+    ))
+}
+
+/// The RFC 8414 document.
+fn base(server: &OAuthServer) -> serde_json::Value {
     let base = &server.issuer;
     let configs = server.clients.configs();
     let scopes: BTreeSet<&str> = configs
@@ -44,7 +62,7 @@ pub fn document(server: &OAuthServer) -> OwnResponse {
     if server.tokens.signing.is_some() {
         doc["jwks_uri"] = format!("{base}{JWKS_PATH}").into();
     }
-    OwnResponse::json(200, &doc)
+    doc
 }
 
 pub const JWKS_PATH: &str = "/oauth/jwks.json";

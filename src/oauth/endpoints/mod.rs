@@ -2,14 +2,20 @@
 //! handler per endpoint that parses its request, calls the protocol code and shapes the reply.
 
 pub mod authorize;
+mod browser;
+mod code;
 pub mod introspect;
 pub mod legacy_password;
+pub mod logout;
 pub mod metadata;
 pub mod revoke;
 pub mod session;
+mod sso;
 pub mod token;
+pub mod userinfo;
 
 use super::clients::Client;
+use super::oidc::discovery;
 use super::request::{basic_credentials, ClientCredentials};
 use super::{OAuthServer, METADATA_PATH};
 use crate::http::{ApiError, Auth, Contract, Endpoint, Request, Verb};
@@ -43,6 +49,27 @@ pub const ENDPOINTS: &[Endpoint<OAuthServer>] = &[
     ),
     endpoint(
         Verb::Get,
+        discovery::PATH,
+        Auth::Public,
+        Contract::Rfc6749Json,
+        |s, _| Box::pin(async move { metadata::openid_configuration(s) }),
+    ),
+    endpoint(
+        Verb::Get,
+        discovery::USERINFO_PATH,
+        Auth::User,
+        Contract::Rfc6750,
+        |s, r| Box::pin(async move { userinfo::handle(s, &r).await }),
+    ),
+    endpoint(
+        Verb::Post,
+        discovery::USERINFO_PATH,
+        Auth::User,
+        Contract::Rfc6750,
+        |s, r| Box::pin(async move { userinfo::handle(s, &r).await }),
+    ),
+    endpoint(
+        Verb::Get,
         metadata::JWKS_PATH,
         Auth::Public,
         Contract::Rfc6749Json,
@@ -71,17 +98,17 @@ pub const ENDPOINTS: &[Endpoint<OAuthServer>] = &[
     ),
     endpoint(
         Verb::Get,
-        "/oauth/logout",
+        discovery::LOGOUT_PATH,
         Auth::Public,
         Contract::HtmlPage,
-        |s, r| Box::pin(async move { session::logout(s, &r).await }),
+        |s, r| Box::pin(async move { logout::get(s, &r).await }),
     ),
     endpoint(
         Verb::Post,
-        "/oauth/logout",
+        discovery::LOGOUT_PATH,
         Auth::CsrfForm,
         Contract::HtmlPage,
-        |s, r| Box::pin(async move { session::logout_confirmed(s, &r).await }),
+        |s, r| Box::pin(async move { logout::post(s, &r).await }),
     ),
     endpoint(
         Verb::Post,

@@ -3,12 +3,16 @@
 //! page for a pending request of the internal session client, whose "redirect" is the
 //! checked return path. The posted form (`authorize::sign_in`) ends here: a new session
 //! cookie (the one the browser came with revoked: rotation on every sign-in), then back to
-//! the path. `GET /oauth/logout` revokes the session and clears the cookie.
+//! the path. `GET /oauth/logout` revokes the session (and the token families issued in it) and clears the
+//! cookie; `logout` adds OpenID Connect's RP-initiated form.
 
 use super::super::grants::password::verify_user;
+use super::super::oidc::sid_of_session;
 use super::super::return_to::return_path;
 use super::super::{pages, OAuthServer};
-use super::authorize::{self, expired_page, forbidden_page, SignInForm};
+use super::authorize::SignInForm;
+use super::browser::{self, expired_page, forbidden_page};
+use super::sso;
 use crate::auth::{generate_token, hash_token};
 use crate::http::same_origin::{is_cross_site, is_same_origin};
 use crate::http::{cookies, page, ApiError, OwnResponse, Request};
@@ -35,7 +39,7 @@ fn bad_return() -> ApiError {
 }
 
 /// The host the browser sent the request to, port included: the only origin it may go back to.
-fn host(req: &Request) -> Result<&str, ApiError> {
+pub(super) fn host(req: &Request) -> Result<&str, ApiError> {
     req.headers
         .get(HOST)
         .and_then(|h| h.to_str().ok())
@@ -72,6 +76,10 @@ pub async fn start(server: &OAuthServer, req: &Request) -> Result<OwnResponse, A
         user_name: None,
         created_at: now,
         expires_at: now + ttl as i64,
+        nonce: None,
+        prompt: None,
+        auth_time: None,
+        sid: None,
     };
     let id_hash = hash_token(&id);
     server
@@ -86,7 +94,7 @@ pub async fn start(server: &OAuthServer, req: &Request) -> Result<OwnResponse, A
         error: None,
     });
     Ok(page::response(200, html, None)
-        .with_header(SET_COOKIE, authorize::set_cookie(server, &id, ttl)?))
+        .with_header(SET_COOKIE, browser::set_cookie(server, &id, ttl)?))
 }
 
 /// The sign-in form of a session request was posted (CSRF token already checked).
@@ -140,7 +148,7 @@ pub(super) async fn signed_in(
     )?;
     Ok(OwnResponse::browser_redirect(303, &pending.redirect_uri)?
         .with_header(SET_COOKIE, cookie)
-        .with_header(SET_COOKIE, authorize::set_cookie(server, "", 0)?))
+        .with_header(SET_COOKIE, browser::set_cookie(server, "", 0)?))
 }
 
 /// `GET /oauth/logout[?rd=…]`. A sign-out another site started (`Sec-Fetch-Site`) only asks
@@ -178,17 +186,13 @@ pub async fn logout_confirmed(
 }
 
 /// Revokes every session cookie the browser sent, clears it, and goes back to `rd` or says so.
-async fn end_session(
+pub(super) async fn end_session(
     server: &OAuthServer,
     req: &Request,
     host: &str,
     rd: Option<String>,
 ) -> Result<OwnResponse, ApiError> {
-    let config = server.sessions.config();
-    for token in cookies::read(&req.headers, &config.cookie_name) {
-        server.sessions.revoke(&token).await?;
-    }
-    let clear = cookies::set(&config.cookie_name, "", "/", 0, config.secure)?;
+    let clear = end_sign_ins(server, req).await?;
     let resp = match rd {
         Some(path) => OwnResponse::browser_redirect(303, &path)?,
         None => page::response(
@@ -202,4 +206,18 @@ async fn end_session(
         ),
     };
     Ok(resp.with_header(SET_COOKIE, clear))
+}
+
+/// Revokes every session the browser sent and the token families issued in them; returns
+/// the cookie that clears the session cookie.
+pub(super) async fn end_sign_ins(
+    server: &OAuthServer,
+    req: &Request,
+) -> Result<http::HeaderValue, ApiError> {
+    let config = server.sessions.config();
+    for token in cookies::read(&req.headers, &config.cookie_name) {
+        server.sessions.revoke(&token).await?;
+        sso::revoke_sign_in(server, sid_of_session(&hash_token(&token))).await?;
+    }
+    cookies::set(&config.cookie_name, "", "/", 0, config.secure)
 }

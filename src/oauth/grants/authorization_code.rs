@@ -89,7 +89,9 @@ pub async fn grant(
         family_id: code.family_id.clone(),
         with_refresh: client.allows(GrantType::RefreshToken),
     };
-    let minted = issuer::mint(&grant, &server.tokens, &server.checksum)?;
+    let mut minted = issuer::mint(&grant, &server.tokens, &server.checksum)?;
+    // Signed before the code is spent: a failure leaves the code usable.
+    super::add_id_token(server, &mut minted, true).await?;
     let records = minted.records.clone();
     let outcome = server
         .store

@@ -60,7 +60,9 @@ pub async fn grant(
         Renewal::Unusable => Redemption::Unusable,
     };
     super::settled(server, outcome, "refresh token").await?;
-    let minted = minted.ok_or_else(unusable)?;
+    let mut minted = minted.ok_or_else(unusable)?;
+    // OIDC Core §12.2: the same `auth_time`, `sub`, `aud`; no nonce.
+    super::add_id_token(server, &mut minted, false).await?;
     server.metrics.token_issued("refresh_token");
     Ok(minted)
 }

@@ -4,7 +4,8 @@
 use super::rows::CodeRow;
 use super::{ColumnValue, Dialect, SqlStore};
 use crate::store::{
-    AuthorizationRequest, GrantStore, IssuedTokens, Redemption, StoreError, StoredCode, TokenHash,
+    AuthorizationRequest, GrantStore, IssuedTokens, Redemption, SignedInUser, StoreError,
+    StoredCode, TokenHash,
 };
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
@@ -85,7 +86,8 @@ where
         sqlx::query::<DB>(
             "INSERT INTO authorization_requests (id_hash, csrf_token, client_id, redirect_uri, \
              scopes, state, code_challenge, code_challenge_method, user_id, user_name, created_at, \
-             expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             expires_at, nonce, prompt, auth_time, sid) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(&id[..])
         .bind(&q.csrf_token)
@@ -99,6 +101,10 @@ where
         .bind(&q.user_name)
         .bind(q.created_at)
         .bind(q.expires_at)
+        .bind(&q.nonce)
+        .bind(&q.prompt)
+        .bind(q.auth_time)
+        .bind(&q.sid)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -110,8 +116,8 @@ where
     ) -> Result<Option<AuthorizationRequest>, StoreError> {
         let request = sqlx::query_as::<DB, AuthorizationRequest>(
             "SELECT csrf_token, client_id, redirect_uri, scopes, state, code_challenge, \
-             code_challenge_method, user_id, user_name, created_at, expires_at \
-             FROM authorization_requests WHERE id_hash = $1",
+             code_challenge_method, user_id, user_name, created_at, expires_at, nonce, prompt, \
+             auth_time, sid FROM authorization_requests WHERE id_hash = $1",
         )
         .bind(&id[..])
         .fetch_optional(&self.pool)
@@ -122,14 +128,16 @@ where
     async fn set_authorization_request_user(
         &self,
         id: &TokenHash,
-        user_id: &str,
-        user_name: &str,
+        user: &SignedInUser,
     ) -> Result<(), StoreError> {
         sqlx::query::<DB>(
-            "UPDATE authorization_requests SET user_id = $1, user_name = $2 WHERE id_hash = $3",
+            "UPDATE authorization_requests SET user_id = $1, user_name = $2, auth_time = $3, \
+             sid = $4 WHERE id_hash = $5",
         )
-        .bind(user_id)
-        .bind(user_name)
+        .bind(user.user_id.as_str())
+        .bind(user.user_name.as_str())
+        .bind(user.auth_time)
+        .bind(user.sid.as_str())
         .bind(&id[..])
         .execute(&self.pool)
         .await?;

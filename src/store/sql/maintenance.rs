@@ -6,13 +6,16 @@ use async_trait::async_trait;
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
 /// Rows whose life ended before `$1` (now minus a grace period kept for audits and replays).
-const PURGE: [&str; 7] = [
+const PURGE: [&str; 8] = [
     "DELETE FROM sessions WHERE expires_at < $1",
     "DELETE FROM facebook_states WHERE expires_at < $1",
     "DELETE FROM access_tokens WHERE expires_at < $1",
     "DELETE FROM refresh_tokens WHERE expires_at < $1",
     "DELETE FROM authorization_codes WHERE expires_at < $1",
     "DELETE FROM authorization_requests WHERE expires_at < $1",
+    // A family's OpenID record outlives its code: it goes with the family's last refresh token.
+    "DELETE FROM oidc_grants WHERE expires_at < $1 AND NOT EXISTS \
+     (SELECT 1 FROM refresh_tokens r WHERE r.family_id = oidc_grants.family_id)",
     "DELETE FROM throttles WHERE locked_until < $1 AND window_start < $1",
 ];
 

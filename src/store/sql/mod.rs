@@ -7,6 +7,7 @@ mod facebook;
 mod grants;
 mod keys;
 mod maintenance;
+mod oidc;
 mod redeem;
 mod rows;
 mod sessions;
