@@ -226,12 +226,32 @@ async fn connect(
     ca: &Ca,
     addr: SocketAddr,
 ) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    connect_as(ca, addr, None).await
+}
+
+/// A TLS connection to the listener that trusts only `ca`, presenting `identity` if any.
+async fn connect_as(
+    ca: &Ca,
+    addr: SocketAddr,
+    identity: Option<&Issued>,
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
     install_provider();
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca.cert.der().clone()).expect("root");
-    let config = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
+    let config = match identity {
+        Some(issued) => {
+            let chain = rustls::pki_types::CertificateDer::pem_slice_iter(issued.cert.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .expect("client certificate");
+            let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(issued.key.as_bytes())
+                .expect("client key");
+            builder
+                .with_client_auth_cert(chain, key)
+                .expect("client identity")
+        }
+        None => builder.with_no_client_auth(),
+    };
     let tcp = tokio::net::TcpStream::connect(addr).await?;
     let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
     tokio_rustls::TlsConnector::from(Arc::new(config))
@@ -318,6 +338,72 @@ async fn certificate_reload_serves_new_connections_and_keeps_open_ones() {
     // The connection opened before the reload goes on.
     assert_eq!(exchange(&mut open).await, 200);
     assert_eq!(up.count(), 3);
+}
+
+/// A TLS 1.3 server checks the client's certificate after the handshake completes on the
+/// client's side: a refused client sees it on its first exchange, not at `connect`.
+async fn admitted(ca: &Ca, addr: SocketAddr, identity: &Issued) -> bool {
+    let Ok(mut stream) = connect_as(ca, addr, Some(identity)).await else {
+        return false;
+    };
+    let request = b"GET /thing HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    if stream.write_all(request).await.is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 12];
+    matches!(stream.read_exact(&mut buf).await, Ok(_) if &buf[9..12] == b"200")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_ca_reload_trusts_the_new_roots_for_new_handshakes() {
+    let pki = tempfile::tempdir().unwrap();
+    let ca = Ca::new("server CA");
+    let old_clients = Ca::new("old client CA");
+    let new_clients = Ca::new("new client CA");
+    let leaf = ca.issue(&["localhost"]);
+    let cert = write(pki.path(), "cert.pem", &leaf.cert);
+    let key = write(pki.path(), "key.pem", &leaf.key);
+    let client_ca = write(pki.path(), "clients.pem", &old_clients.pem());
+    let up = EchoUpstream::start("app").await;
+    let port = free_port();
+    let extra = format!("client_ca_file = \"{}\"", client_ca.display());
+    let sections = format!(
+        "{}{}",
+        upstream_section("app", &up, ""),
+        route("/", "app", "public", "")
+    );
+    let gh = TestGatehouse::start_with_server(&tls_server(port, &cert, &key, &extra), &sections);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let certificates = gh.running.certificates().expect("TLS listener").clone();
+    let old_client = old_clients.issue(&["old-client"]);
+    let new_client = new_clients.issue(&["new-client"]);
+
+    let mut open = connect_as(&ca, addr, Some(&old_client))
+        .await
+        .expect("handshake with the old roots");
+    assert_eq!(exchange(&mut open).await, 200);
+    assert!(!admitted(&ca, addr, &new_client).await, "not trusted yet");
+
+    // A CA file that cannot be used is refused, and the roots in use stay, along with the
+    // server certificate (the two are renewed together or not at all).
+    std::fs::write(
+        &client_ca,
+        "-----BEGIN CERTIFICATE-----\nnot a certificate\n",
+    )
+    .unwrap();
+    let e = certificates.reload().expect_err("a broken CA file");
+    assert!(e.to_string().contains("server.tls.client_ca_file"), "{e}");
+    assert!(admitted(&ca, addr, &old_client).await);
+
+    std::fs::write(&client_ca, new_clients.pem()).unwrap();
+    certificates.reload().expect("reload");
+    assert!(admitted(&ca, addr, &new_client).await, "the new roots");
+    assert!(
+        !admitted(&ca, addr, &old_client).await,
+        "the old roots are gone"
+    );
+    // The connection opened before the reload goes on.
+    assert_eq!(exchange(&mut open).await, 200);
 }
 
 /// What the TLS test upstream saw of one connection.
