@@ -52,9 +52,7 @@ impl RequestTrace {
 /// A new server span named `request`, in the trace `headers` carry when they come from a
 /// trusted peer (`None` when tracing is off).
 fn server_span(state: &AppState, trusted: bool, headers: &http::HeaderMap) -> Option<Span> {
-    if state.config.tracing.is_none() {
-        return None;
-    }
+    state.config.tracing.as_ref()?;
     let span = tracing::info_span!(target: SPANS, parent: None, "request", otel.kind = "server");
     if span.is_disabled() {
         return None;
