@@ -8,8 +8,9 @@
 //! HTTP/1's alternation: after our response (a write) the next byte read starts a head, and the
 //! head ends at the first blank line. A 101 response makes the connection a tunnel (WebSocket,
 //! any `Upgrade`) with no deadlines; writes while a response streams count as activity.
-//! HTTP/2 (ALPN `h2`, or the h2c preface) has no such alternation: it is left to pingora's own
-//! HTTP/2 idle timeout, like a tunnel.
+//! HTTP/2 (ALPN `h2`, or the h2c preface) has no such alternation: its idle time is left to
+//! pingora's HTTP/2 idle timeout, and its request heads (header blocks, read off the frame
+//! headers by `h2_head`) get the same deadline as HTTP/1's.
 
 use crate::metrics::Metrics;
 use async_trait::async_trait;
@@ -28,6 +29,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
+
+mod h2_head;
+
+use h2_head::H2Heads;
 
 /// How an h2c client opens its connection (RFC 9113 §3.4).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -102,6 +107,8 @@ enum Phase {
     Rest,
     /// Switched protocols (101: WebSocket, any `Upgrade`): no longer HTTP, no deadlines.
     Tunnel,
+    /// HTTP/2: only a header block being received has a deadline.
+    H2(H2Heads),
 }
 
 #[derive(Debug)]
@@ -115,7 +122,7 @@ pub struct DeadlineStream {
 impl DeadlineStream {
     fn new(inner: Stream, limits: ConnectionLimits) -> Self {
         let phase = match inner.selected_alpn_proto() {
-            Some(ALPN::H2) => Phase::Tunnel,
+            Some(ALPN::H2) => Phase::H2(H2Heads::new()),
             _ => Phase::Idle,
         };
         DeadlineStream {
@@ -133,9 +140,16 @@ impl DeadlineStream {
         if bytes.is_empty() {
             return;
         }
-        let tail = match self.phase {
+        let tail = match &mut self.phase {
             Phase::Idle if bytes.starts_with(H2_PREFACE) => {
-                self.phase = Phase::Tunnel;
+                self.phase = Phase::H2(H2Heads::new());
+                return self.scan(bytes);
+            }
+            Phase::H2(heads) => {
+                if heads.scan(bytes) {
+                    let deadline = Instant::now() + self.limits.header_timeout;
+                    self.timer.as_mut().reset(deadline);
+                }
                 return;
             }
             Phase::Idle => {
@@ -144,7 +158,7 @@ impl DeadlineStream {
                     .reset(Instant::now() + self.limits.header_timeout);
                 [0, 0]
             }
-            Phase::Head { tail } => tail,
+            Phase::Head { tail } => *tail,
             Phase::Rest | Phase::Tunnel => return,
         };
         self.phase = match head_rest(tail, bytes) {
@@ -172,7 +186,7 @@ impl DeadlineStream {
                 self.phase = Phase::Idle;
             }
             Phase::Idle => {}
-            Phase::Head { .. } | Phase::Tunnel => return,
+            Phase::Head { .. } | Phase::Tunnel | Phase::H2(_) => return,
         }
         let idle = self.limits.idle_timeout;
         self.timer.as_mut().reset(Instant::now() + idle);
@@ -209,21 +223,20 @@ impl AsyncRead for DeadlineStream {
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                if matches!(this.phase, Phase::Idle | Phase::Head { .. }) {
+                if matches!(this.phase, Phase::Idle | Phase::Head { .. } | Phase::H2(_)) {
                     this.scan(&buf.filled()[before..]);
                 }
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => {
-                if matches!(this.phase, Phase::Idle | Phase::Head { .. })
-                    && this.timer.as_mut().poll(cx).is_ready()
-                {
-                    let what = if this.phase == Phase::Idle {
-                        "idle connection timed out"
-                    } else {
-                        "request head not received in time"
-                    };
+                let what = match &this.phase {
+                    Phase::Idle => "idle connection timed out",
+                    Phase::Head { .. } => "request head not received in time",
+                    Phase::H2(heads) if heads.open() => "request head not received in time",
+                    _ => return Poll::Pending,
+                };
+                if this.timer.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, what)));
                 }
                 Poll::Pending

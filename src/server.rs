@@ -222,7 +222,7 @@ impl Gatehouse {
         }
         if let (Some(tls), Some(certs)) = (&state.config.server.tls, &certificates) {
             let settings = certs
-                .listener_settings(tls)
+                .listener_settings()
                 .map_err(|e| StartError::Config(e.to_string()))?;
             proxy.add_tls_with_settings(&tls.listen.to_string(), None, settings);
         }

@@ -226,12 +226,32 @@ async fn connect(
     ca: &Ca,
     addr: SocketAddr,
 ) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    connect_as(ca, addr, None).await
+}
+
+/// A TLS connection to the listener that trusts only `ca`, presenting `identity` if any.
+async fn connect_as(
+    ca: &Ca,
+    addr: SocketAddr,
+    identity: Option<&Issued>,
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
     install_provider();
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca.cert.der().clone()).expect("root");
-    let config = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
+    let config = match identity {
+        Some(issued) => {
+            let chain = rustls::pki_types::CertificateDer::pem_slice_iter(issued.cert.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .expect("client certificate");
+            let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(issued.key.as_bytes())
+                .expect("client key");
+            builder
+                .with_client_auth_cert(chain, key)
+                .expect("client identity")
+        }
+        None => builder.with_no_client_auth(),
+    };
     let tcp = tokio::net::TcpStream::connect(addr).await?;
     let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
     tokio_rustls::TlsConnector::from(Arc::new(config))
@@ -318,6 +338,210 @@ async fn certificate_reload_serves_new_connections_and_keeps_open_ones() {
     // The connection opened before the reload goes on.
     assert_eq!(exchange(&mut open).await, 200);
     assert_eq!(up.count(), 3);
+}
+
+/// A TLS 1.3 server checks the client's certificate after the handshake completes on the
+/// client's side: a refused client sees it on its first exchange, not at `connect`.
+async fn admitted(ca: &Ca, addr: SocketAddr, identity: &Issued) -> bool {
+    let Ok(mut stream) = connect_as(ca, addr, Some(identity)).await else {
+        return false;
+    };
+    let request = b"GET /thing HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    if stream.write_all(request).await.is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 12];
+    stream.read_exact(&mut buf).await.is_ok() && &buf[9..12] == b"200"
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_ca_reload_trusts_the_new_roots_for_new_handshakes() {
+    let pki = tempfile::tempdir().unwrap();
+    let ca = Ca::new("server CA");
+    let old_clients = Ca::new("old client CA");
+    let new_clients = Ca::new("new client CA");
+    let leaf = ca.issue(&["localhost"]);
+    let cert = write(pki.path(), "cert.pem", &leaf.cert);
+    let key = write(pki.path(), "key.pem", &leaf.key);
+    let client_ca = write(pki.path(), "clients.pem", &old_clients.pem());
+    let up = EchoUpstream::start("app").await;
+    let port = free_port();
+    let extra = format!("client_ca_file = \"{}\"", client_ca.display());
+    let sections = format!(
+        "{}{}",
+        upstream_section("app", &up, ""),
+        route("/", "app", "public", "")
+    );
+    let gh = TestGatehouse::start_with_server(&tls_server(port, &cert, &key, &extra), &sections);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let certificates = gh.running.certificates().expect("TLS listener").clone();
+    let old_client = old_clients.issue(&["old-client"]);
+    let new_client = new_clients.issue(&["new-client"]);
+
+    let mut open = connect_as(&ca, addr, Some(&old_client))
+        .await
+        .expect("handshake with the old roots");
+    assert_eq!(exchange(&mut open).await, 200);
+    assert!(!admitted(&ca, addr, &new_client).await, "not trusted yet");
+
+    // A CA file that cannot be used is refused, and the roots in use stay, along with the
+    // server certificate (the two are renewed together or not at all).
+    std::fs::write(
+        &client_ca,
+        "-----BEGIN CERTIFICATE-----\nnot a certificate\n",
+    )
+    .unwrap();
+    let e = certificates.reload().expect_err("a broken CA file");
+    assert!(e.to_string().contains("server.tls.client_ca_file"), "{e}");
+    assert!(admitted(&ca, addr, &old_client).await);
+
+    std::fs::write(&client_ca, new_clients.pem()).unwrap();
+    certificates.reload().expect("reload");
+    assert!(admitted(&ca, addr, &new_client).await, "the new roots");
+    assert!(
+        !admitted(&ca, addr, &old_client).await,
+        "the old roots are gone"
+    );
+    // The connection opened before the reload goes on.
+    assert_eq!(exchange(&mut open).await, 200);
+}
+
+/// A TLS connection to the listener that trusts `ca` and asks for HTTP/2 by ALPN.
+async fn connect_h2(
+    ca: &Ca,
+    addr: SocketAddr,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    install_provider();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.cert.der().clone()).expect("root");
+    let mut config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .expect("handshake");
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    stream
+}
+
+/// An HTTP/2 frame on stream `id`.
+fn h2_frame(kind: u8, flags: u8, id: u8, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len();
+    let mut f = vec![0, (len >> 8) as u8, len as u8, kind, flags, 0, 0, 0, id];
+    f.extend_from_slice(payload);
+    f
+}
+
+/// The client preface and an empty SETTINGS frame.
+fn h2_open() -> Vec<u8> {
+    let mut open = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    open.extend(h2_frame(0x4, 0, 0, &[]));
+    open
+}
+
+/// Writes `chunk` over and over, 200 ms apart, for at most `within`; true once the server
+/// has closed the connection (EOF or an error), reading whatever it sent meanwhile.
+async fn trickle_until_closed(
+    stream: &mut tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    chunk: &[u8],
+    within: std::time::Duration,
+) -> bool {
+    let start = std::time::Instant::now();
+    let mut buf = [0u8; 4096];
+    loop {
+        if start.elapsed() > within {
+            return false;
+        }
+        if stream.write_all(chunk).await.is_err() {
+            return true;
+        }
+        let pause = std::time::Duration::from_millis(200);
+        if let Ok(read) = tokio::time::timeout(pause, stream.read(&mut buf)).await {
+            if matches!(read, Ok(0) | Err(_)) {
+                return true;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_h2_head_trickling_in_is_cut_off_at_the_header_deadline() {
+    let pki = tempfile::tempdir().unwrap();
+    let ca = Ca::new("test CA");
+    let leaf = ca.issue(&["localhost"]);
+    let cert = write(pki.path(), "cert.pem", &leaf.cert);
+    let key = write(pki.path(), "key.pem", &leaf.key);
+    let up = EchoUpstream::start("app").await;
+    let port = free_port();
+    // The idle timeout is far off: only the head deadline can cut the connection in time.
+    let sections = format!(
+        "[http]\nheader_timeout = \"1s\"\nkeepalive_timeout = \"60s\"\n{}{}",
+        upstream_section("app", &up, ""),
+        route("/", "app", "public", "")
+    );
+    let gh = TestGatehouse::start_with_server(&tls_server(port, &cert, &key, ""), &sections);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let within = std::time::Duration::from_secs(8);
+
+    // A HEADERS frame announcing 200 bytes of header block, sent one byte at a time.
+    let mut slow = connect_h2(&ca, addr).await;
+    slow.write_all(&h2_open()).await.unwrap();
+    slow.write_all(&[0, 0, 200, 0x1, 0x1, 0, 0, 0, 1])
+        .await
+        .unwrap();
+    assert!(
+        trickle_until_closed(&mut slow, b"a", within).await,
+        "an h2 head still arriving after 8 s was never cut off"
+    );
+
+    // A head that ended (POST / to localhost, HPACK static table) and a body trickling in
+    // past the deadline: the body is not a head, and the answer comes.
+    let mut body = connect_h2(&ca, addr).await;
+    body.write_all(&h2_open()).await.unwrap();
+    let block = [&[0x83, 0x87, 0x84, 0x41, 9][..], b"localhost"].concat();
+    body.write_all(&h2_frame(0x1, 0x4, 1, &block))
+        .await
+        .unwrap();
+    let data = h2_frame(0x0, 0, 1, b"x");
+    assert!(
+        !trickle_until_closed(&mut body, &data, std::time::Duration::from_secs(2)).await,
+        "a slow h2 body was cut off"
+    );
+    body.write_all(&h2_frame(0x0, 0x1, 1, b"end"))
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let answered = loop {
+        let read = tokio::time::timeout(within, body.read(&mut buf)).await;
+        let Ok(Ok(n)) = read else { break false };
+        if n == 0 {
+            break false;
+        }
+        got.extend_from_slice(&buf[..n]);
+        // A HEADERS frame on stream 1 among the frames read so far: the response head.
+        let mut at = 0;
+        let mut found = false;
+        while got.len() >= at + 9 {
+            let len = usize::from(got[at]) << 16
+                | usize::from(got[at + 1]) << 8
+                | usize::from(got[at + 2]);
+            if got[at + 3] == 0x1 && got[at + 8] == 1 {
+                found = true;
+            }
+            at += 9 + len;
+        }
+        if found {
+            break true;
+        }
+    };
+    assert!(answered, "no response to the slow-bodied request: {got:?}");
+    assert_eq!(up.count(), 1);
+    drop(gh);
 }
 
 /// What the TLS test upstream saw of one connection.

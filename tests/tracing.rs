@@ -3,7 +3,8 @@
 //! Checked: one server span per request (route, status, authentication decision, never the
 //! token), a store-lookup child on a cache miss and none on a hit, the upstream call's span,
 //! a trusted proxy's `traceparent` continued and an untrusted client's ignored, the upstream
-//! handed a `traceparent` of the request's trace, and JSON log lines carrying `trace_id`.
+//! handed a `traceparent` of the request's trace, JSON log lines carrying `trace_id`, and an
+//! Envoy gRPC `Check` traced like a request.
 
 mod support;
 
@@ -531,5 +532,158 @@ async fn graph_calls_are_spans_of_the_callback_request() {
         "appsecret_proof",
     ] {
         assert!(!dump.contains(secret), "`{secret}` in a span");
+    }
+}
+
+/// What Envoy sends for `GET /private/x` from a client, with `bearer` if any.
+fn envoy_check(bearer: Option<&str>) -> envoy_types::pb::envoy::service::auth::v3::CheckRequest {
+    use envoy_types::pb::envoy::service::auth::v3::attribute_context::{HttpRequest, Request};
+    use envoy_types::pb::envoy::service::auth::v3::{AttributeContext, CheckRequest};
+    let mut headers = std::collections::HashMap::from([
+        (":method".to_string(), "GET".to_string()),
+        (
+            ":path".to_string(),
+            "/private/x?oauth_token=hidden".to_string(),
+        ),
+        (":authority".to_string(), "app.test".to_string()),
+    ]);
+    if let Some(token) = bearer {
+        headers.insert("authorization".into(), format!("Bearer {token}"));
+    }
+    CheckRequest {
+        attributes: Some(AttributeContext {
+            request: Some(Request {
+                http: Some(HttpRequest {
+                    method: "GET".into(),
+                    path: "/private/x?oauth_token=hidden".into(),
+                    host: "app.test".into(),
+                    scheme: "https".into(),
+                    protocol: "HTTP/1.1".into(),
+                    headers,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+    }
+}
+
+/// Envoy's gRPC ext_authz `Check` gets the server span an HTTP request gets: the described
+/// method and path (without the query), route, status and decision, the store lookup under
+/// it, Envoy's `traceparent` (call metadata) continued, and the access line's trace id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envoy_checks_are_traced_like_requests() {
+    use envoy_types::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient;
+    let (receiver, received) = start_receiver().await;
+    let grpc: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let sections = format!(
+        "[forward_auth]\ngrpc_listen = \"{grpc}\"\n\n\
+         [[routes]]\nname = \"private\"\npath_prefix = \"/private\"\n"
+    );
+    let mut token = String::new();
+    let gatehouse = Traced::start(
+        receiver,
+        "trusted_proxies = [\"127.0.0.1\"]",
+        &sections,
+        |config| token = cli_issue(config, &["--user", "checked-user"]),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let channel = loop {
+        match tonic::transport::Channel::from_shared(format!("http://{grpc}"))
+            .expect("uri")
+            .connect()
+            .await
+        {
+            Ok(channel) => break channel,
+            Err(e) => assert!(Instant::now() < deadline, "no gRPC listener: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut client = AuthorizationClient::new(channel);
+
+    // 1. From Envoy with its call's trace context, and a token not cached yet.
+    let mut first = tonic::Request::new(envoy_check(Some(&token)));
+    first.metadata_mut().insert(
+        "traceparent",
+        format!("00-{CLIENT_TRACE}-{CLIENT_PARENT}-01")
+            .parse()
+            .unwrap(),
+    );
+    let allowed = client.check(first).await.expect("Check").into_inner();
+    assert_eq!(allowed.status.map(|s| s.code), Some(0), "allowed");
+    // 2. No token, no trace context: denied, in a trace of its own.
+    let denied = client
+        .check(envoy_check(None))
+        .await
+        .expect("Check")
+        .into_inner();
+    assert_eq!(denied.status.map(|s| s.code), Some(16), "UNAUTHENTICATED");
+
+    let logs = gatehouse.stop();
+    let r = received.lock().unwrap();
+    let spans: Vec<&Span> = r.spans.iter().map(|(_, s)| s).collect();
+    let checks: Vec<&Span> = spans
+        .iter()
+        .copied()
+        .filter(|s| s.name == "request")
+        .collect();
+    assert_eq!(
+        checks.len(),
+        2,
+        "one server span per Check: {spans:#?}\n{logs}"
+    );
+    let by_status = |status: i64| -> &Span {
+        checks
+            .iter()
+            .copied()
+            .find(|s| int(&s.attributes, "http.response.status_code") == Some(status))
+            .unwrap_or_else(|| panic!("no Check span with {status}: {checks:#?}"))
+    };
+    let (ok, refused) = (by_status(200), by_status(401));
+    for (span, decision) in [(ok, "ok"), (refused, "missing")] {
+        assert_eq!(span.kind, SpanKind::Server as i32);
+        for (key, value) in [
+            ("rpc.system", "grpc"),
+            ("rpc.service", "envoy.service.auth.v3.Authorization"),
+            ("rpc.method", "Check"),
+            ("http.request.method", "GET"),
+            ("url.path", "/private/x"),
+            ("gatehouse.route", "private"),
+            ("gatehouse.auth.decision", decision),
+        ] {
+            assert_eq!(text(&span.attributes, key).as_deref(), Some(value), "{key}");
+        }
+    }
+    assert_eq!(hex(&ok.trace_id), CLIENT_TRACE);
+    assert_eq!(hex(&ok.parent_span_id), CLIENT_PARENT);
+    assert!(refused.parent_span_id.is_empty(), "{refused:#?}");
+    assert_ne!(ok.trace_id, refused.trace_id);
+
+    let lookups: Vec<&Span> = spans
+        .iter()
+        .copied()
+        .filter(|s| s.name == "token.lookup")
+        .collect();
+    assert_eq!(lookups.len(), 1, "{lookups:#?}");
+    assert_eq!(lookups[0].parent_span_id, ok.span_id);
+
+    let dump = format!("{spans:?}");
+    assert!(!dump.contains(&token), "the token reached a span");
+    assert!(!dump.contains("hidden"), "the query reached a span");
+
+    let access: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["target"] == "gatehouse::access" && v["front_end"] == "grpc")
+        .collect();
+    assert_eq!(access.len(), 2, "{logs}");
+    for span in [ok, refused] {
+        let status = int(&span.attributes, "http.response.status_code").unwrap();
+        let line = access
+            .iter()
+            .find(|v| v["status"] == status)
+            .unwrap_or_else(|| panic!("no access line with {status}:\n{logs}"));
+        assert_eq!(line["trace_id"], hex(&span.trace_id), "{line}");
     }
 }

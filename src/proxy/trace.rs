@@ -1,5 +1,6 @@
-//! The request's OpenTelemetry spans (`[tracing]`): one server span per request with its
-//! route, status and authentication decision, a client span for the upstream call, and the
+//! The request's OpenTelemetry spans (`[tracing]`): one server span per request (an Envoy
+//! `Check` included) with its route, status and authentication decision, a client span for
+//! the upstream call, and the
 //! W3C trace context: an incoming `traceparent`/`tracestate` is believed from trusted proxies
 //! only, and the upstream always gets ours in place of whatever the client sent.
 //!
@@ -17,6 +18,7 @@ use opentelemetry_http::HeaderExtractor;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use pingora::http::RequestHeader;
 use pingora::proxy::Session;
+use std::net::IpAddr;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -47,13 +49,27 @@ impl RequestTrace {
     }
 }
 
+/// A new server span named `request`, in the trace `headers` carry when they come from a
+/// trusted peer (`None` when tracing is off).
+fn server_span(state: &AppState, trusted: bool, headers: &http::HeaderMap) -> Option<Span> {
+    state.config.tracing.as_ref()?;
+    let span = tracing::info_span!(target: SPANS, parent: None, "request", otel.kind = "server");
+    if span.is_disabled() {
+        return None;
+    }
+    if trusted {
+        let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+        if parent.span().span_context().is_valid() {
+            // Fails only once the span has started, which it has not.
+            let _ = span.set_parent(parent);
+        }
+    }
+    Some(span)
+}
+
 /// Starts the request's span: in the trace of a trusted peer's `traceparent`, else a new one.
 pub(super) fn begin(state: &AppState, session: &Session, ctx: &mut RequestCtx) {
     if state.config.tracing.is_none() {
-        return;
-    }
-    let span = tracing::info_span!(target: SPANS, parent: None, "request", otel.kind = "server");
-    if span.is_disabled() {
         return;
     }
     let req = session.req_header();
@@ -61,16 +77,39 @@ pub(super) fn begin(state: &AppState, session: &Session, ctx: &mut RequestCtx) {
         .client_addr()
         .and_then(|a| a.as_inet())
         .map(|a| a.ip());
-    if peer.is_some_and(|ip| state.identity_headers.is_trusted(ip)) {
-        let parent = TraceContextPropagator::new().extract(&HeaderExtractor(&req.headers));
-        if parent.span().span_context().is_valid() {
-            // Fails only once the span has started, which it has not.
-            let _ = span.set_parent(parent);
-        }
-    }
+    let trusted = peer.is_some_and(|ip| state.identity_headers.is_trusted(ip));
+    let Some(span) = server_span(state, trusted, &req.headers) else {
+        return;
+    };
     span.set_attribute("http.request.method", req.method.as_str().to_owned());
     // The path only: the query may hold an `oauth_token`.
     span.set_attribute("url.path", req.uri.path().to_owned());
+    attach_trace_id(&span);
+    ctx.trace.span = span;
+}
+
+/// Starts the span of an Envoy `Check` (gRPC ext_authz), the counterpart of an HTTP request's:
+/// in the trace of a trusted asker's call (Envoy sends `traceparent` in the call's metadata),
+/// else a new one. `method` and `path` are those of the request Envoy asks about.
+pub(super) fn begin_check(
+    state: &AppState,
+    asker: Option<IpAddr>,
+    metadata: &http::HeaderMap,
+    method: &str,
+    path: &str,
+    ctx: &mut RequestCtx,
+) {
+    let trusted = asker.is_some_and(|ip| state.identity_headers.is_trusted(ip));
+    let Some(span) = server_span(state, trusted, metadata) else {
+        return;
+    };
+    span.set_attribute("rpc.system", "grpc");
+    span.set_attribute("rpc.service", "envoy.service.auth.v3.Authorization");
+    span.set_attribute("rpc.method", "Check");
+    span.set_attribute("http.request.method", method.to_owned());
+    // The path only: the query may hold an `oauth_token`.
+    let path = path.split('?').next().unwrap_or("");
+    span.set_attribute("url.path", path.to_owned());
     attach_trace_id(&span);
     ctx.trace.span = span;
 }

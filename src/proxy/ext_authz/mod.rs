@@ -1,12 +1,13 @@
 //! Envoy's gRPC `ext_authz` (`envoy.service.auth.v3.Authorization/Check`): the front end of
 //! `forward_auth.grpc_listen`. The answer is the one decision the HTTP endpoint gives
-//! (`GatehouseProxy::decide_for_ingress`), asked about the request Envoy describes.
+//! (`GatehouseProxy::decide_for_ingress`), asked about the request Envoy describes, traced
+//! (`[tracing]`) as one server span like an HTTP request's.
 
 mod request;
 mod response;
 
 use super::forward_auth::Verdict;
-use super::{GatehouseProxy, RequestCtx};
+use super::{trace, GatehouseProxy, RequestCtx};
 use crate::app::{AppState, Live};
 use crate::http::request_id;
 use crate::metrics::FrontEnd;
@@ -15,6 +16,7 @@ use envoy_types::pb::envoy::service::auth::v3::authorization_server::Authorizati
 use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 pub use envoy_types::pb::envoy::service::auth::v3::authorization_server::AuthorizationServer;
 
@@ -69,10 +71,20 @@ impl Authorization for ExtAuthz {
         request: Request<CheckRequest>,
     ) -> Result<Response<CheckResponse>, Status> {
         let asker = request.remote_addr().map(|a| a.ip());
-        let check = request.into_inner();
+        let (metadata, _, check) = request.into_parts();
         let proxy = GatehouseProxy::decisions(self.live.current());
         let mut ctx = RequestCtx::new(proxy.state.clone());
-        let seen = request::http_attributes(&check).map(request::headers);
+        let described = request::http_attributes(&check);
+        trace::begin_check(
+            &proxy.state,
+            asker,
+            metadata.as_ref(),
+            described.map_or("", |h| h.method.as_str()),
+            described.map_or("", |h| h.path.as_str()),
+            &mut ctx,
+        );
+        let span = ctx.trace.span();
+        let seen = described.map(request::headers);
         let seen = seen.unwrap_or_default();
         let header = |name: &str| {
             seen.iter()
@@ -92,12 +104,18 @@ impl Authorization for ExtAuthz {
                 || request::describe_check(&check),
                 &mut ctx,
             )
+            .instrument(span)
             .await;
         let status = match &verdict {
             Verdict::Allowed => 200,
             Verdict::Refused(_, refusal, _) => refusal.status,
         };
-        Self::record(&proxy.state, &ctx, status, request::http_attributes(&check));
+        trace::finish(&proxy.state, &ctx, status, None);
+        {
+            // The access line carries the Check's trace id, as an HTTP request's does.
+            let _in_check = ctx.trace.enter();
+            Self::record(&proxy.state, &ctx, status, described);
+        }
         let names: Vec<&str> = seen.iter().map(|(n, _)| *n).collect();
         Ok(Response::new(response::check_response(
             &proxy.state,
