@@ -54,7 +54,7 @@ access_log = false
 [store]
 url = "sqlite://$work/gatehouse.db"
 
-# Tokens as Gatehouse issues them (`gth1_` + checksum): the harness mints them under this key,
+# Tokens as Gatehouse issues them (gth1_ + checksum): the harness mints them under this key,
 # and only those are looked up.
 [tokens]
 checksum_key = "$CHECKSUM_KEY"

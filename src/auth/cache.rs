@@ -9,7 +9,6 @@ use super::identity_cache::{IdentityCache, Key};
 use super::{AuthError, Identity, TokenChecksum, TokenValidator};
 use crate::config::CacheConfig;
 use crate::metrics::Metrics;
-use crate::store::now_unix;
 use crate::store::{RevocationSink, TokenHash};
 use async_trait::async_trait;
 use moka::future::Cache;
@@ -88,13 +87,9 @@ impl CachedValidator {
         // Before the cache: a token without our checksum takes neither an entry nor a lookup.
         self.checksum.screen(token).map_err(AuthError::Refused)?;
         let key = Key(super::hash_token(token));
+        // An entry never outlives its token (`IdentityCache::get` checks, to the millisecond).
         if let Some(identity) = self.positive.get(&key, self.tag) {
             self.metrics.cache_hit.inc();
-            // The entry may outlive the token by up to a second of rounding: check every time.
-            if identity.expires_at <= now_unix() {
-                self.positive.invalidate(&key);
-                return Err(AuthError::Expired);
-            }
             return Ok(identity);
         }
         if let Some(neg) = self.negative.get(&(self.tag, key.0)).await {
