@@ -3,14 +3,16 @@
 
   cache_memory.py --db DB --pid PID --port PORT --admin ADMIN [--tokens 100000]
 
-Inserts N valid access tokens straight into the SQLite store (as Gatehouse stores them: the
-SHA-256 of the token, never the token), then sends one authenticated request per token through
+Inserts N valid access tokens straight into the SQLite store (as Gatehouse mints and stores
+them: `gth1_` + 256 random bits + a 96-bit HMAC-SHA256 tag under the configured
+`tokens.checksum_key`; the store keeps the SHA-256 of the token, never the token), then sends one authenticated request per token through
 the proxy so each identity enters the cache, and prints RSS at idle and after, the cache's
 entry count from /metrics, and the bytes per identity.
 """
 import argparse
 import base64
 import hashlib
+import hmac
 import http.client
 import os
 import sqlite3
@@ -38,12 +40,21 @@ def metric(port, name, label=""):
     return total
 
 
-def insert_tokens(db, n):
+def b64(raw):
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def mint(key):
+    token = "gth1_" + b64(os.urandom(32))
+    return token + b64(hmac.new(key, token.encode(), hashlib.sha256).digest()[:12])
+
+
+def insert_tokens(db, n, key):
     now = int(time.time())
     tokens = []
     rows = []
     for i in range(n):
-        token = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+        token = mint(key)
         tokens.append(token)
         rows.append((hashlib.sha256(token.encode()).digest(), str(100000 + i), f"user{i}",
                      "pitchtarget-ios", "read write", 0, now, now + 86400, ""))
@@ -84,10 +95,11 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--admin", type=int, required=True)
     p.add_argument("--tokens", type=int, default=100000)
+    p.add_argument("--checksum-key", required=True, help="tokens.checksum_key, 64 hex digits")
     a = p.parse_args()
 
     idle = rss_kib(a.pid)
-    tokens = insert_tokens(a.db, a.tokens)
+    tokens = insert_tokens(a.db, a.tokens, bytes.fromhex(a.checksum_key))
     started = time.monotonic()
     touch(a.port, tokens)
     took = time.monotonic() - started

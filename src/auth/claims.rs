@@ -1,14 +1,16 @@
 //! The few claims an identity keeps beyond user, client and scopes: `groups`, `roles` and any
 //! claim a policy names (`Config::claims`, fixed at load), stored by position so an identity
-//! holds no claim names and nothing a policy cannot ask about. An identity with none of them
-//! allocates nothing here, which keeps 100k cached identities small.
+//! holds no claim names and nothing a policy cannot ask about. Identities share equal sets
+//! (`identity`), and one with none of them holds nothing here.
 
 use serde_json::{Map, Value};
 
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ClaimValues(Box<[Box<[Box<str>]>]>);
+#[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
+pub struct ClaimValues(Vec<Box<[Box<str>]>>);
 
 impl ClaimValues {
+    pub const EMPTY: ClaimValues = ClaimValues(Vec::new());
+
     /// The values of the claim at `index` of `Config::claims` (empty when absent).
     pub fn get(&self, index: usize) -> &[Box<str>] {
         self.0.get(index).map_or(&[], |v| &v[..])
@@ -24,7 +26,7 @@ impl ClaimValues {
         while lists.last().is_some_and(|l| l.is_empty()) {
             lists.pop();
         }
-        ClaimValues(lists.into_boxed_slice())
+        ClaimValues(lists)
     }
 
     /// Picks `names` out of a token's claims: a string is one value, an array gives each of

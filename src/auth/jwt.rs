@@ -5,13 +5,11 @@
 //! so its `sub` never passes for a local user.
 
 use super::jwks::{self, JwksKeys, KeyFamily};
-use super::{AuthError, ClaimValues, Identity, TokenValidator};
+use super::{AuthError, ClaimValues, Identity, IdentityParts, TokenValidator};
 use crate::config::{is_hmac, ClaimMapping, IssuerConfig, JwtConfig, KeySource};
 use crate::metrics::Metrics;
 use crate::signing;
-use crate::store::StoredAccessToken;
 use async_trait::async_trait;
-use http::HeaderValue;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use serde::Deserialize;
@@ -231,26 +229,20 @@ pub fn identity_from_claims(
             _ => return None,
         },
     };
-    let stored = StoredAccessToken {
-        user_id: Some(text(mapping.user_id.as_deref().unwrap_or("sub"))?),
-        user_name: either(&mapping.user_name, "name", "preferred_username"),
-        client_id: either(&mapping.client_id, "client_id", "azp"),
-        scopes,
+    let user_id = text(mapping.user_id.as_deref().unwrap_or("sub"))?;
+    let user_name = either(&mapping.user_name, "name", "preferred_username");
+    let client_id = either(&mapping.client_id, "client_id", "azp");
+    let issuer = text("iss");
+    Some(Identity::new(IdentityParts {
+        user_id: Some(&user_id),
+        user_name: user_name.as_deref(),
+        client_id: client_id.as_deref(),
+        scopes: &scopes,
         admin: false,
-        created_at: c.get("iat").and_then(Value::as_i64).unwrap_or(0),
+        issuer: issuer.as_deref(),
+        claims: ClaimValues::from_json(claims, c),
         expires_at,
-        revoked: false,
-        family_id: None,
-        groups: String::new(),
-    };
-    let mut identity = Identity::from_stored(&stored);
-    identity.issuer = text("iss").map(String::into_boxed_str);
-    identity.headers.issuer = identity
-        .issuer
-        .as_deref()
-        .and_then(|i| HeaderValue::from_str(i).ok());
-    identity.set_claims(ClaimValues::from_json(claims, c));
-    Some(identity)
+    }))
 }
 
 /// Sends JWT-shaped tokens to the JWT validator (when configured), everything else to the

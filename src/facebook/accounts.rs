@@ -52,7 +52,7 @@ async fn own_account(fb: &FacebookService, req: &Request) -> Result<FbAccount, A
         .await?;
     // Not found and not yours answer alike: ids are not an oracle.
     account
-        .filter(|a| Some(&a.user_id) == user.user_id.as_ref())
+        .filter(|a| Some(a.user_id.as_str()) == user.user_id())
         .ok_or_else(|| ApiError::Unprocessable("Facebook account not found".into()))
 }
 

@@ -4,7 +4,7 @@
 //! cookie binds the flow to the browser that started it. `callback` handles the way back.
 
 use super::{integrator, pages, FacebookService};
-use crate::auth::{generate_token, hash_token, Identity};
+use crate::auth::{generate_token, hash_token, Identity, IdentityParts};
 use crate::http::{cookies, ApiError, OwnResponse, Request};
 use crate::store::{now_unix, FbState};
 use bytes::Bytes;
@@ -80,7 +80,7 @@ impl FacebookService {
         let ttl = self.config.state_ttl.as_secs() as i64;
         let record = FbState {
             purpose: purpose.into(),
-            user_id: user.user_id.clone().unwrap_or_default(),
+            user_id: user.user_id().unwrap_or_default().to_string(),
             integrator_uri: integrator.into(),
             details: details.to_string(),
             created_at: now,
@@ -200,7 +200,7 @@ pub async fn start_token(fb: &FacebookService, req: &Request) -> Result<OwnRespo
     let now = now_unix();
     let record = FbState {
         purpose: "start".into(),
-        user_id: user.user_id.clone().unwrap_or_default(),
+        user_id: user.user_id().unwrap_or_default().to_string(),
         integrator_uri: origin,
         details: "{}".into(),
         created_at: now,
@@ -246,17 +246,11 @@ pub async fn start_popup(fb: &FacebookService, req: &Request) -> Result<OwnRespo
             let now = now_unix();
             match fb.store.run(move |s| async move { s.consume_fb_state(&hash, now).await }).await {
                 Ok(Some(state)) if state.purpose == "start" => {
-                    let identity = Identity {
-                        user_id: Some(state.user_id),
-                        user_name: None,
-                        client_id: None,
-                        scopes: vec![],
-                        admin: false,
-                        issuer: None,
-                        claims: Default::default(),
+                    let identity = Identity::new(IdentityParts {
+                        user_id: Some(&state.user_id),
                         expires_at: now + 60,
-                        headers: Default::default(),
-                    };
+                        ..Default::default()
+                    });
                     (Arc::new(identity), state.integrator_uri)
                 }
                 Ok(_) => return Err(ApiError::page(401, "Link expired", "This connection link was already used or has expired. Start again from the application.")),

@@ -166,7 +166,7 @@ pub fn jwt(data: &[u8]) {
             "accepted {claims}"
         );
     }
-    assert_eq!(identity.user_id.as_deref(), claims["sub"].as_str());
+    assert_eq!(identity.user_id(), claims["sub"].as_str());
 }
 
 /// First byte: bit 0 signs, the rest being the payload JSON (encoded and signed with the app

@@ -42,7 +42,7 @@ struct Claims<'a> {
     jti: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_id: Option<&'a str>,
-    scope: String,
+    scope: &'a str,
     /// The external issuer that vouched for `sub` (`[jwt]` tokens); absent for our own users.
     #[serde(skip_serializing_if = "Option::is_none")]
     idp: Option<&'a str>,
@@ -113,13 +113,10 @@ impl Assertions {
 
 impl Signer {
     fn assertion(&self, audience: &str, identity: &Identity) -> Option<HeaderValue> {
-        let sub = identity
-            .user_id
-            .as_deref()
-            .or(identity.client_id.as_deref())?;
-        let scope = identity.scopes.join(" ");
-        let idp = identity.issuer.as_deref();
-        let client_id = identity.client_id.as_deref();
+        let sub = identity.user_id().or(identity.client_id())?;
+        let scope = identity.scope_string();
+        let idp = identity.issuer();
+        let client_id = identity.client_id();
         // Every claim but the times and the jti: what one cached value may stand for.
         let key = format!(
             "{audience}\n{sub}\n{}\n{scope}\n{}",

@@ -122,17 +122,17 @@ impl IdentityHeaders {
     }
 
     pub fn inject(&self, req: &mut RequestHeader, identity: &Identity) {
-        let h = &identity.headers;
+        let h = identity.headers();
         for (name, value) in [
-            (&self.user_id, &h.user_id),
-            (&self.user_name, &h.user_name),
-            (&self.scopes, &h.scopes),
-            (&self.client_id, &h.client_id),
-            (&self.groups, &h.groups),
-            (&self.issuer, &h.issuer),
+            (&self.user_id, h.user_id),
+            (&self.user_name, h.user_name),
+            (&self.scopes, h.scopes),
+            (&self.client_id, h.client_id),
+            (&self.groups, h.groups),
+            (&self.issuer, h.issuer),
         ] {
             if let Some(v) = value {
-                let _ = req.insert_header(name.clone(), v.clone());
+                let _ = req.insert_header(name.clone(), v);
             }
         }
     }
@@ -143,37 +143,30 @@ impl IdentityHeaders {
     /// (or the request is anonymous): Caddy before 2.9 copies its placeholder text, not
     /// nothing, for a header the answer leaves out, and an upstream could take that for a user.
     pub fn fields(&self, identity: Option<&Identity>) -> Vec<(HeaderName, HeaderValue)> {
-        let empty = IdentityHeaderValues::default();
-        let h = identity.map_or(&empty, |i| &i.headers);
+        let h = identity.map_or_else(IdentityHeaderValues::default, Identity::headers);
         [
-            (&self.user_id, &h.user_id),
-            (&self.user_name, &h.user_name),
-            (&self.scopes, &h.scopes),
-            (&self.client_id, &h.client_id),
-            (&self.groups, &h.groups),
-            (&self.issuer, &h.issuer),
+            (&self.user_id, h.user_id),
+            (&self.user_name, h.user_name),
+            (&self.scopes, h.scopes),
+            (&self.client_id, h.client_id),
+            (&self.groups, h.groups),
+            (&self.issuer, h.issuer),
         ]
         .into_iter()
-        .map(|(n, v)| (n.clone(), v.clone().unwrap_or(HeaderValue::from_static(""))))
+        .map(|(n, v)| (n.clone(), v.unwrap_or(HeaderValue::from_static(""))))
         .collect()
     }
 
     /// Each identity header's name and the identity's value for it, if any.
-    pub fn pairs<'a>(
-        &'a self,
-        identity: Option<&'a Identity>,
-    ) -> [(&'a HeaderName, Option<&'a HeaderValue>); 6] {
-        let h = identity.map(|i| &i.headers);
-        let value = |v: fn(&'a IdentityHeaderValues) -> &'a Option<HeaderValue>| {
-            h.and_then(|h| v(h).as_ref())
-        };
+    pub fn pairs(&self, identity: Option<&Identity>) -> [(&HeaderName, Option<HeaderValue>); 6] {
+        let h = identity.map_or_else(IdentityHeaderValues::default, Identity::headers);
         [
-            (&self.user_id, value(|h| &h.user_id)),
-            (&self.user_name, value(|h| &h.user_name)),
-            (&self.scopes, value(|h| &h.scopes)),
-            (&self.client_id, value(|h| &h.client_id)),
-            (&self.groups, value(|h| &h.groups)),
-            (&self.issuer, value(|h| &h.issuer)),
+            (&self.user_id, h.user_id),
+            (&self.user_name, h.user_name),
+            (&self.scopes, h.scopes),
+            (&self.client_id, h.client_id),
+            (&self.groups, h.groups),
+            (&self.issuer, h.issuer),
         ]
     }
 
@@ -190,7 +183,7 @@ impl IdentityHeaders {
 
     /// The (name, value) pairs `inject` would set: for the echo handler.
     pub fn describe(&self, identity: &Identity) -> Vec<(String, String)> {
-        let h = &identity.headers;
+        let h = identity.headers();
         [
             (&self.user_id, &h.user_id),
             (&self.user_name, &h.user_name),

@@ -50,7 +50,7 @@ pub async fn live_token(
     // Tokens of external issuers (`[[jwt.issuers]]`) are not ours to describe: only the store's count.
     if !looks_like_jwt(token) {
         match server.cache.validate(token).await {
-            Ok(identity) if identity.issuer.is_none() => {
+            Ok(identity) if identity.is_local() => {
                 let issued_at = match server.issued_at.0.get(&hash) {
                     Some(at) => at,
                     None => match stored_access(server, hash).await? {
@@ -59,10 +59,10 @@ pub async fn live_token(
                     },
                 };
                 return Ok(Some(Introspected {
-                    user_id: identity.user_id.clone(),
-                    user_name: identity.user_name.clone(),
-                    client_id: identity.client_id.clone(),
-                    scope: identity.scopes.join(" "),
+                    user_id: identity.user_id().map(str::to_string),
+                    user_name: identity.user_name().map(str::to_string),
+                    client_id: identity.client_id().map(str::to_string),
+                    scope: identity.scope_string().to_string(),
                     issued_at,
                     expires_at: identity.expires_at,
                     refresh: false,

@@ -81,10 +81,10 @@ pub fn explain(
             let _ = writeln!(
                 out,
                 "identity: user {}, client {}, issuer {}, scopes [{}]{}",
-                i.user_id.as_deref().unwrap_or("-"),
-                i.client_id.as_deref().unwrap_or("-"),
-                i.issuer.as_deref().unwrap_or("gatehouse"),
-                i.scopes.join(" "),
+                i.user_id().unwrap_or("-"),
+                i.client_id().unwrap_or("-"),
+                i.issuer().unwrap_or("gatehouse"),
+                i.scope_string(),
                 if i.admin { ", admin" } else { "" }
             );
         }

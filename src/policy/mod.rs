@@ -62,29 +62,27 @@ fn holds(c: &Condition, f: &Facts<'_>) -> bool {
     let id = f.identity;
     match c {
         Condition::ScopesAll(want) => {
-            id.is_some_and(|i| want.iter().all(|w| i.scopes.iter().any(|s| s == w)))
+            id.is_some_and(|i| want.iter().all(|w| i.scopes().iter().any(|s| **s == **w)))
         }
         Condition::ScopesAny(want) => {
-            id.is_some_and(|i| want.iter().any(|w| i.scopes.iter().any(|s| s == w)))
+            id.is_some_and(|i| want.iter().any(|w| i.scopes().iter().any(|s| **s == **w)))
         }
         Condition::Claim { index, test } => id.is_some_and(|i| {
-            i.claims.get(*index).iter().any(|v| match test {
+            i.claims().get(*index).iter().any(|v| match test {
                 ClaimTest::Equals(e) => **v == **e,
                 ClaimTest::AnyOf(list) => list.iter().any(|e| **v == **e),
                 ClaimTest::Glob(g) => glob_matches(g, v),
             })
         }),
         Condition::ClientId(ids) => id
-            .and_then(|i| i.client_id.as_deref())
+            .and_then(|i| i.client_id())
             .is_some_and(|c| ids.iter().any(|x| x == c)),
         Condition::Issuer(issuers) => id.is_some_and(|i| {
-            issuers
-                .iter()
-                .any(|want| match (want, i.issuer.as_deref()) {
-                    (IssuerRef::Local, None) => true,
-                    (IssuerRef::External(w), Some(got)) => w == got,
-                    _ => false,
-                })
+            issuers.iter().any(|want| match (want, i.issuer()) {
+                (IssuerRef::Local, None) => true,
+                (IssuerRef::External(w), Some(got)) => w == got,
+                _ => false,
+            })
         }),
         Condition::Admin(want) => id.is_some_and(|i| i.admin) == *want,
         Condition::Authenticated(want) => id.is_some() == *want,

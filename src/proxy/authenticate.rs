@@ -146,7 +146,7 @@ impl GatehouseProxy {
             decide(decision);
             error
         })?;
-        if need.user && identity.user_id.is_none() {
+        if need.user && identity.user_id().is_none() {
             decide(AuthDecision::Invalid);
             return Err(ApiError::InvalidToken { expired: false });
         }

@@ -105,7 +105,7 @@ impl GatehouseProxy {
                 let pairs = self.state.identity_headers.pairs(ctx.identity.as_deref());
                 for (name, value) in pairs {
                     // Empty, not absent: `auth_request_set` must not keep a stale value.
-                    let value = value.cloned().unwrap_or(HeaderValue::from_static(""));
+                    let value = value.unwrap_or(HeaderValue::from_static(""));
                     headers.insert(name.clone(), value);
                 }
                 headers.extend(session::cookie_for_upstream(&self.state, req));

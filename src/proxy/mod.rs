@@ -414,7 +414,7 @@ impl ProxyHttp for ProxyService {
                 route = ctx.route.and_then(|i| s.config.routes.get(i)).map(|r| r.name.as_str()).unwrap_or("unmatched"),
                 status,
                 duration_ms = elapsed.as_secs_f64() * 1000.0,
-                user_id = ctx.identity.as_ref().and_then(|i| i.user_id.as_deref()).unwrap_or("-"),
+                user_id = ctx.identity.as_ref().and_then(|i| i.user_id()).unwrap_or("-"),
                 policy = policy.map_or("-", |(d, _)| d.effect.label()),
                 rule = policy.map_or("-", |(d, p)| d.rule_name(p)),
             );

@@ -49,11 +49,11 @@ impl Subject<'_> {
             RateKey::Address => address(),
             RateKey::User => self
                 .identity
-                .and_then(|i| Some(BucketKey::User(i.issuer.as_deref(), i.user_id.as_deref()?)))
+                .and_then(|i| Some(BucketKey::User(i.issuer(), i.user_id()?)))
                 .unwrap_or_else(address),
             RateKey::Client => self
                 .identity
-                .and_then(|i| i.client_id.as_deref())
+                .and_then(|i| i.client_id())
                 .map_or_else(address, BucketKey::Client),
         }
     }

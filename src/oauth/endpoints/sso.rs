@@ -26,7 +26,7 @@ pub(super) async fn current(
                 else {
                     continue;
                 };
-                let user_id = identity.user_id.clone().unwrap_or(stored.user_id);
+                let user_id = identity.user_id().map_or(stored.user_id, str::to_string);
                 return Ok(Some(SignedInUser {
                     user_id,
                     user_name: stored.user_name,

@@ -7,14 +7,13 @@ use crate::http::{ApiError, OwnResponse, Request};
 
 pub async fn handle(_server: &OAuthServer, req: &Request) -> Result<OwnResponse, ApiError> {
     let identity = req.identity()?;
-    if !oidc::is_openid(&identity.scopes) {
+    if !oidc::is_openid(identity.scopes()) {
         return Err(ApiError::InsufficientScope {
             required: OPENID.into(),
         });
     }
     let user_id = identity
-        .user_id
-        .as_deref()
+        .user_id()
         .ok_or(ApiError::InvalidToken { expired: false })?;
     Ok(OwnResponse::json(200, &userinfo::claims(identity, user_id)).no_store())
 }

@@ -17,8 +17,8 @@ pub const OPENID: &str = "openid";
 /// Longest `nonce` kept: it is stored with the request and echoed in a header-sized token.
 pub const MAX_NONCE_LEN: usize = 512;
 
-pub fn is_openid(scopes: &[String]) -> bool {
-    scopes.iter().any(|s| s == OPENID)
+pub fn is_openid<S: AsRef<str>>(scopes: &[S]) -> bool {
+    scopes.iter().any(|s| s.as_ref() == OPENID)
 }
 
 /// The `sid` of a browser session: derived from the stored hash of its cookie, so logout can

@@ -10,11 +10,11 @@ pub const SCOPE_CLAIMS: &[(&str, &[&str])] = &[("profile", &["name", "preferred_
 
 pub fn claims(identity: &Identity, user_id: &str) -> Value {
     let mut body = json!({ "sub": user_id });
-    let granted = |scope: &str| identity.scopes.iter().any(|s| s == scope);
+    let granted = |scope: &str| identity.scopes().iter().any(|s| &**s == scope);
     if granted("profile") {
-        if let Some(name) = &identity.user_name {
-            body["name"] = name.clone().into();
-            body["preferred_username"] = name.clone().into();
+        if let Some(name) = identity.user_name() {
+            body["name"] = name.into();
+            body["preferred_username"] = name.into();
         }
     }
     body
