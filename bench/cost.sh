@@ -212,9 +212,14 @@ own_jwt() { # $1 = port
 local_jwt=$(own_jwt 18690)
 local_jwt_nc=$(own_jwt 18691)
 
+# ONLY="public opaque" measures just those scenarios (a quick A/B of one lever); the table
+# then leaves the others empty.
+ONLY=${ONLY:-}
+
 # $1 = scenario, $2 = pid, $3 = port, $4 = path, $5 = token or "-", $6 = the path an
 # ingress describes to the decision endpoint (nginx auth_request's X-Original-URI), if any.
 measure() {
+  if [ -n "$ONLY" ] && ! grep -qw -- "$1" <<<"$ONLY"; then return 0; fi
   python3 - "$3" "$4" "$5" "$WARM" "${6:-}" <<'EOF'
 import http.client, sys
 port, path, token, warm = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -279,7 +284,7 @@ results+=$'\n'$(
 )
 echo "$results" >&2
 get() { awk -v k="$1" '$1 == k {print $2}' <<<"$results"; }
-ratio() { awk -v a="$(get "$1")" -v b="$(get "$2")" 'BEGIN {printf "%.3f", a / b}'; }
+ratio() { awk -v a="$(get "$1")" -v b="$(get "$2")" 'BEGIN {if (b > 0) printf "%.3f", a / b}'; }
 
 {
   echo "# Instructions per request ($(date -u +%F), $LABEL, $N keep-alive requests per scenario, callgrind)"

@@ -116,6 +116,11 @@ pub struct DeadlineStream {
     inner: Stream,
     limits: ConnectionLimits,
     phase: Phase,
+    /// When the idle or head deadline of the current phase passes.
+    deadline: Instant,
+    /// Fires no later than `deadline`, but is moved only when the deadline comes closer:
+    /// re-arming a tokio timer on every request costs more than one early wake-up per
+    /// timeout period, when the connection checks `deadline` and re-arms.
     timer: Pin<Box<Sleep>>,
 }
 
@@ -125,12 +130,34 @@ impl DeadlineStream {
             Some(ALPN::H2) => Phase::H2(H2Heads::new()),
             _ => Phase::Idle,
         };
+        let deadline = Instant::now() + limits.idle_timeout;
         DeadlineStream {
             inner,
             limits,
             phase,
-            timer: Box::pin(tokio::time::sleep(limits.idle_timeout)),
+            deadline,
+            timer: Box::pin(tokio::time::sleep_until(deadline)),
         }
+    }
+
+    fn set_deadline(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+        if deadline < self.timer.deadline() {
+            self.timer.as_mut().reset(deadline);
+        }
+    }
+
+    /// Whether the phase's deadline passed (registering a wake-up for it when not).
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        while self.timer.as_mut().poll(cx).is_ready() {
+            if Instant::now() >= self.deadline {
+                return true;
+            }
+            // Armed for an earlier deadline than the one now running: move it.
+            let deadline = self.deadline;
+            self.timer.as_mut().reset(deadline);
+        }
+        false
     }
 
     /// Advances the head scan over freshly read bytes: the head ends at a line end followed by
@@ -148,23 +175,23 @@ impl DeadlineStream {
             Phase::H2(heads) => {
                 if heads.scan(bytes) {
                     let deadline = Instant::now() + self.limits.header_timeout;
-                    self.timer.as_mut().reset(deadline);
+                    self.set_deadline(deadline);
                 }
                 return;
             }
-            Phase::Idle => {
-                self.timer
-                    .as_mut()
-                    .reset(Instant::now() + self.limits.header_timeout);
-                [0, 0]
-            }
+            Phase::Idle => [0, 0],
             Phase::Head { tail } => *tail,
             Phase::Rest | Phase::Tunnel => return,
         };
+        let was_idle = self.phase == Phase::Idle;
         self.phase = match head_rest(tail, bytes) {
             Some(tail) => Phase::Head { tail },
             None => Phase::Rest,
         };
+        // A head that arrived whole in one read (nearly all of them) needs no head deadline.
+        if was_idle && self.phase != Phase::Rest {
+            self.set_deadline(Instant::now() + self.limits.header_timeout);
+        }
     }
 
     /// Something of ours went out, starting with `bytes`. The first write after a head is the
@@ -189,7 +216,7 @@ impl DeadlineStream {
             Phase::Head { .. } | Phase::Tunnel | Phase::H2(_) => return,
         }
         let idle = self.limits.idle_timeout;
-        self.timer.as_mut().reset(Instant::now() + idle);
+        self.set_deadline(Instant::now() + idle);
     }
 }
 
@@ -236,7 +263,7 @@ impl AsyncRead for DeadlineStream {
                     Phase::H2(heads) if heads.open() => "request head not received in time",
                     _ => return Poll::Pending,
                 };
-                if this.timer.as_mut().poll(cx).is_ready() {
+                if this.expired(cx) {
                     return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, what)));
                 }
                 Poll::Pending

@@ -131,6 +131,29 @@ async fn idle_connections_close_and_busy_ones_are_reused() {
     assert!(closed_within(&mut s, Duration::from_secs(8)));
 }
 
+/// The idle timer is armed once and moved only when a deadline comes closer: a connection
+/// that keeps sending requests past its first idle deadline is woken there, finds the deadline
+/// moved on, and stays open; once it falls silent it is still closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_connection_outlives_its_first_idle_deadline() {
+    let up = EchoUpstream::start("app").await;
+    let gh = start(
+        &up,
+        "keepalive_timeout = \"1s\"\nheader_timeout = \"1s\"",
+        None,
+    );
+    let mut s = TcpStream::connect(gh.addr).unwrap();
+    // Eight requests 300 ms apart: 2.4 s in all, each gap well inside the idle timeout.
+    for i in 0..8 {
+        write!(s, "GET /r{i} HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let head = read_response(&mut s);
+        assert!(head.starts_with("HTTP/1.1 200"), "request {i}: {head}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(up.count(), 8);
+    assert!(closed_within(&mut s, Duration::from_secs(8)));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_body_is_not_a_slow_head() {
     let up = EchoUpstream::start("app").await;

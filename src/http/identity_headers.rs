@@ -5,9 +5,11 @@
 use super::client_address::TrustedProxies;
 use crate::auth::{Identity, IdentityHeaderValues};
 use crate::config::IdentityHeadersConfig;
+use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use ipnet::IpNet;
 use pingora::http::RequestHeader;
+use std::cell::RefCell;
 use std::net::IpAddr;
 
 /// Headers through which a client could claim an address, scheme, host or path the proxy did
@@ -45,7 +47,37 @@ pub struct IdentityHeaders {
     pub issuer: HeaderName,
     /// Lowercase, `-` spelling: everything stripped from clients.
     strip: Vec<String>,
+    /// Bit `n` set: some name in `strip` is `n` bytes long (names of 64 bytes or more are
+    /// always compared). Most request headers are ruled out by their length alone.
+    strip_lengths: u64,
+    /// The six identity header names as pingora's case-preserving request header wants them
+    /// (same order as the fields above): a `HeaderName` there is title-cased into a fresh copy
+    /// on every insert, shared bytes are not.
+    wire: [Bytes; 6],
     trusted_proxies: TrustedProxies,
+}
+
+/// Bit `n` set: some name in `FORWARDING` is `n` bytes long.
+const FORWARDING_LENGTHS: u64 = {
+    let mut mask = 0u64;
+    let mut i = 0;
+    while i < FORWARDING.len() {
+        mask |= 1 << FORWARDING[i].len();
+        i += 1;
+    }
+    mask
+};
+
+/// Whether a name of `len` bytes could be in a list whose lengths are `mask`.
+fn may_match(mask: u64, len: usize) -> bool {
+    len >= 64 || mask & (1 << len) != 0
+}
+
+thread_local! {
+    /// The last peer address and its `X-Forwarded-For` value: a keep-alive connection's
+    /// requests (and most of a worker's connections) come from one address, so the value is
+    /// formatted once and shared, not rebuilt per request.
+    static LAST_PEER: RefCell<Option<(IpAddr, HeaderValue)>> = const { RefCell::new(None) };
 }
 
 impl IdentityHeaders {
@@ -67,14 +99,33 @@ impl IdentityHeaders {
         .collect();
         strip.sort();
         strip.dedup();
+        let strip_lengths = strip
+            .iter()
+            .filter(|s| s.len() < 64)
+            .fold(0u64, |mask, s| mask | 1 << s.len());
+        let names = [
+            name(&config.user_id)?,
+            name(&config.user_name)?,
+            name(&config.scopes)?,
+            name(&config.client_id)?,
+            name(&config.groups)?,
+            name(&config.issuer)?,
+        ];
+        // What a `HeaderName` would have gone out as: its lowercase form.
+        let wire = names
+            .clone()
+            .map(|n| Bytes::copy_from_slice(n.as_str().as_bytes()));
+        let [user_id, user_name, scopes, client_id, groups, issuer] = names;
         Ok(IdentityHeaders {
-            user_id: name(&config.user_id)?,
-            user_name: name(&config.user_name)?,
-            scopes: name(&config.scopes)?,
-            client_id: name(&config.client_id)?,
-            groups: name(&config.groups)?,
-            issuer: name(&config.issuer)?,
+            user_id,
+            user_name,
+            scopes,
+            client_id,
+            groups,
+            issuer,
             strip,
+            strip_lengths,
+            wire,
             trusted_proxies: TrustedProxies::new(trusted_proxies),
         })
     }
@@ -83,31 +134,36 @@ impl IdentityHeaders {
     /// peer in `X-Forwarded-For`.
     pub fn sanitize(&self, req: &mut RequestHeader, peer: Option<IpAddr>) {
         let trusted = peer.is_some_and(|ip| self.trusted_proxies.contains(ip));
-        let doomed: Vec<HeaderName> = req
-            .headers
-            .keys()
-            .filter(|k| {
-                let k = k.as_str();
-                self.strip.iter().any(|s| same_name(s, k))
-                    || (!trusted && FORWARDING.iter().any(|s| same_name(s, k)))
-            })
-            .cloned()
-            .collect();
-        for name in doomed {
-            req.remove_header(&name);
+        let doomed = |k: &HeaderName| {
+            let k = k.as_str();
+            (may_match(self.strip_lengths, k.len()) && self.strip.iter().any(|s| same_name(s, k)))
+                || (!trusted
+                    && may_match(FORWARDING_LENGTHS, k.len())
+                    && FORWARDING.iter().any(|s| same_name(s, k)))
+        };
+        // Nothing to remove on almost every request: look before collecting.
+        if req.headers.keys().any(doomed) {
+            let names: Vec<HeaderName> =
+                req.headers.keys().filter(|k| doomed(k)).cloned().collect();
+            for name in names {
+                req.remove_header(&name);
+            }
         }
         if let Some(ip) = peer {
-            let ip = ip.to_string();
-            let value = match req.headers.get(&XFF).and_then(|v| v.to_str().ok()) {
-                Some(prior) if trusted => format!("{prior}, {ip}"),
-                _ => ip,
+            let prior = match req.headers.get(&XFF).and_then(|v| v.to_str().ok()) {
+                Some(prior) if trusted => Some(format!("{prior}, {ip}")),
+                _ => None,
             };
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                let _ = req.insert_header(XFF, v);
+            let value = match prior {
+                Some(chain) => HeaderValue::from_maybe_shared(Bytes::from(chain)).ok(),
+                None => Some(peer_value(ip)),
+            };
+            if let Some(v) = value {
+                let _ = req.insert_header("x-forwarded-for", v);
             }
         }
         if !req.headers.contains_key(&XFP) {
-            let _ = req.insert_header(XFP, "http");
+            let _ = req.insert_header("x-forwarded-proto", HeaderValue::from_static("http"));
         }
     }
 
@@ -121,16 +177,18 @@ impl IdentityHeaders {
         self.trusted_proxies.client_ip(peer, headers)
     }
 
+    /// Sets the identity's headers. The names go in as shared bytes (`wire`).
     pub fn inject(&self, req: &mut RequestHeader, identity: &Identity) {
         let h = identity.headers();
-        for (name, value) in [
-            (&self.user_id, h.user_id),
-            (&self.user_name, h.user_name),
-            (&self.scopes, h.scopes),
-            (&self.client_id, h.client_id),
-            (&self.groups, h.groups),
-            (&self.issuer, h.issuer),
-        ] {
+        let values = [
+            h.user_id,
+            h.user_name,
+            h.scopes,
+            h.client_id,
+            h.groups,
+            h.issuer,
+        ];
+        for (name, value) in self.wire.iter().zip(values) {
             if let Some(v) = value {
                 let _ = req.insert_header(name.clone(), v);
             }
@@ -205,6 +263,22 @@ impl IdentityHeaders {
     }
 }
 
+/// The peer's address as an `X-Forwarded-For` value (an address always is a valid one).
+fn peer_value(ip: IpAddr) -> HeaderValue {
+    LAST_PEER.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((seen, value)) = &*last {
+            if *seen == ip {
+                return value.clone();
+            }
+        }
+        let value = HeaderValue::from_maybe_shared(Bytes::from(ip.to_string()))
+            .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+        *last = Some((ip, value.clone()));
+        value
+    })
+}
+
 /// `want` is lowercase with `-`; `got` is a lowercase header name that may use `_`.
 fn same_name(want: &str, got: &str) -> bool {
     want.len() == got.len()
@@ -251,6 +325,44 @@ mod tests {
         assert!(req.headers.get("forwarded").is_none());
         assert_eq!(req.headers.get("x-forwarded-for").unwrap(), "192.0.2.1");
         assert_eq!(req.headers.get("accept").unwrap(), "a");
+    }
+
+    #[test]
+    fn each_peer_gets_its_own_forwarded_for() {
+        // The formatted address is shared between requests from one peer, never across peers.
+        let h = headers();
+        for peer in ["192.0.2.1", "192.0.2.2", "192.0.2.1", "2001:db8::1"] {
+            let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+            h.sanitize(&mut req, Some(peer.parse().unwrap()));
+            assert_eq!(req.headers.get("x-forwarded-for").unwrap(), peer);
+            assert_eq!(req.headers.get("x-forwarded-proto").unwrap(), "http");
+        }
+    }
+
+    #[test]
+    fn long_names_are_still_stripped() {
+        // Names of 64 bytes or more are past the length mask and compared one by one.
+        let long = format!("x-{}", "a".repeat(70));
+        let h = IdentityHeaders::new(
+            &IdentityHeadersConfig {
+                user_id: "X-Auth-User-Id".into(),
+                user_name: "X-Auth-User-Name".into(),
+                scopes: "X-Auth-Scopes".into(),
+                client_id: "X-Auth-Client-Id".into(),
+                groups: "X-Auth-Groups".into(),
+                issuer: "X-Auth-Issuer".into(),
+                also_strip: vec![long.clone()],
+            },
+            &[],
+        )
+        .unwrap();
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.append_header(long.replace('-', "_"), "forged").unwrap();
+        req.append_header("x-keep", "yes").unwrap();
+        h.sanitize(&mut req, None);
+        assert_eq!(req.headers.len(), 2, "{:?}", req.headers);
+        assert_eq!(req.headers.get("x-keep").unwrap(), "yes");
+        assert_eq!(req.headers.get("x-forwarded-proto").unwrap(), "http");
     }
 
     #[test]

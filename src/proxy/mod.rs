@@ -87,6 +87,8 @@ pub struct RequestCtx {
     tls: bool,
     /// OpenTelemetry spans (`[tracing]`); none without it.
     trace: trace::RequestTrace,
+    /// The client connection's peer address, read once in `request_filter`.
+    peer: Option<IpAddr>,
 }
 
 enum Next<'s> {
@@ -127,6 +129,7 @@ impl RequestCtx {
             rate_headers: None,
             tls: false,
             trace: trace::RequestTrace::off(),
+            peer: None,
         }
     }
 }
@@ -138,6 +141,10 @@ impl ProxyHttp for ProxyService {
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx::new(self.live.current())
     }
+
+    /// No downstream modules. pingora's default is a response-compression module at level 0:
+    /// it never compresses, yet builds a context and runs its filters on every request.
+    fn init_downstream_modules(&self, _modules: &mut pingora::modules::http::HttpModules) {}
 
     async fn request_filter(
         &self,
@@ -170,6 +177,7 @@ impl ProxyHttp for ProxyService {
             .client_addr()
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
+        ctx.peer = peer;
         let req = session.req_header();
         let next = this
             .decide(req, peer, ctx, Purpose::Proxy)
@@ -231,15 +239,12 @@ impl ProxyHttp for ProxyService {
 
     async fn upstream_request_filter(
         &self,
-        session: &mut Session,
+        _session: &mut Session,
         upstream_request: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> pingora::Result<()> {
         let s = &*ctx.state;
-        let peer_ip = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip());
+        let peer_ip = ctx.peer;
         s.identity_headers.sanitize(upstream_request, peer_ip);
         // sanitize says `http` unless a trusted proxy said otherwise; here the client's own
         // connection was TLS.
