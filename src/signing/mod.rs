@@ -229,14 +229,9 @@ impl KeySet {
             .map_err(|e| SignError::Sign(e.to_string()))
     }
 
-    /// Verifies one of our JWTs: a published `kid`, that key's algorithm, the `typ`, our
-    /// `iss`, `aud` = `audience`, a live `exp`, and a `jti`. No leeway: we set the clock.
-    pub fn verify(
-        &self,
-        token: &str,
-        typ: &str,
-        audience: &str,
-    ) -> Result<Map<String, Value>, Rejection> {
+    /// The published key that signed `token`: its header names our `typ`, a published `kid`
+    /// and that key's algorithm, and the signature verifies (ring).
+    fn signer_of(&self, token: &str, typ: &str) -> Result<&KeyPair, Rejection> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::Invalid)?;
         if header.typ.as_deref() != Some(typ) {
             return Err(Rejection::Invalid);
@@ -250,17 +245,31 @@ impl KeySet {
         if header.alg != key.algorithm.jose() || !key.verifier.verifies(token) {
             return Err(Rejection::Invalid);
         }
+        Ok(key)
+    }
+
+    /// Claims validation for a token whose signature `signer_of` already checked.
+    fn claims_validation(&self, key: &KeyPair, required: &[&str]) -> Validation {
         let mut validation = Validation::new(key.algorithm.jose());
-        // Checked just above with ring; jsonwebtoken validates the claims.
         #[allow(deprecated)] // its replacement, `dangerous::insecure_decode`, skips the claims too
         validation.insecure_disable_signature_validation();
-        validation.leeway = 0;
         validation.set_issuer(&[&self.issuer]);
+        validation.required_spec_claims = required.iter().map(|s| s.to_string()).collect();
+        validation
+    }
+
+    /// Verifies one of our JWTs: a published `kid`, that key's algorithm, the `typ`, our
+    /// `iss`, `aud` = `audience`, a live `exp`, and a `jti`. No leeway: we set the clock.
+    pub fn verify(
+        &self,
+        token: &str,
+        typ: &str,
+        audience: &str,
+    ) -> Result<Map<String, Value>, Rejection> {
+        let key = self.signer_of(token, typ)?;
+        let mut validation = self.claims_validation(key, &["exp", "iss", "aud", "sub"]);
+        validation.leeway = 0;
         validation.set_audience(&[audience]);
-        validation.required_spec_claims = ["exp", "iss", "aud", "sub"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, &validation)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => Rejection::Expired,
@@ -280,29 +289,10 @@ impl KeySet {
         token: &str,
         typ: &str,
     ) -> Result<Map<String, Value>, Rejection> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::Invalid)?;
-        if header.typ.as_deref() != Some(typ) {
-            return Err(Rejection::Invalid);
-        }
-        let kid = header.kid.as_deref().ok_or(Rejection::Invalid)?;
-        let key = self
-            .keys
-            .iter()
-            .find(|k| k.kid == kid)
-            .ok_or(Rejection::Invalid)?;
-        if header.alg != key.algorithm.jose() || !key.verifier.verifies(token) {
-            return Err(Rejection::Invalid);
-        }
-        let mut validation = Validation::new(key.algorithm.jose());
-        #[allow(deprecated)] // its replacement, `dangerous::insecure_decode`, skips the claims too
-        validation.insecure_disable_signature_validation();
+        let key = self.signer_of(token, typ)?;
+        let mut validation = self.claims_validation(key, &["iss", "aud", "sub"]);
         validation.validate_exp = false;
         validation.validate_aud = false;
-        validation.set_issuer(&[&self.issuer]);
-        validation.required_spec_claims = ["iss", "aud", "sub"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
         jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, &validation)
             .map(|d| d.claims)
             .map_err(|_| Rejection::Invalid)
