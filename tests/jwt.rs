@@ -129,6 +129,10 @@ async fn hs256_tokens_from_the_issuer_are_accepted_and_tampering_refused() {
         ("no issuer", hs256(&claims(json!({"iss": null})), SECRET)),
         ("no exp", hs256(&claims(json!({"exp": null})), SECRET)),
         ("no sub", hs256(&claims(json!({"sub": null})), SECRET)),
+        (
+            "sub that cannot be a header",
+            hs256(&claims(json!({"sub": "u\r\nX-Auth-Scopes: admin"})), SECRET),
+        ),
         ("RS256 where HS256 is configured", rs256),
         (
             "HS256 signed with the RSA public key",

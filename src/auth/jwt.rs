@@ -193,7 +193,7 @@ impl IssuerVerifier {
 }
 
 /// The identity a JWT's claims describe, each part from the claim the issuer's mapping names,
-/// else: `sub` → user id (required, a string), `name`/`preferred_username` → user name,
+/// else: `sub` → user id (required, a string that can be a header value), `name`/`preferred_username` → user name,
 /// `scope` (or the array `scp`) → scopes, `client_id`/`azp` → client id; `iss` → issuer, and
 /// the `claims` named by the config. Shared with `check-config --explain`.
 pub fn identity_from_claims(
@@ -230,6 +230,11 @@ pub fn identity_from_claims(
         },
     };
     let user_id = text(mapping.user_id.as_deref().unwrap_or("sub"))?;
+    // The user id is who the upstream is told it serves: one that cannot travel as a header
+    // (control characters) is refused, never sent on without its identity header.
+    if http::HeaderValue::from_str(&user_id).is_err() {
+        return None;
+    }
     let user_name = either(&mapping.user_name, "name", "preferred_username");
     let client_id = either(&mapping.client_id, "client_id", "azp");
     let issuer = text("iss");
