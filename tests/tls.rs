@@ -101,20 +101,60 @@ fn app_sections(up: &EchoUpstream) -> String {
     )
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn tls_listener_speaks_http1_and_h2_and_only_tls_gets_hsts() {
+/// Gatehouse with a TLS listener serving `leaf` on a free port (beside the plain one), in
+/// front of an echo upstream at `/` with the given `auth`. The certificate and key files stay
+/// writable in `pki` for reload tests; `http` goes before the sections, `tls_extra` (given the
+/// PKI dir) into `[server.tls]`.
+struct TlsGatehouse {
+    gh: TestGatehouse,
+    up: Arc<EchoUpstream>,
+    addr: SocketAddr,
+    pki: tempfile::TempDir,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+async fn start_tls(
+    leaf: &Issued,
+    auth: &str,
+    http: &str,
+    tls_extra: impl FnOnce(&Path) -> String,
+) -> TlsGatehouse {
     let pki = tempfile::tempdir().unwrap();
-    let ca = Ca::new("test CA");
-    let leaf = ca.issue(&["localhost"]);
     let cert = write(pki.path(), "cert.pem", &leaf.cert);
     let key = write(pki.path(), "key.pem", &leaf.key);
+    let extra = tls_extra(pki.path());
     let up = EchoUpstream::start("app").await;
     let port = free_port();
-    let gh =
-        TestGatehouse::start_with_server(&tls_server(port, &cert, &key, ""), &app_sections(&up));
+    let sections = format!(
+        "{http}{}{}",
+        upstream_section("app", &up, ""),
+        route("/", "app", auth, "")
+    );
+    let gh = TestGatehouse::start_with_server(&tls_server(port, &cert, &key, &extra), &sections);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    TlsGatehouse {
+        gh,
+        up,
+        addr,
+        pki,
+        cert,
+        key,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_listener_speaks_http1_and_h2_and_only_tls_gets_hsts() {
+    let ca = Ca::new("test CA");
+    let leaf = ca.issue(&["localhost"]);
+    let TlsGatehouse {
+        gh,
+        up,
+        addr: tls_addr,
+        ..
+    } = start_tls(&leaf, "required", "", |_| String::new()).await;
     let token = gh.issue("42", &["read"]).await;
-    let tls_addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let url = format!("https://localhost:{port}/thing");
+    let url = format!("https://localhost:{}/thing", tls_addr.port());
 
     for (client, version) in [
         (
@@ -294,21 +334,17 @@ async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(strea
 
 #[tokio::test(flavor = "multi_thread")]
 async fn certificate_reload_serves_new_connections_and_keeps_open_ones() {
-    let pki = tempfile::tempdir().unwrap();
     let old_ca = Ca::new("old CA");
     let new_ca = Ca::new("new CA");
     let old = old_ca.issue(&["localhost"]);
-    let cert = write(pki.path(), "cert.pem", &old.cert);
-    let key = write(pki.path(), "key.pem", &old.key);
-    let up = EchoUpstream::start("app").await;
-    let port = free_port();
-    let sections = format!(
-        "{}{}",
-        upstream_section("app", &up, ""),
-        route("/", "app", "public", "")
-    );
-    let gh = TestGatehouse::start_with_server(&tls_server(port, &cert, &key, ""), &sections);
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let TlsGatehouse {
+        gh,
+        up,
+        addr,
+        pki: _pki,
+        cert,
+        key,
+    } = start_tls(&old, "public", "", |_| String::new()).await;
     let certificates = gh.running.certificates().expect("TLS listener").clone();
 
     let mut open = connect(&old_ca, addr)
@@ -356,24 +392,16 @@ async fn admitted(ca: &Ca, addr: SocketAddr, identity: &Issued) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn client_ca_reload_trusts_the_new_roots_for_new_handshakes() {
-    let pki = tempfile::tempdir().unwrap();
     let ca = Ca::new("server CA");
     let old_clients = Ca::new("old client CA");
     let new_clients = Ca::new("new client CA");
     let leaf = ca.issue(&["localhost"]);
-    let cert = write(pki.path(), "cert.pem", &leaf.cert);
-    let key = write(pki.path(), "key.pem", &leaf.key);
-    let client_ca = write(pki.path(), "clients.pem", &old_clients.pem());
-    let up = EchoUpstream::start("app").await;
-    let port = free_port();
-    let extra = format!("client_ca_file = \"{}\"", client_ca.display());
-    let sections = format!(
-        "{}{}",
-        upstream_section("app", &up, ""),
-        route("/", "app", "public", "")
-    );
-    let gh = TestGatehouse::start_with_server(&tls_server(port, &cert, &key, &extra), &sections);
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let TlsGatehouse { gh, addr, pki, .. } = start_tls(&leaf, "public", "", |pki| {
+        let client_ca = write(pki, "clients.pem", &old_clients.pem());
+        format!("client_ca_file = \"{}\"", client_ca.display())
+    })
+    .await;
+    let client_ca = pki.path().join("clients.pem");
     let certificates = gh.running.certificates().expect("TLS listener").clone();
     let old_client = old_clients.issue(&["old-client"]);
     let new_client = new_clients.issue(&["new-client"]);
@@ -470,21 +498,12 @@ async fn trickle_until_closed(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_h2_head_trickling_in_is_cut_off_at_the_header_deadline() {
-    let pki = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
     let leaf = ca.issue(&["localhost"]);
-    let cert = write(pki.path(), "cert.pem", &leaf.cert);
-    let key = write(pki.path(), "key.pem", &leaf.key);
-    let up = EchoUpstream::start("app").await;
-    let port = free_port();
     // The idle timeout is far off: only the head deadline can cut the connection in time.
-    let sections = format!(
-        "[http]\nheader_timeout = \"1s\"\nkeepalive_timeout = \"60s\"\n{}{}",
-        upstream_section("app", &up, ""),
-        route("/", "app", "public", "")
-    );
-    let gh = TestGatehouse::start_with_server(&tls_server(port, &cert, &key, ""), &sections);
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let http = "[http]\nheader_timeout = \"1s\"\nkeepalive_timeout = \"60s\"\n";
+    let TlsGatehouse { gh, up, addr, .. } =
+        start_tls(&leaf, "public", http, |_| String::new()).await;
     let within = std::time::Duration::from_secs(8);
 
     // A HEADERS frame announcing 200 bytes of header block, sent one byte at a time.
