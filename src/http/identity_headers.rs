@@ -201,18 +201,10 @@ impl IdentityHeaders {
     /// (or the request is anonymous): Caddy before 2.9 copies its placeholder text, not
     /// nothing, for a header the answer leaves out, and an upstream could take that for a user.
     pub fn fields(&self, identity: Option<&Identity>) -> Vec<(HeaderName, HeaderValue)> {
-        let h = identity.map_or_else(IdentityHeaderValues::default, Identity::headers);
-        [
-            (&self.user_id, h.user_id),
-            (&self.user_name, h.user_name),
-            (&self.scopes, h.scopes),
-            (&self.client_id, h.client_id),
-            (&self.groups, h.groups),
-            (&self.issuer, h.issuer),
-        ]
-        .into_iter()
-        .map(|(n, v)| (n.clone(), v.unwrap_or(HeaderValue::from_static(""))))
-        .collect()
+        self.pairs(identity)
+            .into_iter()
+            .map(|(n, v)| (n.clone(), v.unwrap_or(HeaderValue::from_static(""))))
+            .collect()
     }
 
     /// Each identity header's name and the identity's value for it, if any.
@@ -241,25 +233,17 @@ impl IdentityHeaders {
 
     /// The (name, value) pairs `inject` would set: for the echo handler.
     pub fn describe(&self, identity: &Identity) -> Vec<(String, String)> {
-        let h = identity.headers();
-        [
-            (&self.user_id, &h.user_id),
-            (&self.user_name, &h.user_name),
-            (&self.scopes, &h.scopes),
-            (&self.client_id, &h.client_id),
-            (&self.groups, &h.groups),
-            (&self.issuer, &h.issuer),
-        ]
-        .into_iter()
-        .filter_map(|(n, v)| {
-            v.as_ref().map(|v| {
-                (
-                    n.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
+        self.pairs(Some(identity))
+            .into_iter()
+            .filter_map(|(n, v)| {
+                v.map(|v| {
+                    (
+                        n.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
             })
-        })
-        .collect()
+            .collect()
     }
 }
 
