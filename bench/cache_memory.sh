@@ -13,6 +13,8 @@
 # Needs nginx (upstream stand-in) and python3. Ports 18580 (upstream), 18590, 19590 (admin).
 # Prints key/value lines; bench/results/latest.md quotes them.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
 TOKENS=${TOKENS:-100000}
@@ -24,21 +26,7 @@ CHECKSUM_KEY=$(python3 -c 'import os; print(os.urandom(32).hex())')
 [ -x "$BIN" ] || { echo "cache_memory.sh: no binary at $BIN" >&2; exit 1; }
 command -v nginx >/dev/null || { echo "cache_memory.sh: nginx is missing" >&2; exit 1; }
 
-cat >"$work/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx.err warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:18580;
-    location / { default_type text/plain; return 200 "ok\n"; }
-  }
-}
-EOF
+write_echo_upstream "$work/nginx.conf" "$work" 18580 'ok\n'
 cat >"$work/gatehouse.toml" <<EOF
 [server]
 listen = "127.0.0.1:18590"

@@ -20,6 +20,8 @@
 # Needs valgrind and nginx (upstream stand-in). Loopback ports 18680 (upstream), 18690/18691
 # (Gatehouse), 18692 (decisions), 19690/19691 (admin).
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
 N=${N:-2000}
@@ -35,21 +37,7 @@ for tool in valgrind callgrind_control callgrind_annotate nginx python3; do
 done
 [ -x "$BIN" ] || { echo "cost.sh: no binary at $BIN (cargo build --release)" >&2; exit 1; }
 
-cat >"$work/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx.err warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:18680;
-    location / { default_type text/plain; return 200 "ok user=\$http_x_auth_user_id\n"; }
-  }
-}
-EOF
+write_echo_upstream "$work/nginx.conf" "$work" 18680 'ok user=$http_x_auth_user_id\n'
 
 # $1 = listen port, $2 = admin port, $3 = database, $4 = extra tables ([cache], [forward_auth]).
 write_config() {

@@ -11,6 +11,8 @@
 # Needs wrk, nginx (upstream stand-in) and Redis on 127.0.0.1:6379. Loopback only; ports
 # 18380 (upstream), 18390 (Gatehouse), 19390 (admin). Writes bench/results/policy-latest.md.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10}
@@ -25,21 +27,7 @@ for tool in wrk nginx redis-cli; do
 done
 redis-cli -h 127.0.0.1 ping >/dev/null || { echo "policy.sh: no Redis on 127.0.0.1:6379" >&2; exit 1; }
 
-cat >"$work/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx.err warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:18380;
-    location / { default_type text/plain; return 200 "ok user=\$http_x_auth_user_id\n"; }
-  }
-}
-EOF
+write_echo_upstream "$work/nginx.conf" "$work" 18380 'ok user=$http_x_auth_user_id\n'
 
 policy_rules='[
   { deny = { method = ["DELETE"] } },

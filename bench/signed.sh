@@ -25,6 +25,8 @@
 # Loopback only; ports 18780 (upstream), 18782 (HAProxy), 18790/18791 (Gatehouse),
 # 19790/19791 (admin). Writes bench/results/signed-latest.md.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10}
@@ -48,21 +50,7 @@ haproxy_vv=$(haproxy -vv 2>&1 || true)
 grep -q 'USE_OPENSSL=1' <<<"$haproxy_vv" \
   || { echo "signed.sh: this haproxy has no OpenSSL, so no jwt_verify" >&2; exit 1; }
 
-cat >"$work/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx.err warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:18780;
-    location / { default_type text/plain; return 200 "ok user=\$http_x_auth_user_id client=\$http_x_auth_client_id\n"; }
-  }
-}
-EOF
+write_echo_upstream "$work/nginx.conf" "$work" 18780 'ok user=$http_x_auth_user_id client=$http_x_auth_client_id\n'
 
 "$BIN" keys generate --algorithm "$ALG" --out "$work/signing.pem"
 openssl pkey -in "$work/signing.pem" -pubout -out "$work/public.pem"

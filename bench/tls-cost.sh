@@ -19,6 +19,8 @@
 # Loopback ports 28680 (upstream), 28690/28643 (Gatehouse plain/TLS), 28644/28691 (HAProxy
 # TLS/plain), 29690 (admin): apart from bench/tls.sh's, so both can run on one machine.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
 MODE=${1:-callgrind}
@@ -62,21 +64,7 @@ cat "$work/leaf.pem" "$work/leaf.key" >"$work/haproxy.pem"
 
 # BODY_BYTES pads the upstream's answer (a response that no longer fits one MSS-sized write).
 filler=$(head -c "${BODY_BYTES:-0}" /dev/zero | tr '\0' x)
-cat >"$work/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx.err warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:28680;
-    location / { default_type text/plain; return 200 "ok user=\$http_x_auth_user_id\n$filler"; }
-  }
-}
-EOF
+write_echo_upstream "$work/nginx.conf" "$work" 28680 "ok user=\$http_x_auth_user_id\n$filler"
 nginx -c "$work/nginx.conf" -p "$work" &
 pids+=($!)
 
