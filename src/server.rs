@@ -387,7 +387,11 @@ fn listeners(config: &Config) -> Vec<SocketAddr> {
 fn wait_listening(addr: SocketAddr) -> Result<(), StartError> {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+        // A connect to a port nobody listens on can pick that same port as its own source
+        // and connect to itself (TCP simultaneous open): that is not our listener.
+        let ours = TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+            .is_ok_and(|s| s.local_addr().ok() != s.peer_addr().ok());
+        if ours {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(5));

@@ -86,8 +86,14 @@ fn tls_server(port: u16, cert: &Path, key: &Path, extra: &str) -> String {
 }
 
 /// A client that trusts `ca` and finds `localhost` at `addr`.
+/// Every exchange here is bounded: a connection that neither answers nor closes must fail
+/// the test that made it, naming the step, rather than hang the suite.
+const EXCHANGE: std::time::Duration = std::time::Duration::from_secs(30);
+
 fn https_client(ca: &Ca, addr: SocketAddr) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
+        .timeout(EXCHANGE)
+        .connect_timeout(EXCHANGE)
         .add_root_certificate(reqwest::Certificate::from_pem(ca.pem().as_bytes()).expect("CA"))
         .resolve("localhost", addr)
         .use_rustls_tls()
@@ -292,11 +298,16 @@ async fn connect_as(
         }
         None => builder.with_no_client_auth(),
     };
-    let tcp = tokio::net::TcpStream::connect(addr).await?;
     let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
+    let handshake = async {
+        let tcp = tokio::net::TcpStream::connect(addr).await?;
+        tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+    };
+    tokio::time::timeout(EXCHANGE, handshake)
         .await
+        .unwrap_or_else(|_| Err(std::io::Error::other("TLS handshake timed out")))
 }
 
 /// One HTTP/1.1 request on `stream`; the status code of its answer (the body is read off).
@@ -308,7 +319,10 @@ async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(strea
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
-        let n = stream.read(&mut buf).await.expect("read");
+        let n = tokio::time::timeout(EXCHANGE, stream.read(&mut buf))
+            .await
+            .expect("no answer within the exchange deadline")
+            .expect("read");
         assert!(
             n > 0,
             "connection closed: {}",
@@ -387,7 +401,8 @@ async fn admitted(ca: &Ca, addr: SocketAddr, identity: &Issued) -> bool {
         return false;
     }
     let mut buf = [0u8; 12];
-    stream.read_exact(&mut buf).await.is_ok() && &buf[9..12] == b"200"
+    let read = tokio::time::timeout(EXCHANGE, stream.read_exact(&mut buf)).await;
+    matches!(read, Ok(Ok(_))) && &buf[9..12] == b"200"
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -26,6 +26,10 @@ pub use upstream::EchoUpstream;
 /// A port nothing listens on now and that this test process has not handed out before: the
 /// kernel may give a just-released port back at once, so two calls in one test (a listener
 /// and an admin listener) could otherwise get the same one.
+/// No test request takes this long: one that does is stuck (a peer that neither answers nor
+/// closes), and fails naming its step instead of hanging the whole suite.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(120);
+
 pub fn free_port() -> u16 {
     static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
@@ -92,6 +96,7 @@ impl TestGatehouse {
             dir,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .timeout(REQUEST_DEADLINE)
                 .build()
                 .expect("client"),
         }
@@ -116,6 +121,7 @@ impl TestGatehouse {
             dir,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .timeout(REQUEST_DEADLINE)
                 .build()
                 .expect("client"),
         }
