@@ -84,14 +84,19 @@ impl CachedValidator {
     }
 
     pub async fn validate(&self, token: &str) -> Result<Arc<Identity>, AuthError> {
-        // Before the cache: a token without our checksum takes neither an entry nor a lookup.
-        self.checksum.screen(token).map_err(AuthError::Refused)?;
         let key = Key(super::hash_token(token));
         // An entry never outlives its token (`IdentityCache::get` checks, to the millisecond).
+        // A hit needs no checksum screen: only screened tokens get entries, the key is the
+        // token's SHA-256, and the checksum keys are the process's for its lifetime (reloads
+        // share them, `with_inner`), so a hit is a token that passed. That keeps the HMAC off
+        // the path nearly every request takes.
         if let Some(identity) = self.positive.get(&key, self.tag) {
             self.metrics.cache_hit.inc();
             return Ok(identity);
         }
+        // Before the rest of the cache and the store: a token without our checksum takes
+        // neither an entry nor a lookup.
+        self.checksum.screen(token).map_err(AuthError::Refused)?;
         if let Some(neg) = self.negative.get(&(self.tag, key.0)).await {
             self.metrics.cache_negative_hit.inc();
             return Err(match neg {
