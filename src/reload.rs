@@ -162,6 +162,8 @@ fn keep_restart_only(running: &Config, next: &mut Config) -> Result<Vec<&'static
     keep!("http.header_timeout", http.header_timeout);
     keep!("http.keepalive_timeout", http.keepalive_timeout);
     keep!("tokens.checksum_key", tokens.checksum_key);
+    // The checksum screen holding it is built once (`Lasting`), like its keys.
+    keep!("tokens.accept_unstructured", tokens.accept_unstructured);
     keep!(
         "tokens.previous_checksum_keys",
         tokens.previous_checksum_keys

@@ -315,11 +315,19 @@ async fn a_broken_reload_changes_nothing() {
             &format!("127.0.0.1:{}\"", gh.ports.0),
             &format!("127.0.0.1:{}\"", free_port()),
         )
-        .replace("threads = 2", "threads = 3");
+        .replace("threads = 2", "threads = 3")
+        + "\n[tokens]\naccept_unstructured = false\n";
     assert_ne!(moved, with_fresh);
     gh.rewrite_text(&moved);
     let report = gh.reload().await.unwrap();
-    assert_eq!(report.needs_restart, ["server.listen", "server.threads"]);
+    assert_eq!(
+        report.needs_restart,
+        [
+            "server.listen",
+            "server.threads",
+            "tokens.accept_unstructured"
+        ]
+    );
     assert_eq!(gh.status("/fresh/x", None).await, 200);
     let state = gh.running.state();
     assert_eq!(
