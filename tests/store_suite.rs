@@ -64,6 +64,7 @@ macro_rules! store_suite {
             ping,
             access_tokens,
             insert_tokens_writes_access_and_refresh,
+            failed_grant_writes_nothing_among_concurrent_ones,
             rotate_refresh_token,
             declined_renewal_changes_nothing,
             concurrent_rotation_has_one_winner,
@@ -300,6 +301,52 @@ mod store_suite_cases {
     }
 
     // 2.
+    /// A grant whose refresh token hash is taken fails with `Conflict` and leaves no access
+    /// token behind (it was written first), while the grants written at the same time (SQLite
+    /// commits queued grants together) all stand.
+    pub async fn failed_grant_writes_nothing_among_concurrent_ones(store: Arc<dyn Store>) {
+        let now = now_unix();
+        let taken = issued("fam-taken", "1", now);
+        store.insert_tokens(&taken).await.unwrap();
+        let mut clash = issued("fam-clash", "2", now);
+        if let (Some(r), Some(t)) = (clash.refresh.as_mut(), taken.refresh.as_ref()) {
+            r.0 = t.0;
+        }
+        let mut grants: Vec<IssuedTokens> = (0..30).map(|_| issued("fam-ok", "3", now)).collect();
+        grants.insert(15, clash.clone());
+        let tasks: Vec<_> = grants
+            .iter()
+            .cloned()
+            .map(|g| {
+                let store = store.clone();
+                tokio::spawn(async move { store.insert_tokens(&g).await })
+            })
+            .collect();
+        for (i, t) in tasks.into_iter().enumerate() {
+            let outcome = t.await.expect("task");
+            if i == 15 {
+                assert!(matches!(outcome, Err(StoreError::Conflict)), "{outcome:?}");
+            } else {
+                outcome.expect("insert_tokens");
+            }
+        }
+        assert_eq!(
+            access(&store, &clash.access.0).await,
+            None,
+            "the failed grant's access token was not written"
+        );
+        let kept = store
+            .find_refresh_token(&refresh_hash(&taken))
+            .await
+            .unwrap();
+        assert_eq!(kept.map(|r| r.family_id).as_deref(), Some("fam-taken"));
+        for (i, g) in grants.iter().enumerate().filter(|(i, _)| *i != 15) {
+            assert!(access(&store, &g.access.0).await.is_some(), "grant {i}");
+            let r = store.find_refresh_token(&refresh_hash(g)).await.unwrap();
+            assert!(r.is_some(), "grant {i}");
+        }
+    }
+
     pub async fn insert_tokens_writes_access_and_refresh(store: Arc<dyn Store>) {
         let now = now_unix();
         let t = IssuedTokens {

@@ -5,6 +5,7 @@ mod handle;
 mod postgres;
 mod sql;
 mod sqlite;
+mod sqlite_grants;
 mod types;
 
 pub use handle::StoreHandle;

@@ -58,7 +58,7 @@ impl SqlStore<Postgres> {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(SqlStore { pool })
+        Ok(SqlStore { pool, grants: None })
     }
 
     pub fn revocation_feed(&self) -> RevocationFeed {

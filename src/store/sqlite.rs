@@ -1,6 +1,7 @@
 //! The embedded default: one SQLite file, created and migrated on first start.
 
 use super::sql::{Dialect, SqlStore};
+use super::sqlite_grants::GrantWriter;
 use super::{StoreError, TokenHash};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions,
@@ -11,6 +12,9 @@ use std::path::Path;
 use std::time::Duration;
 
 pub type SqliteStore = SqlStore<Sqlite>;
+
+/// How long a connection waits for another's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
 
@@ -31,7 +35,7 @@ impl SqlStore<Sqlite> {
             // WAL lets readers (token checks) proceed while a writer commits.
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
@@ -45,7 +49,11 @@ impl SqlStore<Sqlite> {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(SqlStore { pool })
+        let grants = GrantWriter::open(path, BUSY_TIMEOUT)?;
+        Ok(SqlStore {
+            pool,
+            grants: Some(grants),
+        })
     }
 }
 

@@ -15,6 +15,7 @@ mod throttle;
 mod tokens;
 mod users;
 
+use super::sqlite_grants::GrantWriter;
 use super::TokenHash;
 use sqlx::{Database, Decode, Encode, Pool, Type};
 use std::future::Future;
@@ -28,6 +29,8 @@ use std::future::Future;
 /// apart because sqlx encodes them per backend, not through its generic impl for references.
 pub struct SqlStore<DB: Database> {
     pub(super) pool: Pool<DB>,
+    /// SQLite only: the thread that writes the hot grants (`store/sqlite_grants.rs`).
+    pub(super) grants: Option<GrantWriter>,
 }
 
 /// What differs between the backends; everything else is the same SQL on both.

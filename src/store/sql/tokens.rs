@@ -68,6 +68,9 @@ where
     }
 
     async fn insert_tokens(&self, tokens: &IssuedTokens) -> Result<(), StoreError> {
+        if let Some(grants) = &self.grants {
+            return grants.insert_tokens(tokens.clone()).await;
+        }
         if tokens.refresh.is_none() {
             // One statement is atomic on its own: no BEGIN/COMMIT round trips around it.
             let mut conn = self.pool.acquire().await?;
@@ -100,6 +103,17 @@ where
         now: i64,
         reissue: Reissue<'_>,
     ) -> Result<Renewal, StoreError> {
+        if let Some(grants) = &self.grants {
+            // As `renew_once`, on the grant thread: the look-up, `reissue` here (signing stays
+            // off that thread), then the claim and the writes as one job.
+            let Some(stored) = grants.find_refresh_token(*old).await? else {
+                return Ok(Renewal::Unusable);
+            };
+            let Some(tokens) = reissue(&stored) else {
+                return Ok(Renewal::Declined(stored));
+            };
+            return grants.rotate(*old, now, tokens).await;
+        }
         // As in `redeem_once`: a PostgreSQL deadlock among concurrent replays of one family
         // failed a transaction that did nothing; it runs again.
         let mut tries = 0;
