@@ -20,6 +20,10 @@ use std::process::ExitCode;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+// mimalloc's arena committed on demand (issue 14): see allocator_options.rs.
+#[cfg(target_os = "linux")]
+mod allocator_options;
+
 #[derive(Parser)]
 #[command(
     name = "gatehouse",

@@ -41,7 +41,7 @@ pub struct CachedValidator {
     /// `inner`'s id, as entries carry it.
     tag: u8,
     positive: Arc<IdentityCache>,
-    /// Keyed by the validator's id and the token hash, as positive entries are.
+    /// Keyed by the validator's id and the token hash (positive entries: its first half).
     negative: Cache<(u8, TokenHash), Negative>,
     metrics: Arc<Metrics>,
     checksum: Arc<TokenChecksum>,
@@ -84,12 +84,14 @@ impl CachedValidator {
     }
 
     pub async fn validate(&self, token: &str) -> Result<Arc<Identity>, AuthError> {
-        let key = Key(super::hash_token(token));
+        let hash = super::hash_token(token);
+        let key = Key::of(&hash);
         // An entry never outlives its token (`IdentityCache::get` checks, to the millisecond).
         // A hit needs no checksum screen: only screened tokens get entries, the key is the
-        // token's SHA-256, and the checksum keys are the process's for its lifetime (reloads
-        // share them, `with_inner`), so a hit is a token that passed. That keeps the HMAC off
-        // the path nearly every request takes.
+        // token's SHA-256 (its first 128 bits: finding another token with the same ones is
+        // 2^128 work), and the checksum keys are the process's for its lifetime (reloads share
+        // them, `with_inner`), so a hit is a token that passed. That keeps the HMAC off the
+        // path nearly every request takes.
         if let Some(identity) = self.positive.get(&key, self.tag) {
             self.metrics.cache_hit.inc();
             return Ok(identity);
@@ -97,7 +99,7 @@ impl CachedValidator {
         // Before the rest of the cache and the store: a token without our checksum takes
         // neither an entry nor a lookup.
         self.checksum.screen(token).map_err(AuthError::Refused)?;
-        if let Some(neg) = self.negative.get(&(self.tag, key.0)).await {
+        if let Some(neg) = self.negative.get(&(self.tag, hash)).await {
             self.metrics.cache_negative_hit.inc();
             return Err(match neg {
                 Negative::Invalid => AuthError::Invalid,
@@ -126,7 +128,7 @@ impl CachedValidator {
                 AuthError::Refused(_) => None,
             };
             if let Some(n) = negative {
-                self.negative.insert((self.tag, key.0), n).await;
+                self.negative.insert((self.tag, hash), n).await;
             }
         }
         result
@@ -139,7 +141,7 @@ impl CachedValidator {
 
     /// Drops the entries of a token known only by its stored hash (family or user revocation).
     pub async fn invalidate_hash(&self, hash: TokenHash) {
-        self.positive.invalidate(&Key(hash));
+        self.positive.invalidate(&Key::of(&hash));
         self.negative.invalidate(&(self.tag, hash)).await;
     }
 

@@ -36,7 +36,13 @@ impl SqlStore<Sqlite> {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Each pooled connection has its own page cache: 2 MiB by default, 16 MiB for 8
+            // connections, the most a 100k-token cache cost outside the cache itself (issue 14,
+            // bench/results/cache-memory-latest.md). A token check reads a few pages of two
+            // B-trees: their inner pages stay in 256 KiB up to about a quarter of a million
+            // tokens, and the leaves come from the OS page cache (no CPU cost measured).
+            .pragma("cache_size", "-256");
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(connect_timeout)
