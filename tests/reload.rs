@@ -409,6 +409,43 @@ async fn new_scopes_hold_for_cached_tokens_and_new_upstreams_are_health_checked(
     assert_eq!(gh.status("/fresh/x", None).await, 502);
 }
 
+/// A route-keyed bucket belongs to its route, not to the route's place in the file: a reload
+/// that puts a new route first keeps the unchanged limit's buckets, and each must stay with the
+/// route that drew from it (they were once indexed by position, so `/b` inherited `/a`'s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_keyed_bucket_stays_with_its_route_when_routes_move() {
+    let app = EchoUpstream::start("app").await;
+    let limit =
+        "[[rate_limits]]\nname = \"per-route\"\nkey = \"route\"\nrate = \"1/h\"\nburst = 2\n";
+    let a = route("/a", "app", "public", "rate_limit = [\"per-route\"]");
+    let b = route("/b", "app", "public", "rate_limit = [\"per-route\"]");
+    let up = upstream_section("app", &app, "");
+    let gh = FromFile::start(&[up.as_str(), limit, &a, &b].concat());
+    assert_eq!(gh.status("/a/x", None).await, 200);
+    assert_eq!(gh.status("/a/x", None).await, 200);
+    assert_eq!(
+        gh.status("/a/x", None).await,
+        429,
+        "`/a`'s burst of 2 is spent"
+    );
+
+    let first = route("/first", "app", "public", "");
+    gh.rewrite(&[up.as_str(), limit, &first, &b, &a].concat());
+    gh.reload().await.unwrap();
+    assert_eq!(
+        gh.status("/a/x", None).await,
+        429,
+        "`/a` kept its spent bucket through the reload"
+    );
+    assert_eq!(
+        gh.status("/b/x", None).await,
+        200,
+        "`/b` has a bucket of its own"
+    );
+    assert_eq!(gh.status("/b/x", None).await, 200);
+    assert_eq!(gh.status("/b/x", None).await, 429);
+}
+
 fn gatehouse_cli() -> Command {
     Command::new(env!("CARGO_BIN_EXE_gatehouse"))
 }

@@ -23,7 +23,9 @@ use std::sync::Arc;
 /// What a bucket belongs to, borrowed from the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BucketKey<'a> {
-    Route(usize),
+    /// By name, not index: a reload that inserts or reorders routes keeps the limits whose
+    /// config is unchanged, buckets and all, and each bucket must stay with its route.
+    Route(&'a str),
     Address(IpAddr),
     /// The issuer (`None`: Gatehouse's own accounts) and the user id: an external issuer's
     /// `sub = "42"` does not share local user 42's bucket.
@@ -45,7 +47,7 @@ impl Subject<'_> {
     fn key(&self, by: RateKey) -> BucketKey<'_> {
         let address = || self.address.map_or(BucketKey::Unknown, BucketKey::Address);
         match by {
-            RateKey::Route => BucketKey::Route(self.route),
+            RateKey::Route => BucketKey::Route(self.route_name),
             RateKey::Address => address(),
             RateKey::User => self
                 .identity
@@ -196,7 +198,7 @@ impl RateLimiter {
             let key = who.key(limit.config.key);
             let verdict = match &limit.backend {
                 Backend::Local(b) => b.check(&key),
-                Backend::Redis(b) => match b.check(&key, who.route_name).await {
+                Backend::Redis(b) => match b.check(&key).await {
                     Ok(v) => {
                         if limit.down.swap(false, Ordering::Relaxed) {
                             tracing::info!(limit = %limit.config.name, "rate-limit backend answers again");

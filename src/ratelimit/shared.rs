@@ -75,15 +75,11 @@ impl RedisBuckets {
             .map_err(|e| BackendError(format!("connect: {:?}", e.kind())))
     }
 
-    pub async fn check(
-        &self,
-        key: &BucketKey<'_>,
-        route_name: &str,
-    ) -> Result<Verdict, BackendError> {
+    pub async fn check(&self, key: &BucketKey<'_>) -> Result<Verdict, BackendError> {
         let mut name = String::with_capacity(self.prefix.len() + 48);
         name.push_str(&self.prefix);
         let _ = match *key {
-            BucketKey::Route(_) => write!(name, "route:{route_name}"),
+            BucketKey::Route(r) => write!(name, "route:{r}"),
             BucketKey::Address(a) => write!(name, "address:{a}"),
             BucketKey::User(None, u) => write!(name, "user:{u}"),
             // Length-prefixed: no issuer and user id can spell another pair's key.
