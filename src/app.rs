@@ -17,6 +17,7 @@ use crate::facebook::{self, FacebookService};
 use crate::http::{
     endpoint, Assertions, CommonHeaders, EndpointTable, IdentityHeaders, Renderer, Verb,
 };
+use crate::jwks::{self, KeysService};
 use crate::metrics::{Metrics, RouteMetrics, UNMATCHED_ROUTE};
 use crate::oauth::{self, OAuthServer};
 use crate::ratelimit::RateLimiter;
@@ -299,6 +300,10 @@ fn endpoint_table(
             table.mount(HandlerKind::Users, "", &users, crate::users::api::ENDPOINTS);
         }
     }
+    if let (None, Some(keys)) = (&config.oauth, &config.tokens.signing) {
+        let keys = Arc::new(KeysService { keys: keys.clone() });
+        table.mount(HandlerKind::Keys, "", &keys, jwks::ENDPOINTS);
+    }
     if let Some(fb) = FacebookService::new(config, store.clone(), metrics.clone())? {
         let fb = Arc::new(fb);
         for prefix in facebook::PREFIXES {
@@ -331,6 +336,12 @@ fn builtin_paths(config: &Config) -> Vec<(HandlerKind, &'static str, String)> {
                 endpoint::declared_paths("", crate::users::api::ENDPOINTS),
             );
         }
+    }
+    if config.oauth.is_none() && config.tokens.signing.is_some() {
+        add(
+            HandlerKind::Keys,
+            endpoint::declared_paths("", jwks::ENDPOINTS),
+        );
     }
     if config.facebook.is_some() {
         for prefix in facebook::PREFIXES {

@@ -16,6 +16,7 @@ pub mod fuzzing;
 pub mod grpc_server;
 pub mod host;
 pub mod http;
+pub mod jwks;
 pub mod metrics;
 pub mod oauth;
 pub mod path;

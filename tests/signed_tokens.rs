@@ -672,6 +672,73 @@ async fn the_identity_assertion_verifies_expires_and_cannot_be_sent_by_a_client(
     assert!(part(&fresh, 1)["exp"].as_i64().unwrap() > exp);
 }
 
+/// Without `[oauth]` Gatehouse issues no tokens, but it still signs assertions: the keys an
+/// upstream verifies them with are published at the same path, and a file route cannot take it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keys_are_published_without_an_authorization_server() {
+    let keys = tempfile::tempdir().unwrap();
+    let k1 = key_file(keys.path(), "k1.pem", KeyAlgorithm::Es256);
+    let up = EchoUpstream::start("app").await;
+    let sections = [
+        signing_key("k1", "ES256", &k1, "active"),
+        "[assertion]\n".to_string(),
+        upstream_section("app", &up, ""),
+        route("/api", "app", "required", "assertion = true"),
+    ]
+    .concat();
+    let gh = start_shared(None, &sections);
+    let r = gh.get("/oauth/jwks.json", None).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "public, max-age=300");
+    let jwks: Value = r.json().await.unwrap();
+    assert_eq!(jwks["keys"][0]["kid"], "k1");
+    assert!(jwks["keys"][0].get("d").is_none(), "public half only");
+    assert_eq!(
+        gh.get("/oauth/token", None).await.status(),
+        404,
+        "no authorization server behind the key set"
+    );
+
+    let token = gh
+        .running
+        .state()
+        .tokens
+        .issue(
+            gatehouse::auth::NewToken {
+                user_id: Some("7".into()),
+                user_name: None,
+                client_id: None,
+                scopes: vec![],
+                admin: false,
+                groups: vec![],
+            },
+            Duration::from_secs(3600),
+        )
+        .await
+        .unwrap();
+    assert_eq!(gh.get("/api/x", Some(&token)).await.status(), 200);
+    let assertion = up
+        .last()
+        .header("x-gatehouse-assertion")
+        .unwrap()
+        .to_string();
+    assert!(openssl_verifies(&assertion, &jwks["keys"][0]));
+    assert_eq!(part(&assertion, 1)["sub"], "7");
+    drop_outside(gh).await;
+
+    let taken = [
+        sections.as_str(),
+        &route("/oauth/jwks.json", "app", "public", ""),
+    ]
+    .concat();
+    let text = TestGatehouse::config_text(1, 2, "/tmp/x.db", &taken);
+    let e = Config::from_toml(&text, "test").unwrap_err().to_string();
+    assert!(
+        e.contains("`/oauth/jwks.json` is served by Gatehouse itself"),
+        "{e}"
+    );
+}
+
 #[test]
 fn signing_key_problems_name_the_key() {
     let keys = tempfile::tempdir().unwrap();

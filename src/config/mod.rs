@@ -201,6 +201,7 @@ fn validate(raw: RawConfig, outside: Outside) -> Result<Config, Vec<String>> {
         &upstreams,
         oauth.as_ref(),
         facebook.is_some(),
+        tokens.signing.is_some(),
         &mut routes::Referenced {
             policies: &mut policies,
             named,

@@ -40,6 +40,8 @@ pub enum HandlerKind {
     Users,
     /// Facebook Login: dialog, callback, popup flow, connected-accounts API.
     Facebook,
+    /// The published signing keys alone, when there is no `[oauth]` to serve them.
+    Keys,
 }
 
 impl From<RouteHandler> for HandlerKind {
@@ -103,13 +105,15 @@ struct Claimed {
 }
 
 /// The file's routes, then the built-in ones of the sections present (`oauth`, and
-/// `facebook` when `with_facebook`); a file route on a built-in prefix or name is a problem.
+/// `facebook` when `with_facebook`; the key set alone when `publish_keys`); a file route on a
+/// built-in prefix or name is a problem.
 pub(super) fn validate_routes(
     p: &mut Problems,
     raw: Vec<RawRoute>,
     upstreams: &[UpstreamConfig],
     oauth: Option<&OAuthConfig>,
     with_facebook: bool,
+    publish_keys: bool,
     refs: &mut Referenced<'_, '_>,
 ) -> Vec<RouteConfig> {
     let mut claimed = Claimed::default();
@@ -128,6 +132,15 @@ pub(super) fn validate_routes(
         })
         .collect();
     let mut builtins = oauth.map(oauth_routes).unwrap_or_default();
+    if oauth.is_none() && publish_keys {
+        builtins.push(builtin(
+            "jwks",
+            crate::signing::JWKS_PATH,
+            HandlerKind::Keys,
+            AuthMode::Public,
+            false,
+        ));
+    }
     if with_facebook {
         builtins.extend(facebook_routes());
     }
@@ -342,9 +355,15 @@ fn validate_target(
     }
 }
 
-/// Routes the authorization server mounts itself when `[oauth]` is present.
-fn oauth_routes(oauth: &OAuthConfig) -> Vec<RouteConfig> {
-    let r = |name: &str, prefix: &str, kind, auth, legacy| RouteConfig {
+/// A built-in route: Gatehouse's own handler under `prefix`, with nothing from the file.
+fn builtin(
+    name: &str,
+    prefix: &str,
+    kind: HandlerKind,
+    auth: AuthMode,
+    legacy: bool,
+) -> RouteConfig {
+    RouteConfig {
         name: name.into(),
         host: None,
         path_prefix: prefix.into(),
@@ -358,7 +377,12 @@ fn oauth_routes(oauth: &OAuthConfig) -> Vec<RouteConfig> {
         rate_limits: vec![],
         assertion_audience: None,
         assertion_off: false,
-    };
+    }
+}
+
+/// Routes the authorization server mounts itself when `[oauth]` is present.
+fn oauth_routes(oauth: &OAuthConfig) -> Vec<RouteConfig> {
+    let r = builtin;
     let mut routes = vec![
         r(
             "oauth",
@@ -412,20 +436,6 @@ fn facebook_routes() -> Vec<RouteConfig> {
         ),
     ]
     .into_iter()
-    .map(|(name, prefix)| RouteConfig {
-        name: name.into(),
-        host: None,
-        path_prefix: prefix.into(),
-        target: RouteTarget::Handler(HandlerKind::Facebook),
-        auth: AuthMode::Public,
-        on_missing: OnMissing::Unauthorized,
-        scopes: vec![],
-        accept_oauth_header: false,
-        forward_authorization: false,
-        policy: None,
-        rate_limits: vec![],
-        assertion_audience: None,
-        assertion_off: false,
-    })
+    .map(|(name, prefix)| builtin(name, prefix, HandlerKind::Facebook, AuthMode::Public, false))
     .collect()
 }

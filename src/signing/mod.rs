@@ -10,6 +10,9 @@ mod verify;
 pub use generate::{generate_pem, write_key_file};
 pub use verify::{checked_here, Verifier};
 
+/// Where the published keys are served (`crate::jwks`); the route config mounts it there too.
+pub const JWKS_PATH: &str = "/oauth/jwks.json";
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};

@@ -5,7 +5,6 @@ use super::super::oidc::discovery;
 use super::super::OAuthServer;
 use crate::config::GrantType;
 use crate::http::{ApiError, OwnResponse};
-use http::HeaderValue;
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -65,23 +64,9 @@ fn base(server: &OAuthServer) -> serde_json::Value {
     doc
 }
 
-pub const JWKS_PATH: &str = "/oauth/jwks.json";
+pub use crate::jwks::JWKS_PATH;
 
-/// How long verifiers may keep the key set. A key is published before it signs and stays
-/// published past the lifetime of what it signed, so a copy this old still verifies
-/// everything current as long as rotation steps are at least this far apart.
-const JWKS_MAX_AGE: &str = "public, max-age=300";
-
-/// `GET /oauth/jwks.json`: every published key's public half (RFC 7517 §5). Not found
-/// without `[[tokens.signing_keys]]`.
+/// `GET /oauth/jwks.json` beside the authorization server's other endpoints.
 pub fn jwks(server: &OAuthServer) -> Result<OwnResponse, ApiError> {
-    let keys = server
-        .tokens
-        .signing
-        .as_ref()
-        .ok_or_else(|| ApiError::NotFound("no signing keys are configured".into()))?;
-    Ok(OwnResponse::json(200, &keys.jwks()).with_header(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static(JWKS_MAX_AGE),
-    ))
+    crate::jwks::response(server.tokens.signing.as_ref())
 }
