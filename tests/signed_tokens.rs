@@ -699,23 +699,7 @@ async fn the_keys_are_published_without_an_authorization_server() {
         "no authorization server behind the key set"
     );
 
-    let token = gh
-        .running
-        .state()
-        .tokens
-        .issue(
-            gatehouse::auth::NewToken {
-                user_id: Some("7".into()),
-                user_name: None,
-                client_id: None,
-                scopes: vec![],
-                admin: false,
-                groups: vec![],
-            },
-            Duration::from_secs(3600),
-        )
-        .await
-        .unwrap();
+    let token = gh.issue("7", &[]).await;
     assert_eq!(gh.get("/api/x", Some(&token)).await.status(), 200);
     let assertion = up
         .last()
