@@ -7,7 +7,9 @@
 //! that fails leaves nothing behind and one that succeeds is reported only once committed.
 //! Other writers (sqlx's pool) still share the file, under the same busy timeout.
 
-use super::{IssuedTokens, Renewal, StoreError, StoredAccessToken, StoredRefreshToken, TokenHash};
+use super::{
+    IssuedTokens, Reissue, Renewal, StoreError, StoredAccessToken, StoredRefreshToken, TokenHash,
+};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 use std::sync::mpsc;
@@ -90,6 +92,29 @@ impl GrantWriter {
         hash: TokenHash,
     ) -> Result<Option<StoredRefreshToken>, StoreError> {
         self.call(move |c| find_refresh(c, &hash)).await
+    }
+
+    /// `TokenStore::renew_refresh_token` as one job: the look-up, `reissue` and the writes in
+    /// one savepoint, so the token read is the token claimed (no other job runs in between,
+    /// and the look-up sees only what this batch's earlier jobs left standing). `reissue` must
+    /// be cheap: every grant of the batch waits for it.
+    pub async fn renew(
+        &self,
+        old: TokenHash,
+        now: i64,
+        mut reissue: Reissue,
+    ) -> Result<Renewal, StoreError> {
+        self.call(move |c| {
+            let Some(stored) = find_refresh(c, &old)? else {
+                return Ok(Renewal::Unusable);
+            };
+            // Refused whatever its state (another client's, a wider scope): no replay of it.
+            let Some(tokens) = reissue.call(&stored) else {
+                return Ok(Renewal::Declined(stored));
+            };
+            rotate(c, &old, now, &tokens)
+        })
+        .await
     }
 
     /// Claims `old` if it is live and not yet rotated and writes `tokens` in its place; a
