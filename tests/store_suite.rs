@@ -312,6 +312,16 @@ mod store_suite_cases {
         if let (Some(r), Some(t)) = (clash.refresh.as_mut(), taken.refresh.as_ref()) {
             r.0 = t.0;
         }
+        // Alone (nothing else queued, so no savepoint on SQLite's grant thread): the access
+        // token written before the clash goes with it.
+        let mut alone = issued("fam-clash-alone", "2", now);
+        if let (Some(r), Some(t)) = (alone.refresh.as_mut(), taken.refresh.as_ref()) {
+            r.0 = t.0;
+        }
+        let outcome = store.insert_tokens(&alone).await;
+        assert!(matches!(outcome, Err(StoreError::Conflict)), "{outcome:?}");
+        assert_eq!(access(&store, &alone.access.0).await, None);
+
         let mut grants: Vec<IssuedTokens> = (0..30).map(|_| issued("fam-ok", "3", now)).collect();
         grants.insert(15, clash.clone());
         let tasks: Vec<_> = grants
