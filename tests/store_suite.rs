@@ -11,12 +11,12 @@ mod support;
 use gatehouse::auth::{generate_token, hash_token};
 use gatehouse::store::{
     now_unix, AuthorizationRequest, FbAccount, FbAdAccount, FbPage, IssuedTokens, NewUser,
-    OidcGrant, PostgresStore, Redemption, Renewal, SignedInUser, SqliteStore, Store, StoreError,
-    StoredAccessToken, StoredCode, StoredRefreshToken, StoredSession, ThrottleOutcome,
+    OidcGrant, PostgresStore, Redemption, Reissue, Renewal, SignedInUser, SqliteStore, Store,
+    StoreError, StoredAccessToken, StoredCode, StoredRefreshToken, StoredSession, ThrottleOutcome,
     ThrottlePolicy, TokenHash,
 };
 use std::any::Any;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A fresh, empty, migrated store, plus whatever must outlive it (a temp dir, a schema guard).
@@ -312,6 +312,16 @@ mod store_suite_cases {
         if let (Some(r), Some(t)) = (clash.refresh.as_mut(), taken.refresh.as_ref()) {
             r.0 = t.0;
         }
+        // Alone (nothing else queued, so no savepoint on SQLite's grant thread): the access
+        // token written before the clash goes with it.
+        let mut alone = issued("fam-clash-alone", "2", now);
+        if let (Some(r), Some(t)) = (alone.refresh.as_mut(), taken.refresh.as_ref()) {
+            r.0 = t.0;
+        }
+        let outcome = store.insert_tokens(&alone).await;
+        assert!(matches!(outcome, Err(StoreError::Conflict)), "{outcome:?}");
+        assert_eq!(access(&store, &alone.access.0).await, None);
+
         let mut grants: Vec<IssuedTokens> = (0..30).map(|_| issued("fam-ok", "3", now)).collect();
         grants.insert(15, clash.clone());
         let tasks: Vec<_> = grants
@@ -484,43 +494,63 @@ mod store_suite_cases {
 
     // 3b. `renew_refresh_token` shows the stored token to the grant before anything is
     // written; a refusal leaves the token, live or rotated, as it was (no replay revocation).
+    // Both ways a store may run the grant: inside its write (cheap) and outside (signing).
     pub async fn declined_renewal_changes_nothing(store: Arc<dyn Store>) {
+        declined_renewal(&store, "fam-decline-cheap", true).await;
+        declined_renewal(&store, "fam-decline-signing", false).await;
+    }
+
+    /// `make` as a cheap or a signing grant.
+    fn way(
+        cheap: bool,
+        make: impl FnMut(&StoredRefreshToken) -> Option<IssuedTokens> + Send + 'static,
+    ) -> Reissue {
+        if cheap {
+            Reissue::cheap(make)
+        } else {
+            Reissue::signing(make)
+        }
+    }
+
+    async fn declined_renewal(store: &Arc<dyn Store>, fam: &str, cheap: bool) {
         let now = now_unix();
-        let first = issued("fam-decline", "1", now);
+        let first = issued(fam, "1", now);
         store.insert_tokens(&first).await.unwrap();
         let old = refresh_hash(&first);
-        let mut seen = Vec::new();
-        let mut refuse = |stored: &StoredRefreshToken| {
-            seen.push(stored.clone());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let refuse = move |stored: &StoredRefreshToken| {
+            log.lock().unwrap().push(stored.clone());
             None
         };
         let stored = first.refresh.clone().unwrap().1;
         assert_eq!(
             store
-                .renew_refresh_token(&old, now + 1, &mut refuse)
+                .renew_refresh_token(&old, now + 1, way(cheap, refuse))
                 .await
                 .unwrap(),
             Renewal::Declined(stored.clone())
         );
-        assert_eq!(seen, vec![stored.clone()]);
-        assert_eq!(refresh(&store, &old).await, Some(stored.clone()));
+        assert_eq!(*seen.lock().unwrap(), vec![stored.clone()]);
+        assert_eq!(refresh(store, &old).await, Some(stored.clone()));
 
-        let second = issued("fam-decline", "1", now + 1);
-        let mut accept = |_: &StoredRefreshToken| Some(second.clone());
+        let second = issued(fam, "1", now + 1);
+        let give = second.clone();
+        let accept = move |_: &StoredRefreshToken| Some(give.clone());
         assert_eq!(
             store
-                .renew_refresh_token(&old, now + 1, &mut accept)
+                .renew_refresh_token(&old, now + 1, way(cheap, accept))
                 .await
                 .unwrap(),
             Renewal::Renewed
         );
-        assert_pair(&store, &second, false, false).await;
+        assert_pair(store, &second, false, false).await;
 
         // Refused once rotated: still no replay, the family stays live.
-        let mut refuse = |_: &StoredRefreshToken| None;
+        let refuse = |_: &StoredRefreshToken| None;
         assert_eq!(
             store
-                .renew_refresh_token(&old, now + 2, &mut refuse)
+                .renew_refresh_token(&old, now + 2, way(cheap, refuse))
                 .await
                 .unwrap(),
             Renewal::Declined(StoredRefreshToken {
@@ -528,14 +558,18 @@ mod store_suite_cases {
                 ..stored
             })
         );
-        assert_pair(&store, &second, false, false).await;
-        assert_pair(&store, &first, false, true).await;
+        assert_pair(store, &second, false, false).await;
+        assert_pair(store, &first, false, true).await;
     }
 
     // 4.
     pub async fn concurrent_rotation_has_one_winner(store: Arc<dyn Store>) {
+        rotation_race(&store, "fam-race-cheap", true).await;
+        rotation_race(&store, "fam-race-signing", false).await;
+    }
+
+    async fn rotation_race(store: &Arc<dyn Store>, fam: &str, cheap: bool) {
         let now = now_unix();
-        let fam = "fam-race";
         let first = issued(fam, "1", now);
         store.insert_tokens(&first).await.unwrap();
         let old = refresh_hash(&first);
@@ -546,7 +580,16 @@ mod store_suite_cases {
             .cloned()
             .map(|new| {
                 let store = store.clone();
-                tokio::spawn(async move { store.rotate_refresh_token(&old, now + 1, &new).await })
+                tokio::spawn(async move {
+                    let renewal = store
+                        .renew_refresh_token(&old, now + 1, way(cheap, move |_| Some(new.clone())))
+                        .await?;
+                    Ok::<_, StoreError>(match renewal {
+                        Renewal::Renewed => Redemption::Redeemed,
+                        Renewal::Replayed { revoked } => Redemption::Replayed { revoked },
+                        Renewal::Declined(_) | Renewal::Unusable => Redemption::Unusable,
+                    })
+                })
             })
             .collect();
         let mut outcomes = Vec::new();
@@ -573,11 +616,11 @@ mod store_suite_cases {
                 Redemption::Unusable => {}
                 Redemption::Redeemed => unreachable!(),
             }
-            assert_absent(&store, &candidates[i]).await;
+            assert_absent(store, &candidates[i]).await;
         }
         // Only the winner's pair was written; a replay revoked the family.
-        assert_pair(&store, &candidates[w], any_replay, false).await;
-        assert_pair(&store, &first, any_replay, true).await;
+        assert_pair(store, &candidates[w], any_replay, false).await;
+        assert_pair(store, &first, any_replay, true).await;
     }
 
     // 5.

@@ -55,6 +55,14 @@ struct AccessClaims<'a> {
     scope: &'a str,
 }
 
+/// Whether `mint` signs (JWT access tokens); otherwise it costs a few hashes.
+pub fn mint_signs(tokens: &TokensConfig) -> bool {
+    matches!(
+        (tokens.format, &tokens.signing),
+        (TokenFormat::Jwt, Some(_))
+    )
+}
+
 /// Signing fails only if the active key cannot sign, which loading it already ruled out.
 pub fn mint(
     grant: &Grant,

@@ -108,7 +108,7 @@ pub trait TokenStore {
         &self,
         old: &TokenHash,
         now: i64,
-        reissue: Reissue<'_>,
+        reissue: Reissue,
     ) -> Result<Renewal, StoreError>;
     /// `renew_refresh_token` with `new`, whatever the stored token holds.
     async fn rotate_refresh_token(
@@ -117,17 +117,22 @@ pub trait TokenStore {
         now: i64,
         new: &IssuedTokens,
     ) -> Result<Redemption, StoreError> {
-        let mut reissue = |_: &StoredRefreshToken| Some(new.clone());
-        Ok(
-            match self.renew_refresh_token(old, now, &mut reissue).await? {
-                Renewal::Renewed => Redemption::Redeemed,
-                Renewal::Replayed { revoked } => Redemption::Replayed { revoked },
-                Renewal::Declined(_) | Renewal::Unusable => Redemption::Unusable,
-            },
-        )
+        let new = new.clone();
+        let reissue = Reissue::cheap(move |_: &StoredRefreshToken| Some(new.clone()));
+        Ok(match self.renew_refresh_token(old, now, reissue).await? {
+            Renewal::Renewed => Redemption::Redeemed,
+            Renewal::Replayed { revoked } => Redemption::Replayed { revoked },
+            Renewal::Declined(_) | Renewal::Unusable => Redemption::Unusable,
+        })
     }
     /// Revokes every access and refresh token of the family; returns the access token hashes.
     async fn revoke_family(&self, family_id: &str, now: i64) -> Result<Vec<TokenHash>, StoreError>;
+    /// True when `insert_tokens` and `renew_refresh_token` use no connection bound to the
+    /// store's runtime (SQLite's grant thread), so any runtime may await them and the hop to
+    /// the store's runtime (two thread switches) can be skipped (`StoreHandle`).
+    fn grants_off_runtime(&self) -> bool {
+        false
+    }
 }
 
 /// Browser sessions, keyed by the SHA-256 of the cookie's value.

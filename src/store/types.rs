@@ -90,7 +90,46 @@ pub enum Redemption {
 
 /// Decides what a refresh token is renewed with: given the stored token, the tokens to issue
 /// in its place, or `None` to refuse it (wrong client, wider scope); nothing is written then.
-pub type Reissue<'a> = &'a mut (dyn FnMut(&StoredRefreshToken) -> Option<IssuedTokens> + Send);
+/// Owned, so a store may run it on a thread of its own (SQLite's grant thread).
+pub struct Reissue {
+    make: Box<MakeTokens>,
+    cheap: bool,
+}
+
+type MakeTokens = dyn FnMut(&StoredRefreshToken) -> Option<IssuedTokens> + Send;
+
+impl Reissue {
+    /// `make` signs (a JWT access token): the store runs it outside its write transaction, so
+    /// other grants do not wait for the signature.
+    pub fn signing(
+        make: impl FnMut(&StoredRefreshToken) -> Option<IssuedTokens> + Send + 'static,
+    ) -> Self {
+        Reissue {
+            make: Box::new(make),
+            cheap: false,
+        }
+    }
+
+    /// `make` costs about as much as a statement (random tokens, HMAC, SHA-256): a store may
+    /// run it inside the write transaction, so look-up, check and write are one step.
+    pub fn cheap(
+        make: impl FnMut(&StoredRefreshToken) -> Option<IssuedTokens> + Send + 'static,
+    ) -> Self {
+        Reissue {
+            make: Box::new(make),
+            cheap: true,
+        }
+    }
+
+    /// May run while the store holds its write lock (see `cheap`).
+    pub fn is_cheap(&self) -> bool {
+        self.cheap
+    }
+
+    pub fn call(&mut self, stored: &StoredRefreshToken) -> Option<IssuedTokens> {
+        (self.make)(stored)
+    }
+}
 
 /// Outcome of renewing a refresh token (`TokenStore::renew_refresh_token`).
 #[derive(Debug, Clone, PartialEq, Eq)]

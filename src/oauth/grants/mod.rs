@@ -18,10 +18,7 @@ pub(crate) async fn issue(
 ) -> Result<issuer::Minted, ApiError> {
     let minted = issuer::mint(&grant, &server.tokens, &server.checksum)?;
     let records = minted.records.clone();
-    server
-        .store
-        .run(move |s| async move { s.insert_tokens(&records).await })
-        .await?;
+    server.store.insert_tokens(records).await?;
     server.metrics.token_issued(label);
     Ok(minted)
 }

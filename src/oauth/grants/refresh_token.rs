@@ -8,7 +8,8 @@ use super::super::request::{required, TokenRequest};
 use super::super::{scope, OAuthServer};
 use crate::config::GrantType;
 use crate::http::ApiError;
-use crate::store::{now_unix, Redemption, Renewal, StoredRefreshToken};
+use crate::store::{now_unix, Redemption, Reissue, Renewal, StoredRefreshToken};
+use std::sync::{Arc, Mutex};
 
 pub async fn grant(
     server: &OAuthServer,
@@ -27,23 +28,32 @@ pub async fn grant(
     let requested = params.owner.scope.clone();
     let tokens = server.tokens.clone();
     let checksum = server.checksum.clone();
-    // One trip to the store runtime and one transaction: the token is claimed, checked and
-    // replaced together, so it cannot be spent twice and a refusal changes nothing.
-    let (renewal, minted) = server
+    // What `renew` minted, clear tokens included; the store keeps only the records (hashes).
+    let minted = Arc::new(Mutex::new(None));
+    let slot = minted.clone();
+    let renew = move |stored: &StoredRefreshToken| {
+        let grant = reissue(stored, &client_id, requested.as_deref()).ok()?;
+        let m = issuer::mint(&grant, &tokens, &checksum);
+        let records = m.as_ref().ok().map(|m| m.records.clone());
+        if let Ok(mut slot) = slot.lock() {
+            *slot = Some(m);
+        }
+        records
+    };
+    // Opaque tokens cost a few hashes: the store may mint them while it holds the token
+    // claimed (SQLite: one job on its grant thread). A JWT is signed outside its transaction.
+    let renew = if issuer::mint_signs(&server.tokens) {
+        Reissue::signing(renew)
+    } else {
+        Reissue::cheap(renew)
+    };
+    // One transaction: the token is claimed, checked and replaced together, so it cannot be
+    // spent twice and a refusal changes nothing.
+    let renewal = server
         .store
-        .run(move |s| async move {
-            let mut minted = None;
-            let mut renew = |stored: &StoredRefreshToken| {
-                let grant = reissue(stored, &client_id, requested.as_deref()).ok()?;
-                let m = issuer::mint(&grant, &tokens, &checksum);
-                let records = m.as_ref().ok().map(|m| m.records.clone());
-                minted = Some(m);
-                records
-            };
-            let renewal = s.renew_refresh_token(&old, now_unix(), &mut renew).await?;
-            Ok((renewal, minted))
-        })
+        .renew_refresh_token(old, now_unix(), renew)
         .await?;
+    let minted = minted.lock().ok().and_then(|mut m| m.take());
     // Signing failed: the refresh token was left as it was (declined), and the client is told.
     let minted = minted.transpose()?;
     let outcome = match renewal {

@@ -202,7 +202,7 @@ where
         &self,
         old: &TokenHash,
         now: i64,
-        reissue: Reissue<'_>,
+        reissue: &mut Reissue,
     ) -> Result<Renewal, sqlx::Error> {
         let mut conn = self.pool.acquire().await?;
         let found = sqlx::query_as::<DB, RefreshRow>(FIND_REFRESH)
@@ -213,7 +213,7 @@ where
             return Ok(Renewal::Unusable);
         };
         // Refused whatever its state (another client's, a wider scope): no replay of it.
-        let Some(tokens) = reissue(&stored) else {
+        let Some(tokens) = reissue.call(&stored) else {
             return Ok(Renewal::Declined(stored));
         };
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;

@@ -101,15 +101,19 @@ where
         &self,
         old: &TokenHash,
         now: i64,
-        reissue: Reissue<'_>,
+        mut reissue: Reissue,
     ) -> Result<Renewal, StoreError> {
         if let Some(grants) = &self.grants {
-            // As `renew_once`, on the grant thread: the look-up, `reissue` here (signing stays
-            // off that thread), then the claim and the writes as one job.
+            if reissue.is_cheap() {
+                // Look-up, `reissue` and the writes as one job on the grant thread.
+                return grants.renew(*old, now, reissue).await;
+            }
+            // As `renew_once`: the look-up, `reissue` here (signing stays off the grant
+            // thread), then the claim and the writes as one job.
             let Some(stored) = grants.find_refresh_token(*old).await? else {
                 return Ok(Renewal::Unusable);
             };
-            let Some(tokens) = reissue(&stored) else {
+            let Some(tokens) = reissue.call(&stored) else {
                 return Ok(Renewal::Declined(stored));
             };
             return grants.rotate(*old, now, tokens).await;
@@ -118,7 +122,7 @@ where
         // failed a transaction that did nothing; it runs again.
         let mut tries = 0;
         loop {
-            match self.renew_once(old, now, &mut *reissue).await {
+            match self.renew_once(old, now, &mut reissue).await {
                 Err(e) if super::redeem::is_lock_conflict(&e) && tries < 3 => tries += 1,
                 result => return result.map_err(StoreError::from),
             }
@@ -141,5 +145,9 @@ where
                 result => return result.map_err(StoreError::from),
             }
         }
+    }
+
+    fn grants_off_runtime(&self) -> bool {
+        self.grants.is_some()
     }
 }
