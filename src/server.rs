@@ -175,9 +175,13 @@ impl Gatehouse {
             graceful_shutdown_timeout_seconds: Some(grace.max(1)),
             // pingora's own retry of failed upstream connects; our config keeps it modest.
             max_retries: 1,
-            // `work_stealing = false` saves ~0.6% of a request's instructions, but on pingora
-            // 0.9's current-thread runtimes a listener whose accept loop spins at shutdown never
-            // lets its thread see the stop signal: `stop` hung in tests (issue 14). Kept on.
+            // One worker: pingora's no-steal runtime, a current-thread tokio runtime, with
+            // nothing to steal and 8-12% more requests a second than a one-worker work-stealing
+            // runtime (bench/results/cost-latest.md). More workers keep work stealing: no-steal
+            // runs a connection's task on a random thread while its socket stays registered
+            // with the accepting thread's driver. vendor/pingora-runtime/PATCHES.md has the two
+            // fixes the no-steal runtime needed.
+            work_stealing: config.server.threads > 1,
             ..ServerConf::default()
         };
         let mut server = Server::new_with_opt_and_conf(None, conf);

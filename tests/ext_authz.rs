@@ -644,8 +644,10 @@ async fn grpc_health_reports_serving() {
 fn grpc_listen_is_validated_naming_the_key() {
     let (port, admin) = (free_port(), free_port());
     let base = |extra: &str| {
-        TestGatehouse::config_text(port, admin, "/tmp/x.db", extra)
-            .replace("threads = 2", &format!("threads = 2\n{TRUSTED}"))
+        TestGatehouse::config_text(port, admin, "/tmp/x.db", extra).replace(
+            "shutdown_grace = \"1s\"",
+            &format!("shutdown_grace = \"1s\"\n{TRUSTED}"),
+        )
     };
     let grpc = free_port();
     let ok = gatehouse::Config::from_toml(

@@ -543,8 +543,12 @@ fn config_accepts_decision_only_routes_only_with_forward_auth() {
         "{e}"
     );
 
-    let trusted =
-        |extra: &str| base(extra).replace("threads = 2", &format!("threads = 2\n{TRUSTED}"));
+    let trusted = |extra: &str| {
+        base(extra).replace(
+            "shutdown_grace = \"1s\"",
+            &format!("shutdown_grace = \"1s\"\n{TRUSTED}"),
+        )
+    };
     let ok =
         gatehouse::Config::from_toml(&trusted(&format!("[forward_auth]\n{decision_route}")), "t")
             .unwrap();

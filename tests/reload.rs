@@ -275,8 +275,8 @@ async fn a_broken_reload_changes_nothing() {
             format!(
                 "{}\n[forward_auth]\nlisten = \"127.0.0.1:{}\"\n",
                 with_fresh.replace(
-                    "threads = 2\n",
-                    "threads = 2\ntrusted_proxies = [\"127.0.0.1\"]\n"
+                    "shutdown_grace = \"1s\"\n",
+                    "shutdown_grace = \"1s\"\ntrusted_proxies = [\"127.0.0.1\"]\n"
                 ),
                 free_port()
             ),
@@ -315,7 +315,10 @@ async fn a_broken_reload_changes_nothing() {
             &format!("127.0.0.1:{}\"", gh.ports.0),
             &format!("127.0.0.1:{}\"", free_port()),
         )
-        .replace("threads = 2", "threads = 3")
+        .replace(
+            "shutdown_grace = \"1s\"",
+            "shutdown_grace = \"1s\"\nthreads = 3",
+        )
         + "\n[tokens]\naccept_unstructured = false\n";
     assert_ne!(moved, with_fresh);
     gh.rewrite_text(&moved);
@@ -334,7 +337,7 @@ async fn a_broken_reload_changes_nothing() {
         state.config.server.listen.expect("plain listener").port(),
         gh.ports.0
     );
-    assert_eq!(state.config.server.threads, 2);
+    assert_eq!(state.config.server.threads, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -543,7 +546,12 @@ async fn gatehouse_reload_signals_the_running_binary() {
     assert_eq!(status("/fresh/x").await, 404);
 
     // With a restart-only change, which the log names.
-    let threads = |t: String| t.replace("threads = 2", "threads = 3");
+    let threads = |t: String| {
+        t.replace(
+            "shutdown_grace = \"1s\"",
+            "shutdown_grace = \"1s\"\nthreads = 3",
+        )
+    };
     std::fs::write(&config, threads(text(&with_new_route(&app, &fresh)))).unwrap();
     let (ok, out) = cli(&["reload", "--config", &config_arg]);
     assert!(ok, "{out}");

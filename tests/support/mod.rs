@@ -159,7 +159,6 @@ impl TestGatehouse {
 listen = "127.0.0.1:{port}"
 public_url = "http://localhost:{port}"
 admin_listen = "127.0.0.1:{admin_port}"
-threads = 2
 shutdown_grace = "1s"
 {server_extra}
 
