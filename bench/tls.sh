@@ -13,7 +13,9 @@
 #
 # Env: DURATION (s, default 10), ROUNDS (3), CONNECTIONS (32), H2_CONNECTIONS (4),
 #      H2_STREAMS (32), SKIP_BUILD=1 (use target/dist/gatehouse), GATEHOUSE_BIN,
-#      PEERS_DIR (default <repo>/../shared/bench/peers).
+#      PEERS_DIR (default <repo>/../shared/bench/peers), KINDS (a subset of
+#      "keepalive newconn h1 h2", e.g. KINDS=keepalive for a quick A/B of two builds), OUT (the
+#      results file, default bench/results/tls-latest.md).
 set -euo pipefail
 
 bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,7 +29,7 @@ H2_STREAMS=${H2_STREAMS:-32}
 GATEHOUSE_BIN=${GATEHOUSE_BIN:-$repo/target/dist/gatehouse}
 SECRET=bench-secret-bench-secret-bench-secret
 work=$(mktemp -d /tmp/gatehouse-tls-bench.XXXXXX)
-out_md=$bench_dir/results/tls-latest.md
+out_md=${OUT:-$bench_dir/results/tls-latest.md}
 clk_tck=$(getconf CLK_TCK)
 
 log() { printf '[tls-bench] %s\n' "$*" >&2; }
@@ -193,7 +195,7 @@ run() {
 }
 
 declare -A rps cpu
-kinds=(keepalive newconn h1 h2)
+read -r -a kinds <<<"${KINDS:-keepalive newconn h1 h2}"
 for kind in "${kinds[@]}"; do
   for target in gatehouse:18443 haproxy:18444; do
     name=${target%%:*} port=${target#*:}
@@ -233,7 +235,11 @@ mkdir -p "$(dirname "$out_md")"
     echo "| $(label "$kind") | ${rps[$kind.gatehouse]} | ${rps[$kind.haproxy]} | $(ratio "${rps[$kind.gatehouse]}" "${rps[$kind.haproxy]}") | ${cpu[$kind.gatehouse]} | ${cpu[$kind.haproxy]} |"
   done
   echo
-  echo "HTTP/2 multiplexed vs HTTP/1.1 over TLS: Gatehouse $(ratio "${rps[h2.gatehouse]}" "${rps[h1.gatehouse]}")×, HAProxy $(ratio "${rps[h2.haproxy]}" "${rps[h1.haproxy]}")×."
-  echo "Target: Gatehouse ≥ 0.8× HAProxy on TLS keep-alive: $(ratio "${rps[keepalive.gatehouse]}" "${rps[keepalive.haproxy]}")×."
+  if [ -n "${rps[h2.gatehouse]:-}" ] && [ -n "${rps[h1.gatehouse]:-}" ]; then
+    echo "HTTP/2 multiplexed vs HTTP/1.1 over TLS: Gatehouse $(ratio "${rps[h2.gatehouse]}" "${rps[h1.gatehouse]}")×, HAProxy $(ratio "${rps[h2.haproxy]}" "${rps[h1.haproxy]}")×."
+  fi
+  if [ -n "${rps[keepalive.gatehouse]:-}" ]; then
+    echo "Target: Gatehouse ≥ 0.8× HAProxy on TLS keep-alive: $(ratio "${rps[keepalive.gatehouse]}" "${rps[keepalive.haproxy]}")×."
+  fi
 } >"$out_md"
 cat "$out_md"
