@@ -7,6 +7,8 @@ RUN apt-get update \
 WORKDIR /src
 # Dependencies first, so that a source change does not rebuild pingora.
 COPY Cargo.toml Cargo.lock ./
+# pingora-runtime with Gatehouse's patches ([patch.crates-io] in Cargo.toml).
+COPY vendor ./vendor
 RUN mkdir -p src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
  && cargo build --profile dist --locked \
  && rm -rf src

@@ -549,6 +549,55 @@ fn dockerfile() -> Image {
     }
 }
 
+/// A crate patched in from the tree (`[patch.crates-io]` paths) must be in the image's build
+/// stage before its first `cargo build`, and in the build context: without it, `docker build`
+/// fails on the manifest.
+#[test]
+fn the_image_build_copies_every_patched_crate_before_building() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest: toml::Value =
+        toml::from_str(&read(&root.join("Cargo.toml"))).expect("Cargo.toml parses");
+    let patched: Vec<String> = manifest
+        .get("patch")
+        .and_then(|p| p.get("crates-io"))
+        .and_then(|c| c.as_table())
+        .map(|t| {
+            t.values()
+                .filter_map(|v| Some(v.get("path")?.as_str()?.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let text = read(&root.join("Dockerfile"));
+    let before_build = &text[..text
+        .find("cargo build")
+        .expect("a cargo build in the Dockerfile")];
+    let ignored = read(&root.join(".dockerignore"));
+    for path in &patched {
+        assert!(
+            root.join(path).join("Cargo.toml").is_file(),
+            "[patch.crates-io] path {path} has no Cargo.toml"
+        );
+        let top = path.split('/').next().unwrap_or(path);
+        let copied = before_build.lines().any(|l| {
+            let mut words = l.split_whitespace();
+            words.next() == Some("COPY")
+                && words
+                    .next()
+                    .is_some_and(|src| src.trim_end_matches('/') == top || src == path)
+        });
+        assert!(
+            copied,
+            "the Dockerfile does not COPY {path} before its first `cargo build`"
+        );
+        assert!(
+            !ignored
+                .lines()
+                .any(|l| l.trim().trim_end_matches('/') == top),
+            ".dockerignore leaves {top} out of the build context"
+        );
+    }
+}
+
 #[test]
 fn compose_prometheus_and_grafana_agree_with_the_compose_config_and_the_image() {
     let image = dockerfile();
