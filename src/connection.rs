@@ -31,8 +31,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 mod h2_head;
+mod tls_slot;
 
 use h2_head::H2Heads;
+pub use tls_slot::CountBeforeHandshake;
 
 /// How an h2c client opens its connection (RFC 9113 §3.4).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -47,8 +49,7 @@ pub struct ConnectionLimits {
 pub struct Guarded<A> {
     inner: Arc<A>,
     limits: ConnectionLimits,
-    open: AtomicUsize,
-    metrics: Arc<Metrics>,
+    open: Arc<OpenConnections>,
 }
 
 impl<A> Guarded<A> {
@@ -56,18 +57,52 @@ impl<A> Guarded<A> {
         Guarded {
             inner: Arc::new(inner),
             limits,
-            open: AtomicUsize::new(0),
-            metrics,
+            open: Arc::new(OpenConnections {
+                open: AtomicUsize::new(0),
+                max: limits.max_connections,
+                metrics,
+            }),
         }
+    }
+
+    /// The pre-TLS step for this app's TLS listeners: their connections are counted from
+    /// accept, not from the end of the handshake (`tls_slot`).
+    pub fn count_before_handshake(&self) -> Arc<CountBeforeHandshake> {
+        Arc::new(CountBeforeHandshake(self.open.clone()))
     }
 }
 
-/// Gives the connection's place back however `process_new` ends.
-struct OpenSlot<'a>(&'a AtomicUsize);
+/// The open connections of one app and its cap.
+struct OpenConnections {
+    open: AtomicUsize,
+    max: usize,
+    metrics: Arc<Metrics>,
+}
 
-impl Drop for OpenSlot<'_> {
+impl OpenConnections {
+    /// A place for one more connection, or `None` (counted as refused) at the cap.
+    fn take(self: &Arc<Self>) -> Option<Slot> {
+        let slot = Slot(self.clone());
+        if self.open.fetch_add(1, Ordering::Relaxed) >= self.max {
+            self.metrics.connections_refused.inc();
+            return None; // `slot` gives the place back
+        }
+        Some(slot)
+    }
+}
+
+/// Gives the connection's place back however the connection ends.
+struct Slot(Arc<OpenConnections>);
+
+impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Slot")
     }
 }
 
@@ -78,14 +113,16 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
         stream: Stream,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
-        let slot = OpenSlot(&self.open);
-        if self.open.fetch_add(1, Ordering::Relaxed) >= self.limits.max_connections {
-            // Closed before a byte is read: the cheapest refusal, and the client sees a reset
-            // it can retry elsewhere, not a hung connection.
-            self.metrics.connections_refused.inc();
-            drop(slot);
-            return None;
-        }
+        // A TLS connection holds the slot it took before its handshake.
+        let slot = match stream.get_ssl() {
+            Some(_) => None,
+            None => match self.open.take() {
+                Some(slot) => Some(slot),
+                // Closed before a byte is read: the cheapest refusal, and the client sees a
+                // reset it can retry elsewhere, not a hung connection.
+                None => return None,
+            },
+        };
         let stream: Stream = Box::new(DeadlineStream::new(stream, self.limits));
         let reused = self.inner.process_new(stream, shutdown).await;
         drop(slot);

@@ -220,10 +220,9 @@ impl Gatehouse {
         options.h2_idle_timeout = Some(state.config.http.keepalive_timeout);
         app.server_options = Some(options);
         // One service for both listeners: one connection cap, one set of workers.
-        let mut proxy = Service::new(
-            "gatehouse proxy".to_string(),
-            Guarded::new(app, limits, state.metrics.clone()),
-        );
+        let guarded = Guarded::new(app, limits, state.metrics.clone());
+        let count_before_handshake = guarded.count_before_handshake();
+        let mut proxy = Service::new("gatehouse proxy".to_string(), guarded);
         if let Some(addr) = state.config.server.listen {
             proxy.add_tcp(&addr.to_string());
         }
@@ -232,6 +231,9 @@ impl Gatehouse {
                 .listener_settings()
                 .map_err(|e| StartError::Config(e.to_string()))?;
             proxy.add_tls_with_settings(&tls.listen.to_string(), None, settings);
+            proxy
+                .endpoints()
+                .set_pre_tls_callback(count_before_handshake);
         }
         server.add_service(proxy);
 

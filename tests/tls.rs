@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use support::{free_port, route, upstream_at, upstream_section, EchoUpstream, TestGatehouse};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::rustls;
@@ -344,6 +345,75 @@ async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(strea
             }
         }
     }
+}
+
+/// A TLS connection takes its place under `server.max_connections` from accept: one that
+/// never finishes (or fails) its handshake is counted until it ends, and one past the cap is
+/// closed before any handshake work (SECURITY F4 on the TLS listener).
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_still_in_their_handshake_count_toward_max_connections() {
+    let ca = Ca::new("limits CA");
+    let leaf = ca.issue(&["localhost"]);
+    let pki = tempfile::tempdir().unwrap();
+    let cert = write(pki.path(), "cert.pem", &leaf.cert);
+    let key = write(pki.path(), "key.pem", &leaf.key);
+    let up = EchoUpstream::start("app").await;
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let server = format!("max_connections = 2\n{}", tls_server(port, &cert, &key, ""));
+    let gh = TestGatehouse::start_with_server(
+        &server,
+        &format!(
+            "{}{}",
+            upstream_section("app", &up, ""),
+            route("/", "app", "public", "")
+        ),
+    );
+    let refused = || gh.metric("gatehouse_connections_refused_total");
+
+    // Two clients that connect and never say hello hold both places.
+    let mut silent = Vec::new();
+    for _ in 0..2 {
+        silent.push(tokio::net::TcpStream::connect(addr).await.expect("connect"));
+    }
+    // A third is closed before its handshake. (Retried while the two may not yet have been
+    // accepted; a third that gets through is dropped at once, giving its place back.)
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while connect(&ca, addr).await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a third connection got a TLS handshake while two unfinished ones held both places"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(refused().await >= 1.0, "the refusal is counted");
+
+    // One gives up; one sends garbage, which fails its handshake: both places come back.
+    drop(silent.pop());
+    let mut garbage = silent.pop().expect("second connection");
+    garbage
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .expect("write");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut first = loop {
+        match connect(&ca, addr).await {
+            Ok(s) => break s,
+            Err(e) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no place came back after a client left and a handshake failed: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let mut second = connect(&ca, addr)
+        .await
+        .expect("the second place is free too");
+    assert_eq!(exchange(&mut first).await, 200);
+    assert_eq!(exchange(&mut second).await, 200);
+    drop(garbage);
 }
 
 #[tokio::test(flavor = "multi_thread")]
