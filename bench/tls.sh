@@ -7,7 +7,8 @@
 #     req/s = full handshakes per second (wrk);
 #   * HTTP/2 multiplexed (h2load: few connections, many streams each) vs HTTP/1.1 over TLS
 #     (h2load --h1: one request in flight per connection).
-# Also process CPU µs per request (utime+stime from /proc ÷ requests). Medians of ROUNDS.
+# Also process CPU µs per request (utime+stime from /proc ÷ requests). Rounds alternate the two
+# targets; req/s and CPU are medians of ROUNDS, the ratio the median of the rounds' own ratios.
 # Target of the issue: Gatehouse ≥ 0.8× HAProxy on TLS keep-alive.
 # Writes bench/results/tls-latest.md.
 #
