@@ -6,8 +6,8 @@
 //! this runs as an ELF constructor.
 
 extern "C" {
-    /// mimalloc's API (linked by the `mimalloc` crate; `libmimalloc-sys` declares it
-    /// only with its `extended` feature).
+    /// mimalloc's API (linked through `libmimalloc-sys`, which declares it only with its
+    /// `extended` feature).
     fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
 }
 

@@ -18,7 +18,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: allocator::Allocator = allocator::Allocator;
+
+// mimalloc, entered through `mi_malloc` where the layout allows: see allocator.rs.
+mod allocator;
 
 // mimalloc's arena committed on demand (issue 14): see allocator_options.rs.
 #[cfg(target_os = "linux")]
