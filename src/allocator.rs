@@ -6,10 +6,13 @@
 //! of at most 1 KiB whose size class has a free block at hand. Anything else, a 4 KiB read
 //! buffer or a small block when its page has run out, takes the aligned slow path, which
 //! over-allocates and marks the page as holding interior pointers. That path ran 21 times a
-//! TLS keep-alive request (`bench/results/cost-latest.md`). Every mimalloc block of 16 bytes or
-//! more is 16-byte aligned, and a smaller one is aligned to its size class, so a layout whose
-//! alignment is at most 16 and at most its size is served by `mi_malloc` as it is. This is the
-//! rule Rust's own `System` allocator uses with C `malloc`.
+//! TLS keep-alive request (`bench/results/cost-latest.md`).
+//!
+//! `mi_malloc` already aligns what most layouts ask. mimalloc's `MI_MAX_ALIGN_SIZE` is 16, so
+//! it rounds every size class above 8 bytes to a multiple of 16 (`MI_ALIGN2W` in
+//! `page-queue.c`) on 16-byte-aligned page starts. A layout whose alignment is at most 16 and at
+//! most its size therefore goes to `mi_malloc` as it is. This is the rule Rust's own `System`
+//! allocator uses with C `malloc`. Any other layout goes to the aligned calls.
 
 use libmimalloc_sys as mi;
 use std::alloc::{GlobalAlloc, Layout};
@@ -72,38 +75,51 @@ mod tests {
     use super::*;
 
     /// Every block honours its layout's alignment and keeps its bytes, through alloc, zeroed
-    /// alloc and realloc up and down, for alignments on either side of `MALLOC_ALIGN`.
+    /// alloc and realloc up and down, for alignments on either side of `MALLOC_ALIGN`. Several
+    /// blocks of each layout are live at once, so they sit at different places in their page
+    /// (a size class whose blocks were only 8-byte aligned would show on every other one).
     #[test]
     fn blocks_are_aligned_as_their_layouts_ask() {
+        const LIVE: usize = 16;
         let a = Allocator;
         for align in [1usize, 2, 4, 8, 16, 32, 64, 128, 4096] {
-            for size in [1usize, 3, 8, 15, 16, 40, 1000, 1025, 4096, 5000, 70_000] {
+            for size in [
+                1usize, 3, 8, 15, 16, 24, 40, 72, 1000, 1025, 4096, 5000, 70_000,
+            ] {
                 for new_size in [size / 2 + 1, size * 3] {
-                    let Ok(layout) = Layout::from_size_align(size, align) else {
-                        continue;
-                    };
-                    let Ok(grown) = Layout::from_size_align(new_size, align) else {
+                    let (Ok(layout), Ok(moved)) = (
+                        Layout::from_size_align(size, align),
+                        Layout::from_size_align(new_size, align),
+                    ) else {
                         continue;
                     };
                     let what = format!("size {size} -> {new_size}, align {align}");
                     // SAFETY: non-zero sizes; each block is used within its size and freed
                     // once, with the layout it has at that point.
                     unsafe {
-                        let z = a.alloc_zeroed(layout);
-                        assert_eq!(z as usize % align, 0, "zeroed: {what}");
-                        assert!(std::slice::from_raw_parts(z, size).iter().all(|b| *b == 0));
-                        a.dealloc(z, layout);
-
-                        let p = a.alloc(layout);
-                        assert_eq!(p as usize % align, 0, "alloc: {what}");
-                        p.write_bytes(0xA5, size);
-                        let q = a.realloc(p, layout, new_size);
-                        assert_eq!(q as usize % align, 0, "realloc: {what}");
-                        let kept = size.min(new_size);
-                        assert!(std::slice::from_raw_parts(q, kept)
-                            .iter()
-                            .all(|b| *b == 0xA5));
-                        a.dealloc(q, grown);
+                        let mut live = Vec::with_capacity(LIVE);
+                        for i in 0..LIVE {
+                            let p = if i % 2 == 0 {
+                                a.alloc(layout)
+                            } else {
+                                a.alloc_zeroed(layout)
+                            };
+                            assert!(!p.is_null(), "{what}");
+                            assert_eq!(p as usize % align, 0, "block {i}: {what}");
+                            if i % 2 == 1 {
+                                let bytes = std::slice::from_raw_parts(p, size);
+                                assert!(bytes.iter().all(|b| *b == 0), "zeroed: {what}");
+                            }
+                            p.write_bytes(i as u8, size);
+                            live.push(p);
+                        }
+                        for (i, p) in live.into_iter().enumerate() {
+                            let q = a.realloc(p, layout, new_size);
+                            assert_eq!(q as usize % align, 0, "realloc {i}: {what}");
+                            let kept = std::slice::from_raw_parts(q, size.min(new_size));
+                            assert!(kept.iter().all(|b| *b == i as u8), "kept: {what}");
+                            a.dealloc(q, moved);
+                        }
                     }
                 }
             }
