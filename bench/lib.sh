@@ -23,3 +23,9 @@ http {
 }
 CONF
 }
+
+# cpu_ticks PID: the process's user + system CPU so far, in clock ticks (getconf CLK_TCK).
+cpu_ticks() { awk '{ s=$0; sub(/^.*\) /, "", s); split(s, a, " "); print a[12] + a[13] }' "/proc/$1/stat"; }
+
+# median: the median of the numbers on standard input, one per line.
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

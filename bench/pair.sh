@@ -11,15 +11,12 @@
 # Env: DURATION (s per round, default 5), ROUNDS (7), CONNECTIONS (per binary, 16), PATH_ (the
 #      request path, default /auth/x: authenticated; /x for the public route).
 set -euo pipefail
-
 [ $# -eq 2 ] || { echo "usage: $0 BIN_A BIN_B" >&2; exit 2; }
 bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$bench_dir/.." && pwd)
-peers=${PEERS_DIR:-$repo/../shared/bench/peers}
-DURATION=${DURATION:-5}
-ROUNDS=${ROUNDS:-7}
-CONNECTIONS=${CONNECTIONS:-16}
-PATH_=${PATH_:-/auth/x}
+# shellcheck source=bench/lib.sh
+. "$bench_dir/lib.sh"
+peers=${PEERS_DIR:-$bench_dir/../../shared/bench/peers}
+DURATION=${DURATION:-5} ROUNDS=${ROUNDS:-7} CONNECTIONS=${CONNECTIONS:-16} PATH_=${PATH_:-/auth/x}
 clk_tck=$(getconf CLK_TCK)
 for tool in wrk nginx curl; do
   command -v "$tool" >/dev/null || { echo "$tool is required (apt-get install -y $tool)" >&2; exit 1; }
@@ -36,8 +33,6 @@ trap cleanup EXIT
 
 nginx -c "$peers/upstream-nginx.conf" & pids+=($!)
 for _ in $(seq 50); do curl -s -o /dev/null 127.0.0.1:18080/ && break; sleep 0.1; done
-
-cpu_ticks() { awk '{ s=$0; sub(/^.*\) /, "", s); split(s, a, " "); print a[12] + a[13] }' "/proc/$1/stat"; }
 
 # start SIDE BIN PORT ADMIN: its own store and config (bench/gatehouse-bench.toml's, moved to
 # other ports), a token issued through the CLI. Sets pid_SIDE and token_SIDE.
@@ -85,6 +80,5 @@ for round in $(seq "$ROUNDS"); do
   echo "round $round: A $na req, $ca µs CPU/req; B $nb req, $cb µs CPU/req; B/A CPU $r"
   ratios+=("$r")
 done
-median=$(printf '%s\n' "${ratios[@]}" | sort -n \
-  | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+median=$(printf '%s\n' "${ratios[@]}" | median)
 echo "B/A CPU µs per request, median of $ROUNDS rounds: $median (below 1: B costs less)"
