@@ -2,11 +2,11 @@
 //! the layout allows.
 //!
 //! `mimalloc::MiMalloc` sends every allocation to `mi_malloc_aligned`, whatever its alignment.
-//! mimalloc 3 (what `libmimalloc-sys` builds unless its `v2` feature is on) serves that quickly only for a block
-//! of at most 1 KiB whose size class has a free block at hand. Anything else, a 4 KiB read
-//! buffer or a small block when its page has run out, takes the aligned slow path, which
-//! over-allocates and marks the page as holding interior pointers. That path ran 21 times a
-//! TLS keep-alive request (`bench/results/cost-latest.md`).
+//! mimalloc 3 (what `libmimalloc-sys` builds unless its `v2` feature is on) serves that quickly
+//! only for a block of at most 1 KiB whose size class has a free block at hand. Anything else,
+//! a 4 KiB read buffer or a small block when its page has run out, takes the aligned slow path,
+//! which over-allocates and marks the page as holding interior pointers. That path ran 21 times
+//! a TLS keep-alive request (`bench/results/cost-latest.md`).
 //!
 //! `mi_malloc` already aligns what most layouts ask. mimalloc's `MI_MAX_ALIGN_SIZE` is 16, so
 //! it rounds every size class above 8 bytes to a multiple of 16 (`MI_ALIGN2W` in
