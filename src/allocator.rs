@@ -24,14 +24,10 @@ const MALLOC_ALIGN: usize = 16;
 /// mimalloc, with `mi_malloc` for layouts it already aligns.
 pub struct Allocator;
 
+/// Whether a block of `size` bytes from `mi_malloc` (or `mi_realloc`) is aligned to `align`.
 #[inline]
-fn malloc_aligns(layout: &Layout) -> bool {
-    layout.align() <= MALLOC_ALIGN && layout.align() <= layout.size()
-}
-
-#[inline]
-fn realloc_aligns(layout: &Layout, new_size: usize) -> bool {
-    layout.align() <= MALLOC_ALIGN && layout.align() <= new_size
+fn malloc_aligns(align: usize, size: usize) -> bool {
+    align <= MALLOC_ALIGN && align <= size
 }
 
 // SAFETY: every block comes from mimalloc and goes back to it through `mi_free` or a mimalloc
@@ -39,7 +35,7 @@ fn realloc_aligns(layout: &Layout, new_size: usize) -> bool {
 unsafe impl GlobalAlloc for Allocator {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if malloc_aligns(&layout) {
+        if malloc_aligns(layout.align(), layout.size()) {
             mi::mi_malloc(layout.size()).cast()
         } else {
             mi::mi_malloc_aligned(layout.size(), layout.align()).cast()
@@ -48,7 +44,7 @@ unsafe impl GlobalAlloc for Allocator {
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if malloc_aligns(&layout) {
+        if malloc_aligns(layout.align(), layout.size()) {
             mi::mi_zalloc(layout.size()).cast()
         } else {
             mi::mi_zalloc_aligned(layout.size(), layout.align()).cast()
@@ -62,7 +58,7 @@ unsafe impl GlobalAlloc for Allocator {
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if realloc_aligns(&layout, new_size) {
+        if malloc_aligns(layout.align(), new_size) {
             mi::mi_realloc(ptr.cast::<c_void>(), new_size).cast()
         } else {
             mi::mi_realloc_aligned(ptr.cast::<c_void>(), new_size, layout.align()).cast()
