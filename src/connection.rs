@@ -11,6 +11,9 @@
 //! HTTP/2 (ALPN `h2`, or the h2c preface) has no such alternation: its idle time is left to
 //! pingora's HTTP/2 idle timeout, and its request heads (header blocks, read off the frame
 //! headers by `h2_head`) get the same deadline as HTTP/1's.
+//!
+//! On a graceful shutdown `Guarded` also holds back pingora's closing of idle kept-alive
+//! connections for `shutdown_linger` (see `cleanup`).
 
 use crate::metrics::Metrics;
 use async_trait::async_trait;
@@ -44,6 +47,9 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
+    /// After SIGTERM, how long a kept-alive HTTP/1 connection waiting for its next request
+    /// stays open: a request it receives meanwhile is still answered (with `Connection: close`).
+    pub shutdown_linger: Duration,
 }
 
 pub struct Guarded<A> {
@@ -129,7 +135,14 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
         reused
     }
 
+    /// Runs once the listeners stopped accepting. pingora's cleanup closes every kept-alive
+    /// connection waiting for its next request, at once; but a client cannot know of the
+    /// shutdown yet, and one that has just sent its next request would find the connection
+    /// closed under it, unanswered (a POST it cannot safely retry). So the idle connections get
+    /// `shutdown_linger` first: a request arriving meanwhile is answered with `Connection:
+    /// close`, pingora's rule once the shutdown has begun.
     async fn cleanup(&self) {
+        tokio::time::sleep(self.limits.shutdown_linger).await;
         self.inner.cleanup().await
     }
 }

@@ -29,6 +29,11 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 
+/// How long idle kept-alive client connections stay open after SIGTERM (`connection::Guarded`
+/// explains why), at most `server.shutdown_grace`. A request already on the wire when the
+/// listener closed arrives in far less; a longer wait only keeps idle connections open.
+const SHUTDOWN_LINGER: Duration = Duration::from_secs(1);
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("{0}")]
@@ -211,6 +216,8 @@ impl Gatehouse {
             max_connections: state.config.server.max_connections,
             header_timeout: state.config.http.header_timeout,
             idle_timeout: state.config.http.keepalive_timeout,
+            // Within the grace: after it the runtime drops every connection anyway.
+            shutdown_linger: state.config.server.shutdown_grace.min(SHUTDOWN_LINGER),
         };
         let mut app =
             pingora::proxy::http_proxy(&server.configuration, ProxyService::new(live.clone()));

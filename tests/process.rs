@@ -1,10 +1,11 @@
 //! The real binary as an operator runs it: tokens issued on the command line work, logs never
 //! contain a token, and SIGTERM lets in-flight requests finish before the process exits, also
-//! under load.
+//! under load, and still answers a request that arrives on a kept-alive connection just after.
 
 mod support;
 
-use std::net::SocketAddr;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -248,14 +249,33 @@ async fn sigterm_under_load_completes_every_accepted_request_and_exits_0() {
         })
         .collect();
 
-    // Mid-load: every client has had two answers and has its third request in flight.
+    // Mid-load (every client has had two answers), freeze the clients with each one's current
+    // request held inside the upstream: then no client is between requests when SIGTERM is
+    // sent, so every request started before it has been read and forwarded by Gatehouse. (A
+    // request a client writes at the very moment of SIGTERM may meet a closing connection; HTTP
+    // clients retry those, and no server can answer a request it never read.)
     let loaded = eventually(Duration::from_secs(15), || async {
         up.count() >= 2 * CLIENTS
     })
     .await;
     assert!(loaded, "load did not build up: {} requests", up.count());
+    up.hold();
+    let frozen = eventually(Duration::from_secs(15), || async { up.held() == CLIENTS }).await;
+    assert!(
+        frozen,
+        "{} of {CLIENTS} clients reached the upstream",
+        up.held()
+    );
     term_sent.store(true, Ordering::SeqCst);
     sigterm(&child);
+    // The held requests go on only once the listener has closed: they are drained, not
+    // answered before the shutdown began.
+    let closing = eventually(Duration::from_secs(10), || async {
+        tokio::net::TcpStream::connect(addr).await.is_err()
+    })
+    .await;
+    assert!(closing, "the listener still accepts after SIGTERM");
+    up.release();
 
     let mut outcomes = Vec::new();
     for c in clients {
@@ -273,11 +293,108 @@ async fn sigterm_under_load_completes_every_accepted_request_and_exits_0() {
         "requests sent before SIGTERM failed: {failed:?}"
     );
     let drained = accepted.iter().filter(|o| o.finished_after_term).count();
-    assert!(drained >= 1, "no request was in flight at SIGTERM");
+    assert_eq!(
+        drained, CLIENTS,
+        "every client had a request in flight at SIGTERM"
+    );
     // Sent after SIGTERM: served, or refused at the closed listener; never an error status.
     for o in outcomes.iter().filter(|o| !o.before_term) {
         assert!(matches!(o.status, None | Some(200)), "{:?}", o.status);
     }
+    let status = wait_exit(&mut child, Duration::from_secs(15));
+    assert!(status.success(), "{status:?}");
+}
+
+/// One response off a kept-alive connection: its head, then as many body bytes as its
+/// `Content-Length` says.
+fn read_response(s: &mut TcpStream) -> String {
+    let head = read_head(s);
+    let len = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    s.read_exact(&mut body).unwrap();
+    head
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_still_answers_a_request_sent_on_an_idle_kept_alive_connection() {
+    let up = EchoUpstream::start("app").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (port, admin) = (free_port(), free_port());
+    let sections = [
+        upstream_section("app", &up, ""),
+        route("/", "app", "required", ""),
+    ]
+    .concat();
+    let config = write_config(
+        dir.path(),
+        (port, admin),
+        &sections,
+        &[("shutdown_grace = \"1s\"", "shutdown_grace = \"3s\"")],
+    );
+    let token = cli_token(&config);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut child = spawn_server(&config, &dir.path().join("gatehouse.log"), addr);
+    let request =
+        format!("GET /x HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\r\n");
+
+    // Blocking socket calls off the runtime's workers, which serve the upstream.
+    let (conn, first) = tokio::task::spawn_blocking({
+        let request = request.clone();
+        move || {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            s.write_all(request.as_bytes()).unwrap();
+            let first = read_response(&mut s);
+            (s, first)
+        }
+    })
+    .await
+    .unwrap();
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    assert!(!first.to_ascii_lowercase().contains("connection: close"));
+
+    sigterm(&child);
+    // Once the listener refuses, the shutdown has begun and `conn` is an idle connection in it,
+    // as a client's pooled connection is when it sends its next request.
+    let closed = eventually(Duration::from_secs(10), || async {
+        tokio::net::TcpStream::connect(addr).await.is_err()
+    })
+    .await;
+    assert!(closed, "the listener still accepts after SIGTERM");
+    // A quarter of a second later: without the linger, pingora would have closed `conn` as the
+    // listener stopped (this check failed 3 times in 3 with it cut to 0); the linger is 1 s.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let (second, rest) = tokio::task::spawn_blocking(move || {
+        let mut s = conn;
+        let head = match s.write_all(request.as_bytes()) {
+            Ok(()) => read_response(&mut s),
+            Err(e) => format!("write failed: {e}"),
+        };
+        // Ok only at end of stream: the server closed the connection (10 s read timeout).
+        let mut rest = Vec::new();
+        let closed = s.read_to_end(&mut rest).map(|_| rest);
+        (head, closed)
+    })
+    .await
+    .unwrap();
+    assert!(
+        second.starts_with("HTTP/1.1 200"),
+        "the request on the idle connection was not answered: {second:?}"
+    );
+    assert!(
+        second.to_ascii_lowercase().contains("connection: close"),
+        "{second}"
+    );
+    match rest {
+        Ok(rest) => assert!(rest.is_empty(), "bytes after the last answer: {rest:?}"),
+        Err(e) => panic!("the connection stayed open after its last answer: {e}"),
+    }
+    assert_eq!(up.count(), 2);
     let status = wait_exit(&mut child, Duration::from_secs(15));
     assert!(status.success(), "{status:?}");
 }

@@ -1,6 +1,7 @@
 //! A real HTTP upstream for tests: records every request it receives and answers with a JSON
 //! echo of it. It can be stopped and restarted on the same port, made to fail its health
-//! check, or made silent (accepts connections, never answers). `/slow` paths answer late.
+//! check, or made silent (accepts connections, never answers). `/slow` paths answer late, and
+//! `hold` keeps every request that arrives waiting until `release`.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -10,9 +11,10 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 #[derive(Debug, Clone)]
@@ -44,6 +46,7 @@ pub struct EchoUpstream {
     seen: Arc<Mutex<Vec<Seen>>>,
     healthy: Arc<AtomicBool>,
     silent: Arc<AtomicBool>,
+    gate: Arc<Gate>,
     task: Mutex<Option<JoinHandle<()>>>,
     connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
@@ -60,6 +63,10 @@ impl EchoUpstream {
             seen: Arc::default(),
             healthy: Arc::new(AtomicBool::new(true)),
             silent: Arc::new(AtomicBool::new(false)),
+            gate: Arc::new(Gate {
+                closed: watch::channel(false).0,
+                held: AtomicUsize::new(0),
+            }),
             task: Mutex::new(None),
             connections: Arc::default(),
         });
@@ -71,6 +78,7 @@ impl EchoUpstream {
         let seen = self.seen.clone();
         let healthy = self.healthy.clone();
         let silent = self.silent.clone();
+        let gate = self.gate.clone();
         let name = self.name.clone();
         let connections = self.connections.clone();
         let task = tokio::spawn(async move {
@@ -78,8 +86,13 @@ impl EchoUpstream {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
-                let (seen, healthy, silent, name) =
-                    (seen.clone(), healthy.clone(), silent.clone(), name.clone());
+                let (seen, healthy, silent, gate, name) = (
+                    seen.clone(),
+                    healthy.clone(),
+                    silent.clone(),
+                    gate.clone(),
+                    name.clone(),
+                );
                 let conn = tokio::spawn(async move {
                     if silent.load(Ordering::SeqCst) {
                         // Hold the connection open and never answer.
@@ -88,8 +101,12 @@ impl EchoUpstream {
                         return;
                     }
                     let svc = service_fn(move |req: Request<Incoming>| {
-                        let (seen, healthy, name) = (seen.clone(), healthy.clone(), name.clone());
-                        async move { Ok::<_, hyper::Error>(answer(req, &seen, &healthy, &name).await) }
+                        let (seen, healthy, gate, name) =
+                            (seen.clone(), healthy.clone(), gate.clone(), name.clone());
+                        async move {
+                            let answer = answer(req, &seen, &healthy, &gate, &name).await;
+                            Ok::<_, hyper::Error>(answer)
+                        }
                     });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), svc)
@@ -149,15 +166,39 @@ impl EchoUpstream {
             .expect("upstream received no request")
     }
 
+    /// From now on every request that arrives (health checks excepted) waits, unanswered,
+    /// until `release`.
+    pub fn hold(&self) {
+        self.gate.closed.send_replace(true);
+    }
+
+    /// Lets the held requests, and all later ones, through.
+    pub fn release(&self) {
+        self.gate.closed.send_replace(false);
+    }
+
+    /// Requests waiting at the gate now.
+    pub fn held(&self) -> usize {
+        self.gate.held.load(Ordering::SeqCst)
+    }
+
     pub fn count(&self) -> usize {
         self.seen.lock().unwrap().len()
     }
+}
+
+/// `EchoUpstream::hold`'s state: lets a test freeze its clients at a moment when each has a
+/// request inside the upstream, so none is between requests.
+struct Gate {
+    closed: watch::Sender<bool>,
+    held: AtomicUsize,
 }
 
 async fn answer(
     req: Request<Incoming>,
     seen: &Mutex<Vec<Seen>>,
     healthy: &AtomicBool,
+    gate: &Gate,
     name: &str,
 ) -> Response<Full<Bytes>> {
     if req.uri().path() == "/health" {
@@ -166,6 +207,12 @@ async fn answer(
             .status(if ok { 200 } else { 503 })
             .body(Full::new(Bytes::from_static(b"health")))
             .unwrap();
+    }
+    let mut closed = gate.closed.subscribe();
+    if *closed.borrow_and_update() {
+        gate.held.fetch_add(1, Ordering::SeqCst);
+        let _ = closed.wait_for(|closed| !closed).await;
+        gate.held.fetch_sub(1, Ordering::SeqCst);
     }
     if req.uri().path().starts_with("/slow") {
         // `?ms=N` sets the delay; 800 ms without it.
