@@ -1,6 +1,6 @@
 //! Admin listener (metrics, health, readiness), common response headers, request ids, bodies.
 
-mod support;
+use crate::support;
 
 use support::*;
 

@@ -1,6 +1,6 @@
 //! RFC 6750 behaviour on proxied routes: every error case, scopes, legacy token locations.
 
-mod support;
+use crate::support;
 
 use gatehouse::auth::NewToken;
 use std::time::Duration;

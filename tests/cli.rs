@@ -1,6 +1,6 @@
 //! Operator commands: `user add|list|delete` and `hash-secret` feed the running server.
 
-mod support;
+use crate::support;
 
 use support::*;
 

@@ -4,7 +4,7 @@
 //! are refused and counted toward the (client, address) lockout whatever the form, and a ban
 //! refuses even the right secret, also after that secret was just accepted from there.
 
-mod support;
+use crate::support;
 
 use support::*;
 

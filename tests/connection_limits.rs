@@ -2,7 +2,7 @@
 //! is capped (SECURITY F4, M6; hardening finding 6). The bounds below are liveness limits for
 //! a test that would otherwise hang, not timing assertions.
 
-mod support;
+use crate::support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;

@@ -5,7 +5,7 @@
 //! parses; the compose file, the Kubernetes manifests, the Helm chart's values and the
 //! Dockerfile name the ports, probe paths, config path and user of the deploy configs.
 
-mod support;
+use crate::support;
 
 use gatehouse::config::StoreBackend;
 use gatehouse::Config;

@@ -2,7 +2,7 @@
 //! the configured realm on every 401 (routes and built-ins alike), repeated parameters
 //! refused (RFC 6749 §3.1), and `check-config` refusing a route that shadows a built-in.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::process::Command;

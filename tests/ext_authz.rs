@@ -4,7 +4,7 @@
 //! removed), the proxy's refusals as denied responses, trust, normalization, policies, limits,
 //! and gRPC health.
 
-mod support;
+use crate::support;
 
 use envoy_types::pb::envoy::config::core::v3::address::Address;
 use envoy_types::pb::envoy::config::core::v3::header_value_option::HeaderAppendAction;

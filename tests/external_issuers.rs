@@ -5,7 +5,7 @@
 //! equals a local user id getting none of that user's data nor its rate-limit bucket.
 //! The RSA keys in tests/fixtures exist only for these tests.
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use gatehouse::auth::NewToken;

@@ -3,7 +3,7 @@
 //! corpus, Graph errors and timeouts, the connected-accounts API, the popup flow, and the
 //! deauthorize / data-deletion callbacks.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::sync::Arc;

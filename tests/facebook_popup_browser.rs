@@ -5,7 +5,7 @@
 //! Fails, naming the `chromium` package, where Chromium is not installed (`make test` and
 //! .ci/run install it through scripts/install-deps.sh).
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};

@@ -4,7 +4,7 @@
 //! out, a connection closed short of the declared length), and while the faulty upstream
 //! hangs, a route on a healthy upstream keeps answering.
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

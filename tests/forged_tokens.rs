@@ -4,7 +4,7 @@
 //! `tokens.accept_unstructured`, the OAuth endpoints screen what they are given the same way,
 //! and the key survives restarts and is shared by replicas on PostgreSQL.
 
-mod support;
+use crate::support;
 
 use base64::Engine;
 use gatehouse::auth::{generate_token, hash_token, TokenChecksum, TOKEN_LEN, TOKEN_PREFIX};

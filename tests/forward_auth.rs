@@ -2,7 +2,7 @@
 //! trust, normalization of the described path, decision-only routes, its own listener, and
 //! real nginx (`auth_request`) and Caddy (`forward_auth`) in front of an echo upstream.
 
-mod support;
+use crate::support;
 
 use gatehouse::auth::NewToken;
 use std::net::{IpAddr, SocketAddr};

@@ -3,7 +3,7 @@
 //! --groups`, tested by the contract's policy, sent upstream in `X-Auth-Groups` (a client's own
 //! copy replaced), and shown by the users API.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::oauth::*;

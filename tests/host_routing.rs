@@ -3,7 +3,7 @@
 //! without `Host` is refused (RFC 9112 §3.2), and malformed hosts get 400 without reaching any
 //! upstream.
 
-mod support;
+use crate::support;
 
 use support::*;
 

@@ -1,7 +1,7 @@
 //! Identity headers: client-sent copies never reach the upstream (any case, duplicates, `_`),
 //! Gatehouse's values do; optional and public routes; forwarding headers from untrusted peers.
 
-mod support;
+use crate::support;
 
 use support::*;
 

@@ -3,7 +3,7 @@
 //! identity headers, and the tampering corpus of SECURITY.md D5–D6 is refused.
 //! The RSA key pair in tests/fixtures exists only for these tests.
 
-mod support;
+use crate::support;
 
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};

@@ -2,7 +2,7 @@
 //! failed upstream request (hardening finding 4: its default request summary printed the raw
 //! target, `?oauth_token=` included).
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::process::{Command, Stdio};

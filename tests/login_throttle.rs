@@ -2,7 +2,7 @@
 //! ingress every user arrives from the ingress's address, so one guesser must not lock out the
 //! rest; the client address comes from the ingress's `X-Forwarded-For`, and only then.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::oauth::*;

@@ -1,7 +1,7 @@
 //! The authorization code flow driven like a browser: real HTML forms with CSRF tokens, the
 //! pending-request cookie, PKCE, consent memory, denial, replays and bad redirect URIs.
 
-mod support;
+use crate::support;
 
 use base64::Engine;
 use serde_json::Value;

@@ -1,6 +1,6 @@
 //! Seed 001 (password login), admin login, the users API, lockout and bad input.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::oauth::*;

@@ -1,6 +1,6 @@
 //! `/oauth/token` grants, revocation, introspection and metadata.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use support::oauth::*;

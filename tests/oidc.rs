@@ -4,7 +4,7 @@
 //! sign-in session, and RP-initiated logout. `openssl` must be installed (the test fails
 //! otherwise).
 
-mod support;
+use crate::support;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

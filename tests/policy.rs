@@ -3,7 +3,7 @@
 //! `*` and `**` on normalized paths, source addresses with and without a trusted proxy,
 //! decisions re-checked on cache hits, the decision metric, and `check-config --explain`.
 
-mod support;
+use crate::support;
 
 use gatehouse::auth::NewToken;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};

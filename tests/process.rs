@@ -2,7 +2,7 @@
 //! contain a token, and SIGTERM lets in-flight requests finish before the process exits, also
 //! under load, and still answers a request that arrives on a kept-alive connection just after.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -3,7 +3,7 @@
 //! Gatehouse instances sharing buckets through the real Redis at 127.0.0.1:6379, and Redis
 //! going away (never started, or cut mid-test) under each fail mode.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::time::Duration;

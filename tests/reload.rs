@@ -5,7 +5,7 @@
 //! hold for tokens already in the cache; an upstream group added by a reload is health-checked.
 //! Then the real binary: `gatehouse reload` (SIGHUP through `server.pid_file`) and its errors.
 
-mod support;
+use crate::support;
 
 use gatehouse::reload::ReloadError;
 use gatehouse::{Config, Gatehouse, RunningGatehouse};

@@ -3,7 +3,7 @@
 //! across replicas, and a database outage degrades to 503 (never 401) and recovers by itself.
 //! PostgreSQL: see `support::postgres` (the local server, or GATEHOUSE_TEST_POSTGRES_URL).
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::sync::Arc;

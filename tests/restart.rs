@@ -3,7 +3,7 @@
 //! work after a graceful stop and a start on the same database; a revoked token stays
 //! revoked. On SQLite and on PostgreSQL.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use support::oauth::*;

@@ -1,6 +1,6 @@
 //! The periodic purge removes ended tokens from the store while the server runs.
 
-mod support;
+use crate::support;
 
 use gatehouse::auth::{hash_token, NewToken};
 use std::time::Duration;

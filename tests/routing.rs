@@ -1,6 +1,6 @@
 //! Routing by host and longest path prefix on the normalized path; normalization refusals.
 
-mod support;
+use crate::support;
 
 use support::*;
 

@@ -3,7 +3,7 @@
 //! servers one after another (an embedding, this suite) must get working listeners each time
 //! (vendor/pingora-runtime/PATCHES.md).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 use support::*;

@@ -4,7 +4,7 @@
 //! upstream; cross-site unsafe requests are refused; logout ends the session at once; return
 //! URLs stay on the host; Bearer still wins; sessions expire (absolute and idle) and rotate.
 
-mod support;
+use crate::support;
 
 use gatehouse::Config;
 use std::time::Duration;

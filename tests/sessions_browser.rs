@@ -5,7 +5,7 @@
 //! scripts cannot read (HttpOnly) and the app never receives. Fails, naming the `chromium`
 //! package, where Chromium is not installed (scripts/install-deps.sh installs it).
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};

@@ -4,7 +4,7 @@
 //! comes back, and the session cookie is then accepted by the decision endpoint, while the
 //! upstream behind nginx never sees it. API clients still get their 401 and challenge.
 
-mod support;
+use crate::support;
 
 use support::browser::Browser;
 use support::ingress::Ingress;

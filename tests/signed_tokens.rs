@@ -5,7 +5,7 @@
 //! (verifies, expires, cached, a client-sent one stripped); and the config checks.
 //! PostgreSQL: see `support::postgres`. `openssl` must be installed (the test fails otherwise).
 
-mod support;
+use crate::support;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

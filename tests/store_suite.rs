@@ -6,7 +6,7 @@
 //! migrated store (e.g. `sqlite::rotate_refresh_token`). Run one backend with
 //! `cargo test --test store_suite sqlite::`.
 
-mod support;
+use crate::support;
 
 use gatehouse::auth::{generate_token, hash_token};
 use gatehouse::store::{

@@ -2,7 +2,7 @@
 //! only over TLS, certificate reload), TLS upstreams (SNI, roots, client certificate) and gRPC
 //! through h2c. Every certificate comes from a test CA made here with rcgen.
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use gatehouse::Config;

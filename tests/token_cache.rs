@@ -1,7 +1,7 @@
 //! The moka cache in front of the store: revocation is immediate on this process, negative
 //! entries expire, concurrent misses share one store lookup, floods do not evict good entries.
 
-mod support;
+use crate::support;
 
 use gatehouse::auth::hash_token;
 use gatehouse::store::{now_unix, StoredAccessToken};

@@ -2,7 +2,7 @@
 //! findings 7 and 11): introspection is no oracle for any confidential client, and a client
 //! cannot revoke a token it does not own, command-line tokens included.
 
-mod support;
+use crate::support;
 
 use gatehouse::auth::NewToken;
 use serde_json::Value;

@@ -6,7 +6,7 @@
 //! handed a `traceparent` of the request's trace, JSON log lines carrying `trace_id`, and an
 //! Envoy gRPC `Check` traced like a request.
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};

@@ -1,7 +1,7 @@
 //! Upstream failure and recovery: 502 JSON when down, 504 when silent, health checks and
 //! readiness, round-robin across addresses.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 use support::*;

@@ -3,7 +3,7 @@
 //! logging in after the migration; start-up gives them their skeletons, so new look-alikes of
 //! them are refused; a second start on the same database works. On SQLite and PostgreSQL.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use sqlx::migrate::Migrator;

@@ -5,7 +5,7 @@
 //! read before the upgrade request's empty body had been handed over, the end of that body
 //! was taken for the end of the tunnel).
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
