@@ -1,8 +1,10 @@
 //! Persistent state behind one trait, so the embedded SQLite default and the shared-database
 //! backends answer the same calls. Tokens are only ever stored as their SHA-256.
 
+mod from_row;
 mod handle;
 mod postgres;
+mod schema;
 mod sql;
 mod sqlite;
 mod sqlite_grants;

@@ -5,7 +5,7 @@
 //! is dropped, since notifications may have been missed meanwhile.
 
 use super::sql::{Dialect, SqlStore};
-use super::{StoreError, TokenHash};
+use super::{schema, StoreError, TokenHash};
 use async_trait::async_trait;
 use sqlx::postgres::{
     PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgQueryResult,
@@ -14,8 +14,6 @@ use sqlx::{ConnectOptions, Connection, Executor, Postgres};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
-
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/postgres");
 
 /// One channel per database: replicas in other schemas hear hashes they never cached, which
 /// costs a lookup and nothing else (hashes are of 256-bit random tokens).
@@ -54,7 +52,9 @@ impl SqlStore<Postgres> {
             .test_before_acquire(true)
             .connect_with(options)
             .await?;
-        MIGRATOR
+        schema::migrator(schema::POSTGRES)
+            .await
+            .map_err(StoreError::Migration)?
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;

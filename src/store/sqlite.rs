@@ -2,7 +2,7 @@
 
 use super::sql::{Dialect, SqlStore};
 use super::sqlite_grants::GrantWriter;
-use super::{StoreError, TokenHash};
+use super::{schema, StoreError, TokenHash};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions,
     SqliteQueryResult, SqliteSynchronous,
@@ -15,8 +15,6 @@ pub type SqliteStore = SqlStore<Sqlite>;
 
 /// How long a connection waits for another's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
 
 impl SqlStore<Sqlite> {
     pub async fn open(
@@ -51,7 +49,9 @@ impl SqlStore<Sqlite> {
             .test_before_acquire(false)
             .connect_with(options)
             .await?;
-        MIGRATOR
+        schema::migrator(schema::SQLITE)
+            .await
+            .map_err(StoreError::Migration)?
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;

@@ -1,7 +1,8 @@
 //! Records the store reads and writes. Secrets never appear here in clear: tokens, codes and
 //! request ids are keyed by their SHA-256, passwords by their argon2 hash. Records that match
-//! a table column for column are read straight from its rows (`FromRow`).
+//! a table column for column are read straight from its rows (`FromRow`, by `from_row!`).
 
+use super::from_row::from_row;
 use super::TokenHash;
 
 /// An access token as the store knows it.
@@ -144,7 +145,7 @@ pub enum Renewal {
     Unusable,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationRequest {
     pub csrf_token: String,
     pub client_id: String,
@@ -167,6 +168,24 @@ pub struct AuthorizationRequest {
     pub sid: Option<String>,
 }
 
+from_row!(AuthorizationRequest {
+    csrf_token: String,
+    client_id: String,
+    redirect_uri: String,
+    scopes: String,
+    state: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    user_id: Option<String>,
+    user_name: Option<String>,
+    created_at: i64,
+    expires_at: i64,
+    nonce: Option<String>,
+    prompt: Option<String>,
+    auth_time: Option<i64>,
+    sid: Option<String>,
+});
+
 /// Who completed the sign-in form of a pending request, when, and in which sign-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedInUser {
@@ -178,7 +197,7 @@ pub struct SignedInUser {
 
 /// One token family issued with the `openid` scope: what its ID tokens repeat on every
 /// refresh, and the sign-in it came from, so that ending that sign-in finds it.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OidcGrant {
     pub family_id: String,
     pub client_id: String,
@@ -192,21 +211,52 @@ pub struct OidcGrant {
     pub expires_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+from_row!(OidcGrant {
+    family_id: String,
+    client_id: String,
+    user_id: String,
+    sid: String,
+    nonce: Option<String>,
+    auth_time: i64,
+    created_at: i64,
+    expires_at: i64,
+});
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: i64,
     pub username: String,
     pub created_at: i64,
     /// Validated group names, space-separated; empty for none.
-    #[sqlx(rename = "user_groups")]
     pub groups: String,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+from_row!(User {
+    id: i64,
+    username: String,
+    created_at: i64,
+    groups: String = "user_groups",
+});
+
+#[derive(Debug, Clone)]
 pub struct UserCredentials {
-    #[sqlx(flatten)]
     pub user: User,
     pub password_hash: String,
+}
+
+/// `from_row!` with the user's columns read by `User`'s own impl (the derive's `flatten`).
+impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for UserCredentials
+where
+    User: sqlx::FromRow<'r, R>,
+    &'r str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(UserCredentials {
+            user: User::from_row(row)?,
+            password_hash: row.try_get("password_hash")?,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -250,7 +300,7 @@ pub struct ThrottlePolicy {
 }
 
 /// A one-time Facebook Login `state`: who started the login and where to send them back.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FbState {
     /// `redirect` (seed 000's dialog), `popup` (seed 003), or `start` (a popup's start token).
     pub purpose: String,
@@ -263,8 +313,17 @@ pub struct FbState {
     pub expires_at: i64,
 }
 
+from_row!(FbState {
+    purpose: String,
+    user_id: String,
+    integrator_uri: String,
+    details: String,
+    created_at: i64,
+    expires_at: i64,
+});
+
 /// A Facebook account linked to a local user; the Facebook token only ever encrypted.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FbAccount {
     pub id: String,
     pub fb_user_id: String,
@@ -279,7 +338,21 @@ pub struct FbAccount {
     pub updated_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+from_row!(FbAccount {
+    id: String,
+    fb_user_id: String,
+    user_id: String,
+    name: Option<String>,
+    email: Option<String>,
+    token_ciphertext: Vec<u8>,
+    token_expires_at: Option<i64>,
+    scopes: String,
+    declined_scopes: String,
+    created_at: i64,
+    updated_at: i64,
+});
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FbPage {
     pub page_id: String,
     pub name: String,
@@ -287,6 +360,14 @@ pub struct FbPage {
     pub is_owned: bool,
     pub is_connected: bool,
 }
+
+from_row!(FbPage {
+    page_id: String,
+    name: String,
+    avatar: Option<String>,
+    is_owned: bool,
+    is_connected: bool,
+});
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FbAdAccount {

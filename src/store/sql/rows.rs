@@ -1,10 +1,10 @@
 //! Rows of the tables whose columns differ from the records handed out: a credential's
 //! `used_at`, `rotated_at` or `revoked_at` timestamp is reported only as a flag. Records that
-//! match their table column for column derive `FromRow` in `store/types.rs`.
+//! match their table column for column get their `FromRow` in `store/types.rs`.
 
+use crate::store::from_row::from_row;
 use crate::store::{StoredAccessToken, StoredCode, StoredRefreshToken};
 
-#[derive(sqlx::FromRow)]
 pub(super) struct AccessRow {
     user_id: Option<String>,
     user_name: Option<String>,
@@ -17,6 +17,19 @@ pub(super) struct AccessRow {
     family_id: Option<String>,
     user_groups: String,
 }
+
+from_row!(AccessRow {
+    user_id: Option<String>,
+    user_name: Option<String>,
+    client_id: Option<String>,
+    scopes: String,
+    admin: bool,
+    created_at: i64,
+    expires_at: i64,
+    revoked_at: Option<i64>,
+    family_id: Option<String>,
+    user_groups: String,
+});
 
 impl From<AccessRow> for StoredAccessToken {
     fn from(r: AccessRow) -> Self {
@@ -35,7 +48,6 @@ impl From<AccessRow> for StoredAccessToken {
     }
 }
 
-#[derive(sqlx::FromRow)]
 pub(super) struct RefreshRow {
     family_id: String,
     user_id: Option<String>,
@@ -49,6 +61,20 @@ pub(super) struct RefreshRow {
     revoked_at: Option<i64>,
     user_groups: String,
 }
+
+from_row!(RefreshRow {
+    family_id: String,
+    user_id: Option<String>,
+    user_name: Option<String>,
+    client_id: String,
+    scopes: String,
+    admin: bool,
+    created_at: i64,
+    expires_at: i64,
+    rotated_at: Option<i64>,
+    revoked_at: Option<i64>,
+    user_groups: String,
+});
 
 impl From<RefreshRow> for StoredRefreshToken {
     fn from(r: RefreshRow) -> Self {
@@ -68,7 +94,6 @@ impl From<RefreshRow> for StoredRefreshToken {
     }
 }
 
-#[derive(sqlx::FromRow)]
 pub(super) struct CodeRow {
     family_id: String,
     client_id: String,
@@ -82,6 +107,20 @@ pub(super) struct CodeRow {
     expires_at: i64,
     used_at: Option<i64>,
 }
+
+from_row!(CodeRow {
+    family_id: String,
+    client_id: String,
+    user_id: String,
+    user_name: Option<String>,
+    redirect_uri: String,
+    scopes: String,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+});
 
 impl From<CodeRow> for StoredCode {
     fn from(r: CodeRow) -> Self {
