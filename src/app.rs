@@ -11,14 +11,14 @@ use crate::auth::{
     CachedValidator, JwtValidator, LocalJwtValidator, Locations, OpaqueStoreValidator,
     SelectingValidator, Sessions, TokenChecksum, TokenService, TokenValidator,
 };
-use crate::config::{Config, HandlerKind, RouteTarget};
+use crate::config::{Config, HandlerKind, RouteConfig, RouteTarget};
 use crate::echo::{self, EchoService};
 use crate::facebook::{self, FacebookService};
 use crate::http::{
     endpoint, Assertions, CommonHeaders, EndpointTable, IdentityHeaders, Renderer, Verb,
 };
 use crate::jwks::{self, KeysService};
-use crate::metrics::{Metrics, RouteMetrics, UNMATCHED_ROUTE};
+use crate::metrics::{LiveSeries, Metrics, RouteMetrics, UNMATCHED_ROUTE};
 use crate::oauth::{self, OAuthServer};
 use crate::ratelimit::RateLimiter;
 use crate::routing::RouteTable;
@@ -244,21 +244,49 @@ fn policy_counters(config: &Config, metrics: &Metrics) -> Vec<Vec<prometheus::In
         .routes
         .iter()
         .map(|r| {
-            let Some(policy) = r.policy.and_then(|i| config.policies.get(i)) else {
-                return Vec::new();
-            };
-            policy
-                .rules
-                .iter()
-                .map(|rule| metrics.policy_decision(&r.name, &rule.name, rule.effect.label()))
-                .chain(std::iter::once(metrics.policy_decision(
-                    &r.name,
-                    &policy.default_rule,
-                    "deny",
-                )))
+            policy_labels(config, r)
+                .map(|(rule, result)| metrics.policy_decision(&r.name, rule, result))
                 .collect()
         })
         .collect()
+}
+
+/// A route's policy counters as `(rule, result)`: one per rule of its policy, then the
+/// no-match rule; none without a policy.
+fn policy_labels<'c>(
+    config: &'c Config,
+    route: &RouteConfig,
+) -> impl Iterator<Item = (&'c str, &'static str)> {
+    let policy = route.policy.and_then(|i| config.policies.get(i));
+    policy.into_iter().flat_map(|p| {
+        p.rules
+            .iter()
+            .map(|rule| (rule.name.as_str(), rule.effect.label()))
+            .chain(std::iter::once((p.default_rule.as_str(), "deny")))
+    })
+}
+
+/// The names `config` gives its metric series, for `Metrics::retain` after a reload.
+pub fn live_series(config: &Config) -> LiveSeries {
+    LiveSeries {
+        routes: config.routes.iter().map(|r| r.name.clone()).collect(),
+        upstreams: config.upstreams.iter().map(|u| u.name.clone()).collect(),
+        policy_decisions: config
+            .routes
+            .iter()
+            .flat_map(|r| {
+                policy_labels(config, r)
+                    .map(|(rule, result)| (r.name.clone(), rule.to_owned(), result.to_owned()))
+            })
+            .collect(),
+        rate_limits: config.rate_limits.iter().map(|l| l.name.clone()).collect(),
+        issuers: config
+            .jwt
+            .iter()
+            .flat_map(|j| &j.issuers)
+            .map(|i| i.issuer.clone())
+            .collect(),
+    }
 }
 
 /// Each service registers its endpoints; those the config does not enable are not mounted.

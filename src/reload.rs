@@ -6,7 +6,7 @@
 //! named in a warning and keep their running values. Other reloadable things with a state of
 //! their own (TLS certificates) register a step (`Reloader::add_step`).
 
-use crate::app::{AppState, Live};
+use crate::app::{live_series, AppState, Live};
 use crate::config::{Config, ConfigError};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -76,6 +76,9 @@ impl Reloader {
             .as_deref()
             .ok_or(ReloadError::NoFile)
             .and_then(|p| self.apply(p));
+        // Applied or refused (a refused one may have made series for names it brought), only
+        // the names of the config now running keep their series.
+        metrics.retain(&live_series(&self.live.current().config));
         match &result {
             Ok(report) => {
                 metrics.reloads_ok.inc();

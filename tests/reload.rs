@@ -2,7 +2,8 @@
 //! route under a steady load fails no request and serves the route at once; a broken file
 //! (syntax, unknown key, bad value, a route on an unknown upstream) changes nothing and is
 //! counted as an error; restart-only settings keep their running values; a route's new scopes
-//! hold for tokens already in the cache; an upstream group added by a reload is health-checked.
+//! hold for tokens already in the cache; an upstream group added by a reload is health-checked;
+//! a route or upstream a reload removes leaves no series in `/metrics`.
 //! Then the real binary: `gatehouse reload` (SIGHUP through `server.pid_file`) and its errors.
 
 use crate::support;
@@ -90,17 +91,19 @@ impl FromFile {
         req.send().await.unwrap().status().as_u16()
     }
 
-    async fn metric(&self, series: &str) -> f64 {
-        let text = self
-            .client
+    async fn metrics_text(&self) -> String {
+        self.client
             .get(format!("{}/metrics", self.admin))
             .send()
             .await
             .unwrap()
             .text()
             .await
-            .unwrap();
-        metric_value(&text, series)
+            .unwrap()
+    }
+
+    async fn metric(&self, series: &str) -> f64 {
+        metric_value(&self.metrics_text().await, series)
     }
 }
 
@@ -338,6 +341,48 @@ async fn a_broken_reload_changes_nothing() {
         gh.ports.0
     );
     assert_eq!(state.config.server.threads, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_removes_a_route_removes_its_series() {
+    let app = EchoUpstream::start("app").await;
+    let fresh = EchoUpstream::start("fresh").await;
+    let gh = FromFile::start(&with_new_route(&app, &fresh));
+    assert_eq!(gh.status("/fresh/x", None).await, 200);
+    assert_eq!(gh.status("/api/x", None).await, 200);
+    let name = |prefix: &str| {
+        let state = gh.running.state();
+        let route = state.config.routes.iter().find(|r| r.path_prefix == prefix);
+        route.expect("route").name.clone()
+    };
+    let (fresh_route, api_route) = (name("/fresh"), name("/api"));
+    let fresh_2xx =
+        format!("gatehouse_requests_total{{route=\"{fresh_route}\",status_class=\"2xx\"}}");
+    let api_2xx = format!("gatehouse_requests_total{{route=\"{api_route}\",status_class=\"2xx\"}}");
+    // Counted as the request ends, which may be just after its answer reached us.
+    let counted = eventually(Duration::from_secs(5), || async {
+        gh.metric(&fresh_2xx).await == 1.0 && gh.metric(&api_2xx).await == 1.0
+    })
+    .await;
+    assert!(counted, "{}", gh.metrics_text().await);
+    let before = gh.metrics_text().await;
+    assert!(before.contains("upstream=\"fresh\""), "{before}");
+
+    gh.rewrite(&base_sections(&app));
+    gh.reload().await.unwrap();
+    let after = gh.metrics_text().await;
+    let gone = format!("route=\"{fresh_route}\"");
+    assert!(!after.contains(&gone), "{gone} is still exported:\n{after}");
+    assert!(!after.contains("upstream=\"fresh\""), "{after}");
+    // What the new config still has keeps its series and its count.
+    assert_eq!(metric_value(&after, &api_2xx), 1.0);
+    assert!(after.contains("upstream=\"app\""), "{after}");
+    assert_eq!(gh.status("/api/x", None).await, 200);
+    let counted = eventually(Duration::from_secs(5), || async {
+        gh.metric(&api_2xx).await == 2.0
+    })
+    .await;
+    assert!(counted, "{}", gh.metrics_text().await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

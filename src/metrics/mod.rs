@@ -6,6 +6,10 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
+mod retain;
+
+pub use retain::LiveSeries;
+
 pub const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
