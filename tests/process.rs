@@ -181,17 +181,15 @@ async fn binary_serves_logs_no_secrets_and_drains_on_sigterm() {
     );
 }
 
-/// One client request: whether it started before SIGTERM, its status (or `None` for a
-/// connection-level failure), and whether it finished after SIGTERM was sent.
-struct Outcome {
-    before_term: bool,
-    status: Option<u16>,
-    finished_after_term: bool,
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_under_load_completes_every_accepted_request_and_exits_0() {
-    const CLIENTS: usize = 32;
+/// The binary with one upstream behind a `required` route and 3 s of shutdown grace: the
+/// upstream, a token for it, the proxy's address, the process, and the directory it runs in.
+async fn start_draining_binary() -> (
+    Arc<EchoUpstream>,
+    String,
+    SocketAddr,
+    Child,
+    tempfile::TempDir,
+) {
     let up = EchoUpstream::start("app").await;
     let dir = tempfile::tempdir().unwrap();
     let (port, admin) = (free_port(), free_port());
@@ -208,7 +206,22 @@ async fn sigterm_under_load_completes_every_accepted_request_and_exits_0() {
     );
     let token = cli_token(&config);
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut child = spawn_server(&config, &dir.path().join("gatehouse.log"), addr);
+    let child = spawn_server(&config, &dir.path().join("gatehouse.log"), addr);
+    (up, token, addr, child, dir)
+}
+
+/// One client request: whether it started before SIGTERM, its status (or `None` for a
+/// connection-level failure), and whether it finished after SIGTERM was sent.
+struct Outcome {
+    before_term: bool,
+    status: Option<u16>,
+    finished_after_term: bool,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_completes_every_accepted_request_and_exits_0() {
+    const CLIENTS: usize = 32;
+    let (up, token, addr, mut child, _dir) = start_draining_binary().await;
 
     // Each client sends ~300 ms requests back to back until one it started after SIGTERM
     // has come back (answered or refused).
@@ -322,23 +335,7 @@ fn read_response(s: &mut TcpStream) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_still_answers_a_request_sent_on_an_idle_kept_alive_connection() {
-    let up = EchoUpstream::start("app").await;
-    let dir = tempfile::tempdir().unwrap();
-    let (port, admin) = (free_port(), free_port());
-    let sections = [
-        upstream_section("app", &up, ""),
-        route("/", "app", "required", ""),
-    ]
-    .concat();
-    let config = write_config(
-        dir.path(),
-        (port, admin),
-        &sections,
-        &[("shutdown_grace = \"1s\"", "shutdown_grace = \"3s\"")],
-    );
-    let token = cli_token(&config);
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut child = spawn_server(&config, &dir.path().join("gatehouse.log"), addr);
+    let (up, token, addr, mut child, _dir) = start_draining_binary().await;
     let request =
         format!("GET /x HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\r\n");
 

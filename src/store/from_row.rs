@@ -6,10 +6,24 @@
 //! The impl is the derive's: generic over the row type, one `try_get` per field by column name,
 //! so the generic `SqlStore<DB>` code reads these records on every database it runs on.
 
-/// `from_row!(Type { field: FieldType, …, field: FieldType = "column", … })`: a field reads
-/// the column of its own name, or the one given after `=`.
+/// Wraps a struct definition and adds its `FromRow`: each field reads the column of its own
+/// name, or the one a `#[column = "…"]` line (after the field's doc comment) names.
 macro_rules! from_row {
-    ($name:ident { $($field:ident : $ty:ty $(= $column:literal)?),+ $(,)? }) => {
+    (
+        $(#[$attr:meta])*
+        $vis:vis struct $name:ident {
+            $(
+                $(#[doc = $doc:expr])*
+                $(#[column = $column:literal])?
+                $field_vis:vis $field:ident : $ty:ty
+            ),+ $(,)?
+        }
+    ) => {
+        $(#[$attr])*
+        $vis struct $name {
+            $($(#[doc = $doc])* $field_vis $field: $ty,)+
+        }
+
         impl<'r, R: ::sqlx::Row> ::sqlx::FromRow<'r, R> for $name
         where
             &'r str: ::sqlx::ColumnIndex<R>,

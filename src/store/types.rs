@@ -145,46 +145,30 @@ pub enum Renewal {
     Unusable,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthorizationRequest {
-    pub csrf_token: String,
-    pub client_id: String,
-    pub redirect_uri: String,
-    pub scopes: String,
-    pub state: Option<String>,
-    pub code_challenge: Option<String>,
-    pub code_challenge_method: Option<String>,
-    pub user_id: Option<String>,
-    pub user_name: Option<String>,
-    pub created_at: i64,
-    pub expires_at: i64,
-    /// OpenID Connect: the RP's `nonce`, echoed in the ID token.
-    pub nonce: Option<String>,
-    /// OpenID Connect: the `prompt` values asked for, space-separated.
-    pub prompt: Option<String>,
-    /// When the user authenticated (Unix seconds): at the sign-in form, or the session's start.
-    pub auth_time: Option<i64>,
-    /// The sign-in the user authenticated in (see `OidcGrant::sid`).
-    pub sid: Option<String>,
+from_row! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct AuthorizationRequest {
+        pub csrf_token: String,
+        pub client_id: String,
+        pub redirect_uri: String,
+        pub scopes: String,
+        pub state: Option<String>,
+        pub code_challenge: Option<String>,
+        pub code_challenge_method: Option<String>,
+        pub user_id: Option<String>,
+        pub user_name: Option<String>,
+        pub created_at: i64,
+        pub expires_at: i64,
+        /// OpenID Connect: the RP's `nonce`, echoed in the ID token.
+        pub nonce: Option<String>,
+        /// OpenID Connect: the `prompt` values asked for, space-separated.
+        pub prompt: Option<String>,
+        /// When the user authenticated (Unix seconds): at the sign-in form, or the session's start.
+        pub auth_time: Option<i64>,
+        /// The sign-in the user authenticated in (see `OidcGrant::sid`).
+        pub sid: Option<String>,
+    }
 }
-
-from_row!(AuthorizationRequest {
-    csrf_token: String,
-    client_id: String,
-    redirect_uri: String,
-    scopes: String,
-    state: Option<String>,
-    code_challenge: Option<String>,
-    code_challenge_method: Option<String>,
-    user_id: Option<String>,
-    user_name: Option<String>,
-    created_at: i64,
-    expires_at: i64,
-    nonce: Option<String>,
-    prompt: Option<String>,
-    auth_time: Option<i64>,
-    sid: Option<String>,
-});
 
 /// Who completed the sign-in form of a pending request, when, and in which sign-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,48 +179,35 @@ pub struct SignedInUser {
     pub sid: String,
 }
 
-/// One token family issued with the `openid` scope: what its ID tokens repeat on every
-/// refresh, and the sign-in it came from, so that ending that sign-in finds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OidcGrant {
-    pub family_id: String,
-    pub client_id: String,
-    pub user_id: String,
-    /// Names one sign-in (a browser session, or one pass through the sign-in form); never
-    /// the session's cookie or its stored hash.
-    pub sid: String,
-    pub nonce: Option<String>,
-    pub auth_time: i64,
-    pub created_at: i64,
-    pub expires_at: i64,
+from_row! {
+    /// One token family issued with the `openid` scope: what its ID tokens repeat on every
+    /// refresh, and the sign-in it came from, so that ending that sign-in finds it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct OidcGrant {
+        pub family_id: String,
+        pub client_id: String,
+        pub user_id: String,
+        /// Names one sign-in (a browser session, or one pass through the sign-in form); never
+        /// the session's cookie or its stored hash.
+        pub sid: String,
+        pub nonce: Option<String>,
+        pub auth_time: i64,
+        pub created_at: i64,
+        pub expires_at: i64,
+    }
 }
 
-from_row!(OidcGrant {
-    family_id: String,
-    client_id: String,
-    user_id: String,
-    sid: String,
-    nonce: Option<String>,
-    auth_time: i64,
-    created_at: i64,
-    expires_at: i64,
-});
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub id: i64,
-    pub username: String,
-    pub created_at: i64,
-    /// Validated group names, space-separated; empty for none.
-    pub groups: String,
+from_row! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct User {
+        pub id: i64,
+        pub username: String,
+        pub created_at: i64,
+        /// Validated group names, space-separated; empty for none.
+        #[column = "user_groups"]
+        pub groups: String,
+    }
 }
-
-from_row!(User {
-    id: i64,
-    username: String,
-    created_at: i64,
-    groups: String = "user_groups",
-});
 
 #[derive(Debug, Clone)]
 pub struct UserCredentials {
@@ -299,75 +270,50 @@ pub struct ThrottlePolicy {
     pub ban_secs: i64,
 }
 
-/// A one-time Facebook Login `state`: who started the login and where to send them back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FbState {
-    /// `redirect` (seed 000's dialog), `popup` (seed 003), or `start` (a popup's start token).
-    pub purpose: String,
-    pub user_id: String,
-    /// The integrator URL (redirect) or origin (popup), validated when the flow started.
-    pub integrator_uri: String,
-    /// JSON with flow details (the popup's locationId, page, reconnect…).
-    pub details: String,
-    pub created_at: i64,
-    pub expires_at: i64,
+from_row! {
+    /// A one-time Facebook Login `state`: who started the login and where to send them back.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct FbState {
+        /// `redirect` (seed 000's dialog), `popup` (seed 003), or `start` (a popup's start token).
+        pub purpose: String,
+        pub user_id: String,
+        /// The integrator URL (redirect) or origin (popup), validated when the flow started.
+        pub integrator_uri: String,
+        /// JSON with flow details (the popup's locationId, page, reconnect…).
+        pub details: String,
+        pub created_at: i64,
+        pub expires_at: i64,
+    }
 }
 
-from_row!(FbState {
-    purpose: String,
-    user_id: String,
-    integrator_uri: String,
-    details: String,
-    created_at: i64,
-    expires_at: i64,
-});
-
-/// A Facebook account linked to a local user; the Facebook token only ever encrypted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FbAccount {
-    pub id: String,
-    pub fb_user_id: String,
-    pub user_id: String,
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub token_ciphertext: Vec<u8>,
-    pub token_expires_at: Option<i64>,
-    pub scopes: String,
-    pub declined_scopes: String,
-    pub created_at: i64,
-    pub updated_at: i64,
+from_row! {
+    /// A Facebook account linked to a local user; the Facebook token only ever encrypted.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct FbAccount {
+        pub id: String,
+        pub fb_user_id: String,
+        pub user_id: String,
+        pub name: Option<String>,
+        pub email: Option<String>,
+        pub token_ciphertext: Vec<u8>,
+        pub token_expires_at: Option<i64>,
+        pub scopes: String,
+        pub declined_scopes: String,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
 }
 
-from_row!(FbAccount {
-    id: String,
-    fb_user_id: String,
-    user_id: String,
-    name: Option<String>,
-    email: Option<String>,
-    token_ciphertext: Vec<u8>,
-    token_expires_at: Option<i64>,
-    scopes: String,
-    declined_scopes: String,
-    created_at: i64,
-    updated_at: i64,
-});
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FbPage {
-    pub page_id: String,
-    pub name: String,
-    pub avatar: Option<String>,
-    pub is_owned: bool,
-    pub is_connected: bool,
+from_row! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct FbPage {
+        pub page_id: String,
+        pub name: String,
+        pub avatar: Option<String>,
+        pub is_owned: bool,
+        pub is_connected: bool,
+    }
 }
-
-from_row!(FbPage {
-    page_id: String,
-    name: String,
-    avatar: Option<String>,
-    is_owned: bool,
-    is_connected: bool,
-});
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FbAdAccount {

@@ -5,31 +5,20 @@
 use crate::store::from_row::from_row;
 use crate::store::{StoredAccessToken, StoredCode, StoredRefreshToken};
 
-pub(super) struct AccessRow {
-    user_id: Option<String>,
-    user_name: Option<String>,
-    client_id: Option<String>,
-    scopes: String,
-    admin: bool,
-    created_at: i64,
-    expires_at: i64,
-    revoked_at: Option<i64>,
-    family_id: Option<String>,
-    user_groups: String,
+from_row! {
+    pub(super) struct AccessRow {
+        user_id: Option<String>,
+        user_name: Option<String>,
+        client_id: Option<String>,
+        scopes: String,
+        admin: bool,
+        created_at: i64,
+        expires_at: i64,
+        revoked_at: Option<i64>,
+        family_id: Option<String>,
+        user_groups: String,
+    }
 }
-
-from_row!(AccessRow {
-    user_id: Option<String>,
-    user_name: Option<String>,
-    client_id: Option<String>,
-    scopes: String,
-    admin: bool,
-    created_at: i64,
-    expires_at: i64,
-    revoked_at: Option<i64>,
-    family_id: Option<String>,
-    user_groups: String,
-});
 
 impl From<AccessRow> for StoredAccessToken {
     fn from(r: AccessRow) -> Self {
@@ -48,33 +37,21 @@ impl From<AccessRow> for StoredAccessToken {
     }
 }
 
-pub(super) struct RefreshRow {
-    family_id: String,
-    user_id: Option<String>,
-    user_name: Option<String>,
-    client_id: String,
-    scopes: String,
-    admin: bool,
-    created_at: i64,
-    expires_at: i64,
-    rotated_at: Option<i64>,
-    revoked_at: Option<i64>,
-    user_groups: String,
+from_row! {
+    pub(super) struct RefreshRow {
+        family_id: String,
+        user_id: Option<String>,
+        user_name: Option<String>,
+        client_id: String,
+        scopes: String,
+        admin: bool,
+        created_at: i64,
+        expires_at: i64,
+        rotated_at: Option<i64>,
+        revoked_at: Option<i64>,
+        user_groups: String,
+    }
 }
-
-from_row!(RefreshRow {
-    family_id: String,
-    user_id: Option<String>,
-    user_name: Option<String>,
-    client_id: String,
-    scopes: String,
-    admin: bool,
-    created_at: i64,
-    expires_at: i64,
-    rotated_at: Option<i64>,
-    revoked_at: Option<i64>,
-    user_groups: String,
-});
 
 impl From<RefreshRow> for StoredRefreshToken {
     fn from(r: RefreshRow) -> Self {
@@ -94,33 +71,21 @@ impl From<RefreshRow> for StoredRefreshToken {
     }
 }
 
-pub(super) struct CodeRow {
-    family_id: String,
-    client_id: String,
-    user_id: String,
-    user_name: Option<String>,
-    redirect_uri: String,
-    scopes: String,
-    code_challenge: Option<String>,
-    code_challenge_method: Option<String>,
-    created_at: i64,
-    expires_at: i64,
-    used_at: Option<i64>,
+from_row! {
+    pub(super) struct CodeRow {
+        family_id: String,
+        client_id: String,
+        user_id: String,
+        user_name: Option<String>,
+        redirect_uri: String,
+        scopes: String,
+        code_challenge: Option<String>,
+        code_challenge_method: Option<String>,
+        created_at: i64,
+        expires_at: i64,
+        used_at: Option<i64>,
+    }
 }
-
-from_row!(CodeRow {
-    family_id: String,
-    client_id: String,
-    user_id: String,
-    user_name: Option<String>,
-    redirect_uri: String,
-    scopes: String,
-    code_challenge: Option<String>,
-    code_challenge_method: Option<String>,
-    created_at: i64,
-    expires_at: i64,
-    used_at: Option<i64>,
-});
 
 impl From<CodeRow> for StoredCode {
     fn from(r: CodeRow) -> Self {

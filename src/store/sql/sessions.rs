@@ -7,25 +7,17 @@ use crate::store::{SessionStore, StoreError, StoredSession, TokenHash};
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
-struct SessionRow {
-    user_id: String,
-    user_name: String,
-    user_groups: String,
-    created_at: i64,
-    expires_at: i64,
-    last_seen_at: i64,
-    revoked_at: Option<i64>,
+from_row! {
+    struct SessionRow {
+        user_id: String,
+        user_name: String,
+        user_groups: String,
+        created_at: i64,
+        expires_at: i64,
+        last_seen_at: i64,
+        revoked_at: Option<i64>,
+    }
 }
-
-from_row!(SessionRow {
-    user_id: String,
-    user_name: String,
-    user_groups: String,
-    created_at: i64,
-    expires_at: i64,
-    last_seen_at: i64,
-    revoked_at: Option<i64>,
-});
 
 impl From<SessionRow> for StoredSession {
     fn from(r: SessionRow) -> Self {
