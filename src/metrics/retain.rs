@@ -34,9 +34,8 @@ impl Metrics {
             live.upstreams.contains(label(l, "upstream"))
         });
         retain_in(&self.policy_decisions, |l| {
-            let key = (label(l, "route"), label(l, "rule"), label(l, "result"));
-            live.policy_decisions
-                .contains(&(key.0.to_owned(), key.1.to_owned(), key.2.to_owned()))
+            let [route, rule, result] = ["route", "rule", "result"].map(|n| label(l, n).to_owned());
+            live.policy_decisions.contains(&(route, rule, result))
         });
         retain_in(&self.rate_limited, |l| {
             live.route(label(l, "route")) && live.rate_limits.contains(label(l, "limit"))
