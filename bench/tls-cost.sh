@@ -15,7 +15,10 @@
 # Env: N (2000), WARM (50), GATEHOUSE_BIN (target/release/gatehouse), OUT (stdout only, or a
 #      file to write the markdown to), TOP (25 rows), LABEL (git HEAD), BODY_BYTES (0: padding
 #      added to the upstream's 16-byte answer); wrk mode: DURATION
-#      (5 s), ROUNDS (3), CONNECTIONS (32), GATEHOUSE_ENV (extra environment for Gatehouse).
+#      (5 s), ROUNDS (3), CONNECTIONS (32), GATEHOUSE_ENV (extra environment for Gatehouse);
+#      callgrind mode: FLOOR=1 counts the same requests through bench/pingora_floor.rs in its
+#      `jwt` mode too (FLOOR_BIN, default target/dist/examples/pingora_floor), on ports
+#      28692/28645, and what Gatehouse adds over it.
 # Loopback ports 28680 (upstream), 28690/28643 (Gatehouse plain/TLS), 28644/28691 (HAProxy
 # TLS/plain), 29690 (admin): apart from bench/tls.sh's, so both can run on one machine.
 set -euo pipefail
@@ -28,6 +31,7 @@ N=${N:-2000}
 WARM=${WARM:-50}
 TOP=${TOP:-25}
 BIN=${GATEHOUSE_BIN:-target/release/gatehouse}
+FLOOR_BIN=${FLOOR_BIN:-target/dist/examples/pingora_floor}
 LABEL=${LABEL:-$(git rev-parse --short HEAD)}
 SECRET=bench-secret-bench-secret-bench-secret
 work=$(mktemp -d /tmp/gatehouse-tls-cost.XXXX)
@@ -153,6 +157,17 @@ if [ "$MODE" = callgrind ]; then
   }
   plain=$(measure plain http 28690)
   tls=$(measure tls https 28643)
+  if [ "${FLOOR:-0}" = 1 ]; then
+    # The same requests to bench/pingora_floor.rs doing what HAProxy's config does (jwt mode).
+    valgrind --tool=callgrind --callgrind-out-file="$work/floor.%p.cg" \
+      "$FLOOR_BIN" jwt 127.0.0.1:28692 127.0.0.1:28645 "$work/leaf.pem" "$work/leaf.key" \
+      127.0.0.1:28680 "$SECRET" >"$work/floor.log" 2>&1 &
+    gh=$!
+    pids+=("$gh")
+    for _ in $(seq 600); do curl -s -o /dev/null "http://127.0.0.1:28692/" && break; sleep 0.2; done
+    floor_plain=$(measure floor-plain http 28692)
+    floor_tls=$(measure floor-tls https 28645)
+  fi
   {
     echo "## Instructions per kept-alive request, plain vs TLS ($LABEL, $N requests, callgrind)"
     echo
@@ -161,6 +176,11 @@ if [ "$MODE" = callgrind ]; then
     echo "| plain HTTP/1.1 | $plain |"
     echo "| TLS 1.3 HTTP/1.1 | $tls |"
     echo "| TLS adds | $((tls - plain)) |"
+    if [ "${FLOOR:-0}" = 1 ]; then
+      echo "| pingora floor (jwt), plain HTTP/1.1 | $floor_plain |"
+      echo "| pingora floor (jwt), TLS 1.3 HTTP/1.1 | $floor_tls |"
+      echo "| Gatehouse over the floor, TLS | $((tls - floor_tls)) |"
+    fi
     echo
     echo "Top $TOP inclusive functions of the TLS run, per request (runtime frames left out):"
     echo

@@ -16,7 +16,14 @@
 #      H2_STREAMS (32), SKIP_BUILD=1 (use target/dist/gatehouse), GATEHOUSE_BIN,
 #      PEERS_DIR (default <repo>/../shared/bench/peers), KINDS (a subset of
 #      "keepalive newconn h1 h2", e.g. KINDS=keepalive for a quick A/B of two builds), OUT (the
-#      results file, default bench/results/tls-latest.md).
+#      results file, default bench/results/tls-latest.md), FLOOR=1 (also run the pingora floor,
+#      below).
+#
+# FLOOR=1 adds two more targets, built from bench/pingora_floor.rs (`cargo build --profile dist
+# --example pingora_floor`, or FLOOR_BIN): a pingora proxy set up as Gatehouse sets up its own,
+# `floor-bare` doing nothing per request and `floor-jwt` doing what the HAProxy config does (HS256
+# verify on every request, one header). They place the ratio: HAProxy against what pingora
+# itself costs, and Gatehouse against pingora doing HAProxy's work.
 set -euo pipefail
 
 bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -28,6 +35,8 @@ CONNECTIONS=${CONNECTIONS:-32}
 H2_CONNECTIONS=${H2_CONNECTIONS:-4}
 H2_STREAMS=${H2_STREAMS:-32}
 GATEHOUSE_BIN=${GATEHOUSE_BIN:-$repo/target/dist/gatehouse}
+FLOOR=${FLOOR:-0}
+FLOOR_BIN=${FLOOR_BIN:-$repo/target/dist/examples/pingora_floor}
 SECRET=bench-secret-bench-secret-bench-secret
 work=$(mktemp -d /tmp/gatehouse-tls-bench.XXXXXX)
 out_md=${OUT:-$bench_dir/results/tls-latest.md}
@@ -47,11 +56,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     || die "cannot install ${missing[*]}"
 fi
 
-up_pid= gh_pid= hap_pid=
+up_pid= gh_pid= hap_pid= bare_pid= fjwt_pid=
 cleanup() {
   local rc=$?
   set +e
-  for p in "$gh_pid" "$hap_pid" "$up_pid"; do
+  for p in "$gh_pid" "$hap_pid" "$bare_pid" "$fjwt_pid" "$up_pid"; do
     [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
   done
   rm -rf "$work"
@@ -64,8 +73,10 @@ trap 'exit 143' TERM
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   log "cargo build --profile dist"
   (cd "$repo" && cargo build --profile dist)
+  if [ "$FLOOR" = 1 ]; then (cd "$repo" && cargo build --profile dist --example pingora_floor); fi
 fi
 [ -x "$GATEHOUSE_BIN" ] || die "$GATEHOUSE_BIN not found (build it, or unset SKIP_BUILD)"
+[ "$FLOOR" != 1 ] || [ -x "$FLOOR_BIN" ] || die "$FLOOR_BIN not found (build it, or unset SKIP_BUILD)"
 
 # ---------------------------------------------------------------- one certificate for both
 # ECDSA P-256, as most sites now serve; the same files for Gatehouse and HAProxy.
@@ -141,11 +152,31 @@ backend app
 EOF
 haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 & hap_pid=$!
 
+targets=(gatehouse:18443 haproxy:18444)
+if [ "$FLOOR" = 1 ]; then
+  "$FLOOR_BIN" bare 127.0.0.1:18191 127.0.0.1:18445 "$work/leaf.pem" "$work/leaf.key" \
+    127.0.0.1:18080 >"$work/floor-bare.log" 2>&1 & bare_pid=$!
+  "$FLOOR_BIN" jwt 127.0.0.1:18192 127.0.0.1:18446 "$work/leaf.pem" "$work/leaf.key" \
+    127.0.0.1:18080 "$SECRET" >"$work/floor-jwt.log" 2>&1 & fjwt_pid=$!
+  targets+=(floor-bare:18445 floor-jwt:18446)
+fi
+declare -A pid_of=([gatehouse]=$gh_pid [haproxy]=$hap_pid [floor-bare]=$bare_pid [floor-jwt]=$fjwt_pid)
+
 # bench/mint-jwt.py adds the `iss` and `aud` the issuer table requires (HAProxy ignores them).
 jwt=$(python3 "$bench_dir/mint-jwt.py" "$SECRET" | tr -d '[:space:]')
 [ -n "$jwt" ] || die "mint-jwt.py printed no token"
-check() { # port: the JWT must get through with its identity; no token must get 401
+check() { # port [bare]: the JWT must get through with its identity; no token must get 401
   local body code
+  if [ "${2:-}" = bare ]; then # passes everything: only TLS, the upstream and h2 to check
+    for _ in $(seq 100); do
+      curl -s -o /dev/null --cacert "$work/ca.pem" "https://localhost:$1/" && break; sleep 0.1
+    done
+    body=$(curl -sS --cacert "$work/ca.pem" "https://localhost:$1/auth/x") || die "port $1 does not answer"
+    case $body in "ok user="*) ;; *) die "port $1 answered '$body'";; esac
+    code=$(curl -sS -o /dev/null -w '%{http_version}' --http2 --cacert "$work/ca.pem" "https://localhost:$1/auth/x")
+    [ "$code" = 2 ] || die "port $1 did not negotiate h2"
+    return
+  fi
   for _ in $(seq 100); do
     curl -s -o /dev/null --cacert "$work/ca.pem" "https://localhost:$1/" && break; sleep 0.1
   done
@@ -160,6 +191,7 @@ check() { # port: the JWT must get through with its identity; no token must get 
 }
 check 18443
 check 18444
+if [ "$FLOOR" = 1 ]; then check 18445 bare; check 18446; fi
 log "functional checks passed (JWT through, 401 without, h2 by ALPN)"
 
 # ---------------------------------------------------------------- measuring
@@ -201,28 +233,43 @@ read -r -a kinds <<<"${KINDS:-keepalive newconn h1 h2}"
 # lands on both; the ratio reported is the median of the rounds' own ratios.
 declare -A pair
 for kind in "${kinds[@]}"; do
-  for port in 18443 18444; do
+  for target in "${targets[@]}"; do
+    port=${target#*:}
     wrk -t1 -c"$CONNECTIONS" -d2s -H "Authorization: Bearer $jwt" "https://localhost:$port/auth/x" >/dev/null
   done
-  declare -A r_list=() c_list=()
-  pairs=()
+  declare -A r_list=() c_list=() pairs=()
   for round in $(seq "$ROUNDS"); do
-    for target in gatehouse:18443 haproxy:18444; do
+    declare -A this=()
+    for target in "${targets[@]}"; do
       name=${target%%:*} port=${target#*:}
-      pid=$gh_pid; [ "$name" = haproxy ] && pid=$hap_pid
-      read -r r c < <(run "$kind" "$port" "$pid")
+      read -r r c < <(run "$kind" "$port" "${pid_of[$name]}")
       log "$kind $name round $round: $r req/s, $c µs CPU/req"
       r_list[$name]+="$r " c_list[$name]+="$c "
-      [ "$name" = gatehouse ] && g=$r
+      this[$name]=$r
     done
-    pairs+=("$(awk -v a="$g" -v b="$r" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')")
+    # Each round's own ratios: against HAProxy, and Gatehouse against pingora doing HAProxy's work.
+    for target in "${targets[@]}"; do
+      name=${target%%:*}
+      pairs[$name]+="$(awk -v a="${this[$name]}" -v b="${this[haproxy]}" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }') "
+    done
+    if [ "$FLOOR" = 1 ]; then
+      pairs[gh-floor]+="$(awk -v a="${this[gatehouse]}" -v b="${this[floor-jwt]}" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }') "
+      pairs[gh-bare]+="$(awk -v a="${this[gatehouse]}" -v b="${this[floor-bare]}" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }') "
+    fi
   done
-  for name in gatehouse haproxy; do
+  for target in "${targets[@]}"; do
+    name=${target%%:*}
     rps[$kind.$name]=$(printf '%s\n' ${r_list[$name]} | median)
     cpu[$kind.$name]=$(printf '%s\n' ${c_list[$name]} | median)
+    pair[$kind.$name]=$(printf '%s\n' ${pairs[$name]} | median)
   done
-  pair[$kind]=$(printf '%s\n' "${pairs[@]}" | median)
-  log "$kind round ratios: ${pairs[*]}"
+  pair[$kind]=${pair[$kind.gatehouse]}
+  log "$kind round ratios, Gatehouse / HAProxy: ${pairs[gatehouse]}"
+  if [ "$FLOOR" = 1 ]; then
+    pair[$kind.gh-floor]=$(printf '%s\n' ${pairs[gh-floor]} | median)
+    pair[$kind.gh-bare]=$(printf '%s\n' ${pairs[gh-bare]} | median)
+    log "$kind round ratios, floor-bare / HAProxy: ${pairs[floor-bare]}; floor-jwt / HAProxy: ${pairs[floor-jwt]}; Gatehouse / floor-jwt: ${pairs[gh-floor]}; Gatehouse / floor-bare: ${pairs[gh-bare]}"
+  fi
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
@@ -254,6 +301,17 @@ mkdir -p "$(dirname "$out_md")"
   fi
   if [ -n "${rps[keepalive.gatehouse]:-}" ]; then
     echo "Target: Gatehouse ≥ 0.8× HAProxy on TLS keep-alive: $(ratio "${pair[keepalive]}" 1)× (median of the rounds' ratios)."
+  fi
+  if [ "$FLOOR" = 1 ]; then
+    echo
+    echo "The pingora floor (bench/pingora_floor.rs: pingora set up as Gatehouse sets it up; \`bare\` does"
+    echo "nothing per request, \`jwt\` what the HAProxy config does), in the same rounds:"
+    echo
+    echo "| Measure | floor-bare req/s | floor-jwt req/s | floor-bare / HAProxy | floor-jwt / HAProxy | Gatehouse / floor-jwt | Gatehouse / floor-bare | floor-bare CPU µs/req | floor-jwt CPU µs/req |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    for kind in "${kinds[@]}"; do
+      echo "| $(label "$kind") | ${rps[$kind.floor-bare]} | ${rps[$kind.floor-jwt]} | $(ratio "${pair[$kind.floor-bare]}" 1) | $(ratio "${pair[$kind.floor-jwt]}" 1) | $(ratio "${pair[$kind.gh-floor]}" 1) | $(ratio "${pair[$kind.gh-bare]}" 1) | ${cpu[$kind.floor-bare]} | ${cpu[$kind.floor-jwt]} |"
+    done
   fi
 } >"$out_md"
 cat "$out_md"
