@@ -83,16 +83,28 @@ fn from_query(query: &str) -> Result<Option<Cow<'_, str>>, Malformed> {
     Ok(found)
 }
 
+/// The characters of RFC 6750's b64token before its `=` padding, by byte value. A table because
+/// every token of every request is checked: one load a byte instead of eight range tests
+/// (about 1.3k instructions a request for a 180-byte JWT).
+const B64TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] =
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        i += 1;
+    }
+    table
+};
+
 /// RFC 6750 b64token: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn check_token(t: &str) -> Result<&str, Malformed> {
     if t.is_empty() {
         return Err(Malformed::Empty);
     }
     let body = t.trim_end_matches('=');
-    let ok = !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        });
+    let ok = !body.is_empty() && body.bytes().all(|b| B64TOKEN[usize::from(b)]);
     if ok {
         Ok(t)
     } else {
@@ -125,6 +137,22 @@ pub fn strip_query_token(query: &str) -> Option<String> {
 mod tests {
     use super::*;
     use http::HeaderValue;
+
+    #[test]
+    fn the_b64token_table_is_rfc_6750s_alphabet() {
+        let alphabet: Vec<u8> = (b'A'..=b'Z')
+            .chain(b'a'..=b'z')
+            .chain(b'0'..=b'9')
+            .chain(*b"-._~+/")
+            .collect();
+        for b in 0..=255u8 {
+            assert_eq!(B64TOKEN[usize::from(b)], alphabet.contains(&b), "byte {b}");
+        }
+        assert_eq!(check_token("a.b-c_d~e+f/g=="), Ok("a.b-c_d~e+f/g=="));
+        assert_eq!(check_token("ab=c"), Err(Malformed::BadCharacters));
+        assert_eq!(check_token("=="), Err(Malformed::BadCharacters));
+        assert_eq!(check_token("tök"), Err(Malformed::BadCharacters));
+    }
 
     const ALL: Locations = Locations {
         oauth_header: true,

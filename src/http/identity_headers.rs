@@ -131,8 +131,9 @@ impl IdentityHeaders {
     }
 
     /// Removes identity headers, and forwarding headers from untrusted peers; then records the
-    /// peer in `X-Forwarded-For`.
-    pub fn sanitize(&self, req: &mut RequestHeader, peer: Option<IpAddr>) {
+    /// peer in `X-Forwarded-For`, and the scheme of the client's own connection (`tls`) in
+    /// `X-Forwarded-Proto` unless a trusted proxy said it.
+    pub fn sanitize(&self, req: &mut RequestHeader, peer: Option<IpAddr>, tls: bool) {
         let trusted = peer.is_some_and(|ip| self.trusted_proxies.contains(ip));
         let doomed = |k: &HeaderName| {
             let k = k.as_str();
@@ -163,7 +164,8 @@ impl IdentityHeaders {
             }
         }
         if !req.headers.contains_key(&XFP) {
-            let _ = req.insert_header("x-forwarded-proto", HeaderValue::from_static("http"));
+            let proto = if tls { "https" } else { "http" };
+            let _ = req.insert_header("x-forwarded-proto", HeaderValue::from_static(proto));
         }
     }
 
@@ -302,7 +304,7 @@ mod tests {
         req.append_header("X-Forwarded-For", "10.9.9.9").unwrap();
         req.append_header("Forwarded", "for=1.2.3.4").unwrap();
         req.append_header("Accept", "a").unwrap();
-        headers().sanitize(&mut req, Some("192.0.2.1".parse().unwrap()));
+        headers().sanitize(&mut req, Some("192.0.2.1".parse().unwrap()), false);
         assert!(req.headers.get("x-auth-user-id").is_none());
         assert!(req.headers.get("x_auth_user_id").is_none());
         assert!(req.headers.get("x-auth-admin").is_none());
@@ -317,7 +319,7 @@ mod tests {
         let h = headers();
         for peer in ["192.0.2.1", "192.0.2.2", "192.0.2.1", "2001:db8::1"] {
             let mut req = RequestHeader::build("GET", b"/", None).unwrap();
-            h.sanitize(&mut req, Some(peer.parse().unwrap()));
+            h.sanitize(&mut req, Some(peer.parse().unwrap()), false);
             assert_eq!(req.headers.get("x-forwarded-for").unwrap(), peer);
             assert_eq!(req.headers.get("x-forwarded-proto").unwrap(), "http");
         }
@@ -343,17 +345,45 @@ mod tests {
         let mut req = RequestHeader::build("GET", b"/", None).unwrap();
         req.append_header(long.replace('-', "_"), "forged").unwrap();
         req.append_header("x-keep", "yes").unwrap();
-        h.sanitize(&mut req, None);
+        h.sanitize(&mut req, None, false);
         assert_eq!(req.headers.len(), 2, "{:?}", req.headers);
         assert_eq!(req.headers.get("x-keep").unwrap(), "yes");
         assert_eq!(req.headers.get("x-forwarded-proto").unwrap(), "http");
     }
 
     #[test]
+    fn forwarded_proto_is_the_client_connections_unless_a_trusted_proxy_said_it() {
+        let h = headers();
+        let sanitized = |peer: &str, sent: Option<&str>, tls: bool| {
+            let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+            if let Some(v) = sent {
+                req.append_header("X-Forwarded-Proto", v).unwrap();
+            }
+            h.sanitize(&mut req, Some(peer.parse().unwrap()), tls);
+            let all: Vec<_> = req
+                .headers
+                .get_all("x-forwarded-proto")
+                .iter()
+                .cloned()
+                .collect();
+            assert_eq!(all.len(), 1, "{all:?}");
+            all[0].to_str().unwrap().to_string()
+        };
+        // An untrusted client's claim is replaced by what its connection was.
+        assert_eq!(sanitized("192.0.2.1", Some("http"), true), "https");
+        assert_eq!(sanitized("192.0.2.1", Some("https"), false), "http");
+        assert_eq!(sanitized("192.0.2.1", None, true), "https");
+        // A trusted proxy's word stands; without one, its own connection is what is known.
+        assert_eq!(sanitized("10.1.2.3", Some("https"), false), "https");
+        assert_eq!(sanitized("10.1.2.3", None, true), "https");
+        assert_eq!(sanitized("10.1.2.3", None, false), "http");
+    }
+
+    #[test]
     fn trusted_peer_keeps_forwarding_chain() {
         let mut req = RequestHeader::build("GET", b"/", None).unwrap();
         req.append_header("X-Forwarded-For", "203.0.113.7").unwrap();
-        headers().sanitize(&mut req, Some("10.1.2.3".parse().unwrap()));
+        headers().sanitize(&mut req, Some("10.1.2.3".parse().unwrap()), false);
         assert_eq!(
             req.headers.get("x-forwarded-for").unwrap(),
             "203.0.113.7, 10.1.2.3"

@@ -245,12 +245,8 @@ impl ProxyHttp for ProxyService {
     ) -> pingora::Result<()> {
         let s = &*ctx.state;
         let peer_ip = ctx.peer;
-        s.identity_headers.sanitize(upstream_request, peer_ip);
-        // sanitize says `http` unless a trusted proxy said otherwise; here the client's own
-        // connection was TLS.
-        if ctx.tls && !peer_ip.is_some_and(|ip| s.identity_headers.is_trusted(ip)) {
-            upstream_request.insert_header("x-forwarded-proto", "https")?;
-        }
+        s.identity_headers
+            .sanitize(upstream_request, peer_ip, ctx.tls);
         let forward_authorization = ctx
             .route
             .and_then(|i| s.config.routes.get(i))
