@@ -124,9 +124,9 @@ if scheme == "https":
 EOF
 client() { python3 "$work/client.py" "$1" "$2" "$3" "$jwt" "$work/ca.pem"; }
 
-wait_up() { # port
+wait_up() { # port [path]: Gatehouse's admin /healthz, or any answer on a path
   for _ in $(seq 600); do
-    curl -s -o /dev/null "http://127.0.0.1:$1/healthz" && return 0
+    curl -s -o /dev/null "http://127.0.0.1:$1${2:-/healthz}" && return 0
     sleep 0.2
   done
   echo "tls-cost.sh: nothing answers on $1" >&2
@@ -164,7 +164,7 @@ if [ "$MODE" = callgrind ]; then
       127.0.0.1:28680 "$SECRET" >"$work/floor.log" 2>&1 &
     gh=$!
     pids+=("$gh")
-    for _ in $(seq 600); do curl -s -o /dev/null "http://127.0.0.1:28692/" && break; sleep 0.2; done
+    wait_up 28692 /
     floor_plain=$(measure floor-plain http 28692)
     floor_tls=$(measure floor-tls https 28645)
   fi
