@@ -23,6 +23,7 @@ mod faults;
 mod forged_tokens;
 mod forward_auth;
 mod groups;
+mod header_case;
 mod host_routing;
 mod identity_headers;
 mod jwt;

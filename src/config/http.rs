@@ -31,6 +31,9 @@ pub struct HttpConfig {
     pub header_timeout: Duration,
     /// How long a connection may sit idle before (and between) requests.
     pub keepalive_timeout: Duration,
+    /// Whether HTTP/1 header names keep the case they arrived in on their way through (an
+    /// upstream's response too). Off: they go on in lowercase, as HAProxy and Envoy send them.
+    pub preserve_header_case: bool,
     pub cors: CorsConfig,
 }
 
@@ -110,6 +113,7 @@ pub(super) fn validate_http(p: &mut Problems, raw: RawHttp) -> HttpConfig {
         max_header_bytes,
         header_timeout,
         keepalive_timeout,
+        preserve_header_case: raw.preserve_header_case.unwrap_or(false),
         cors: CorsConfig {
             origins,
             allow_methods: raw

@@ -196,6 +196,7 @@ pub struct RawHttp {
     pub max_header_bytes: Option<usize>,
     pub header_timeout: Option<String>,
     pub keepalive_timeout: Option<String>,
+    pub preserve_header_case: Option<bool>,
     #[serde(default)]
     pub cors: RawCors,
 }

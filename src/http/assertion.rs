@@ -5,11 +5,11 @@
 //! the hot path signs once per identity every `ttl / 2`, not per request. A client-sent header
 //! of that name never reaches an upstream, assertions on or off.
 
+use super::HeadEdit;
 use crate::auth::Identity;
 use crate::config::{Config, RouteTarget, DEFAULT_ASSERTION_HEADER};
 use crate::signing::{new_jti, KeySet};
 use http::header::{HeaderName, HeaderValue};
-use pingora::http::RequestHeader;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,15 +86,15 @@ impl Assertions {
     /// Removes any client-sent assertion, then adds ours when the route takes one and the
     /// request has an identity. A signing failure sends none (and is logged): the upstream
     /// then refuses, as it would an unauthenticated request.
-    pub fn apply(
+    pub fn apply<H: HeadEdit + ?Sized>(
         &self,
-        req: &mut RequestHeader,
+        req: &mut H,
         route: Option<usize>,
         identity: Option<&Identity>,
     ) {
-        req.remove_header(&self.header);
+        req.unset(&self.header);
         if let Some(u) = &self.underscored {
-            req.remove_header(u);
+            req.unset(u);
         }
         let (Some(signer), Some(route), Some(identity)) = (&self.signer, route, identity) else {
             return;
@@ -104,7 +104,7 @@ impl Assertions {
         };
         match signer.assertion(audience, identity) {
             Some(value) => {
-                let _ = req.insert_header(self.header.clone(), value);
+                req.set(&self.header, value);
             }
             None => tracing::error!(audience = &**audience, "identity assertion: signing failed"),
         }

@@ -3,12 +3,12 @@
 //! validated token. Client-sent forwarding headers are dropped unless the peer is trusted.
 
 use super::client_address::TrustedProxies;
+use super::HeadEdit;
 use crate::auth::{Identity, IdentityHeaderValues};
 use crate::config::IdentityHeadersConfig;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use ipnet::IpNet;
-use pingora::http::RequestHeader;
 use std::cell::RefCell;
 use std::net::IpAddr;
 
@@ -50,10 +50,6 @@ pub struct IdentityHeaders {
     /// Bit `n` set: some name in `strip` is `n` bytes long (names of 64 bytes or more are
     /// always compared). Most request headers are ruled out by their length alone.
     strip_lengths: u64,
-    /// The six identity header names as pingora's case-preserving request header wants them
-    /// (same order as the fields above): a `HeaderName` there is title-cased into a fresh copy
-    /// on every insert, shared bytes are not.
-    wire: [Bytes; 6],
     trusted_proxies: TrustedProxies,
 }
 
@@ -111,10 +107,6 @@ impl IdentityHeaders {
             name(&config.groups)?,
             name(&config.issuer)?,
         ];
-        // What a `HeaderName` would have gone out as: its lowercase form.
-        let wire = names
-            .clone()
-            .map(|n| Bytes::copy_from_slice(n.as_str().as_bytes()));
         let [user_id, user_name, scopes, client_id, groups, issuer] = names;
         Ok(IdentityHeaders {
             user_id,
@@ -125,7 +117,6 @@ impl IdentityHeaders {
             issuer,
             strip,
             strip_lengths,
-            wire,
             trusted_proxies: TrustedProxies::new(trusted_proxies),
         })
     }
@@ -133,7 +124,7 @@ impl IdentityHeaders {
     /// Removes identity headers, and forwarding headers from untrusted peers; then records the
     /// peer in `X-Forwarded-For`, and the scheme of the client's own connection (`tls`) in
     /// `X-Forwarded-Proto` unless a trusted proxy said it.
-    pub fn sanitize(&self, req: &mut RequestHeader, peer: Option<IpAddr>, tls: bool) {
+    pub fn sanitize<H: HeadEdit + ?Sized>(&self, req: &mut H, peer: Option<IpAddr>, tls: bool) {
         let trusted = peer.is_some_and(|ip| self.trusted_proxies.contains(ip));
         let doomed = |k: &HeaderName| {
             let k = k.as_str();
@@ -143,15 +134,19 @@ impl IdentityHeaders {
                     && FORWARDING.iter().any(|s| same_name(s, k)))
         };
         // Nothing to remove on almost every request: look before collecting.
-        if req.headers.keys().any(doomed) {
-            let names: Vec<HeaderName> =
-                req.headers.keys().filter(|k| doomed(k)).cloned().collect();
+        if req.headers().keys().any(doomed) {
+            let names: Vec<HeaderName> = req
+                .headers()
+                .keys()
+                .filter(|k| doomed(k))
+                .cloned()
+                .collect();
             for name in names {
-                req.remove_header(&name);
+                req.unset(&name);
             }
         }
         if let Some(ip) = peer {
-            let prior = match req.headers.get(&XFF).and_then(|v| v.to_str().ok()) {
+            let prior = match req.headers().get(&XFF).and_then(|v| v.to_str().ok()) {
                 Some(prior) if trusted => Some(format!("{prior}, {ip}")),
                 _ => None,
             };
@@ -160,12 +155,12 @@ impl IdentityHeaders {
                 None => Some(peer_value(ip)),
             };
             if let Some(v) = value {
-                let _ = req.insert_header("x-forwarded-for", v);
+                req.set(&XFF, v);
             }
         }
-        if !req.headers.contains_key(&XFP) {
+        if !req.headers().contains_key(&XFP) {
             let proto = if tls { "https" } else { "http" };
-            let _ = req.insert_header("x-forwarded-proto", HeaderValue::from_static(proto));
+            req.set(&XFP, HeaderValue::from_static(proto));
         }
     }
 
@@ -179,20 +174,11 @@ impl IdentityHeaders {
         self.trusted_proxies.client_ip(peer, headers)
     }
 
-    /// Sets the identity's headers. The names go in as shared bytes (`wire`).
-    pub fn inject(&self, req: &mut RequestHeader, identity: &Identity) {
-        let h = identity.headers();
-        let values = [
-            h.user_id,
-            h.user_name,
-            h.scopes,
-            h.client_id,
-            h.groups,
-            h.issuer,
-        ];
-        for (name, value) in self.wire.iter().zip(values) {
+    /// Sets the identity's headers.
+    pub fn inject<H: HeadEdit + ?Sized>(&self, req: &mut H, identity: &Identity) {
+        for (name, value) in self.pairs(Some(identity)) {
             if let Some(v) = value {
-                let _ = req.insert_header(name.clone(), v);
+                req.set(name, v);
             }
         }
     }
@@ -277,6 +263,7 @@ fn same_name(want: &str, got: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pingora::http::RequestHeader;
 
     fn headers() -> IdentityHeaders {
         IdentityHeaders::new(

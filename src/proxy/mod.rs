@@ -13,6 +13,7 @@ mod framing;
 mod grpc;
 mod handler;
 mod head;
+mod header_case;
 mod live;
 mod respond;
 mod session;
@@ -23,7 +24,7 @@ use crate::app::AppState;
 use crate::auth::{strip_query_token, Identity};
 use crate::config::RouteTarget;
 use crate::http::endpoint::Mounted;
-use crate::http::{cookies, request_id, ApiError, Auth, Contract, OwnResponse, Resolved};
+use crate::http::{cookies, request_id, ApiError, Auth, Contract, HeadEdit, OwnResponse, Resolved};
 use crate::policy::Decision;
 use crate::ratelimit::RateHeaders;
 use crate::routing::normalize_path;
@@ -109,6 +110,42 @@ fn unreadable() -> ApiError {
     ApiError::InvalidRequest("the request could not be read".into())
 }
 
+/// What the upstream gets besides the client's request: forwarding and identity headers in
+/// place of any the client sent, no credentials of Gatehouse's, the request id, the trace.
+fn upstream_headers(ctx: &mut RequestCtx, h: &mut dyn HeadEdit) {
+    let s = &*ctx.state;
+    s.identity_headers.sanitize(h, ctx.peer, ctx.tls);
+    let forward_authorization = ctx
+        .route
+        .and_then(|i| s.config.routes.get(i))
+        .is_some_and(|r| r.forward_authorization);
+    if !forward_authorization {
+        h.unset(&http::header::AUTHORIZATION);
+    }
+    // The session and the pending sign-in are Gatehouse's, not the upstream's: the browser's
+    // other cookies go on.
+    if let Some(kept) = cookies::without(
+        h.headers(),
+        &cookies::own_names(&s.sessions.config().cookie_name),
+    ) {
+        h.unset(&http::header::COOKIE);
+        for value in kept {
+            h.add(&http::header::COOKIE, value);
+        }
+    }
+    if let Some(identity) = &ctx.identity {
+        s.identity_headers.inject(h, identity);
+    }
+    s.assertions.apply(h, ctx.route, ctx.identity.as_deref());
+    if let Some(id) = &ctx.request_id {
+        h.set(&respond::REQUEST_ID, id.clone());
+    }
+    if ctx.continue_sent {
+        h.unset(&http::header::EXPECT);
+    }
+    trace::upstream(s, ctx.upstream, &mut ctx.trace, h);
+}
+
 impl RequestCtx {
     fn new(state: Arc<AppState>) -> RequestCtx {
         RequestCtx {
@@ -183,6 +220,10 @@ impl ProxyHttp for ProxyService {
             .decide(req, peer, ctx, Purpose::Proxy)
             .instrument(span.clone())
             .await;
+        if matches!(next, Ok(Next::Proxy)) && !this.state.config.http.preserve_header_case {
+            // Before pingora copies the head for the upstream: one map to copy and edit.
+            header_case::drop_request_case(session.req_header_mut());
+        }
         match next {
             Ok(Next::Proxy) if framing::needs_preread(session) => {
                 ctx.continue_sent = framing::expects_continue(session);
@@ -243,43 +284,13 @@ impl ProxyHttp for ProxyService {
         upstream_request: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> pingora::Result<()> {
-        let s = &*ctx.state;
-        let peer_ip = ctx.peer;
-        s.identity_headers
-            .sanitize(upstream_request, peer_ip, ctx.tls);
-        let forward_authorization = ctx
-            .route
-            .and_then(|i| s.config.routes.get(i))
-            .is_some_and(|r| r.forward_authorization);
-        if !forward_authorization {
-            upstream_request.remove_header(&http::header::AUTHORIZATION);
+        // Cloned, not taken: a retried attempt gets a fresh copy of the client's head, and must
+        // not go out with the raw path or the `oauth_token` query.
+        if let Some(uri) = &ctx.upstream_uri {
+            upstream_request.set_uri(uri.clone());
         }
-        // The session and the pending sign-in are Gatehouse's, not the upstream's: the
-        // browser's other cookies go on.
-        if let Some(kept) = cookies::without(
-            &upstream_request.headers,
-            &cookies::own_names(&s.sessions.config().cookie_name),
-        ) {
-            upstream_request.remove_header(&http::header::COOKIE);
-            for value in kept {
-                upstream_request.append_header(http::header::COOKIE, value)?;
-            }
-        }
-        if let Some(identity) = &ctx.identity {
-            s.identity_headers.inject(upstream_request, identity);
-        }
-        s.assertions
-            .apply(upstream_request, ctx.route, ctx.identity.as_deref());
-        if let Some(id) = &ctx.request_id {
-            upstream_request.insert_header(request_id::HEADER, id.clone())?;
-        }
-        if let Some(uri) = ctx.upstream_uri.take() {
-            upstream_request.set_uri(uri);
-        }
-        if ctx.continue_sent {
-            upstream_request.remove_header(&http::header::EXPECT);
-        }
-        trace::upstream(s, ctx.upstream, &mut ctx.trace, upstream_request)
+        header_case::edit_request(upstream_request, |h| upstream_headers(ctx, h));
+        Ok(())
     }
 
     async fn request_body_filter(
@@ -301,15 +312,18 @@ impl ProxyHttp for ProxyService {
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> pingora::Result<()> {
-        if let Some(id) = &ctx.request_id {
-            if !upstream_response.headers.contains_key(request_id::HEADER) {
-                upstream_response.insert_header(request_id::HEADER, id.clone())?;
+        let keep_case = ctx.state.config.http.preserve_header_case;
+        header_case::edit_response(upstream_response, keep_case, |h| {
+            if let Some(id) = &ctx.request_id {
+                if !h.headers().contains_key(&respond::REQUEST_ID) {
+                    h.set(&respond::REQUEST_ID, id.clone());
+                }
             }
-        }
-        if let Some(h) = &ctx.rate_headers {
-            respond::rate_headers(upstream_response, h)?;
-        }
-        respond::hsts(&ctx.state, ctx, upstream_response)?;
+            if let Some(r) = &ctx.rate_headers {
+                respond::rate_headers(h, r);
+            }
+            respond::hsts(&ctx.state, ctx, h);
+        });
         Ok(())
     }
 

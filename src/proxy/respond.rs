@@ -4,11 +4,11 @@
 use super::RequestCtx;
 use crate::app::AppState;
 use crate::http::render::{RATELIMIT, RATELIMIT_POLICY};
-use crate::http::{request_id, OwnResponse};
+use crate::http::{request_id, HeadEdit, OwnResponse};
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
 
-const REQUEST_ID: HeaderName = HeaderName::from_static(request_id::HEADER);
+pub(super) const REQUEST_ID: HeaderName = HeaderName::from_static(request_id::HEADER);
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 
@@ -93,24 +93,20 @@ pub(super) fn own_head(
         format!("{:.6}", ctx.start.elapsed().as_secs_f64()),
     )?;
     if let Some(h) = &ctx.rate_headers {
-        rate_headers(&mut header, h)?;
+        rate_headers(&mut header, h);
     }
-    hsts(state, ctx, &mut header)?;
+    hsts(state, ctx, &mut header);
     Ok(header)
 }
 
 /// `Strict-Transport-Security` on a response over TLS, unless the upstream set its own.
-pub(super) fn hsts(
-    state: &AppState,
-    ctx: &RequestCtx,
-    header: &mut ResponseHeader,
-) -> pingora::Result<()> {
+pub(super) fn hsts<H: HeadEdit + ?Sized>(state: &AppState, ctx: &RequestCtx, header: &mut H) {
     if !ctx.tls
         || header
-            .headers
+            .headers()
             .contains_key(http::header::STRICT_TRANSPORT_SECURITY)
     {
-        return Ok(());
+        return;
     }
     if let Some(value) = state
         .config
@@ -119,17 +115,15 @@ pub(super) fn hsts(
         .as_ref()
         .and_then(|t| t.hsts.as_ref())
     {
-        header.insert_header(http::header::STRICT_TRANSPORT_SECURITY, value.clone())?;
+        header.set(&http::header::STRICT_TRANSPORT_SECURITY, value.clone());
     }
-    Ok(())
 }
 
 /// `RateLimit-Policy` and `RateLimit` on a response the limits let through.
-pub(super) fn rate_headers(
-    header: &mut ResponseHeader,
+pub(super) fn rate_headers<H: HeadEdit + ?Sized>(
+    header: &mut H,
     h: &crate::ratelimit::RateHeaders,
-) -> pingora::Result<()> {
-    header.insert_header(RATELIMIT_POLICY, h.policy.clone())?;
-    header.insert_header(RATELIMIT, h.state.clone())?;
-    Ok(())
+) {
+    header.set(&RATELIMIT_POLICY, h.policy.clone());
+    header.set(&RATELIMIT, h.state.clone());
 }

@@ -10,13 +10,14 @@
 
 use super::RequestCtx;
 use crate::app::AppState;
+use crate::http::HeadEdit;
 use crate::metrics::AuthDecision;
 use crate::telemetry::{attach_trace_id, SPANS};
+use http::header::{HeaderName, HeaderValue};
 use opentelemetry::propagation::{Injector, TextMapPropagator};
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry_http::HeaderExtractor;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use pingora::http::RequestHeader;
 use pingora::proxy::Session;
 use std::net::IpAddr;
 use tracing::Span;
@@ -24,6 +25,8 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
+const TRACEPARENT_NAME: HeaderName = HeaderName::from_static(TRACEPARENT);
+const TRACESTATE_NAME: HeaderName = HeaderName::from_static(TRACESTATE);
 
 /// The request's spans; `Span::none()` when tracing is off.
 pub struct RequestTrace {
@@ -126,10 +129,10 @@ pub(super) fn upstream(
     state: &AppState,
     upstream: Option<usize>,
     trace: &mut RequestTrace,
-    upstream_request: &mut RequestHeader,
-) -> pingora::Result<()> {
+    upstream_request: &mut dyn HeadEdit,
+) {
     if trace.span.is_disabled() {
-        return Ok(());
+        return;
     }
     let name = upstream
         .and_then(|i| state.upstreams.get(i))
@@ -143,17 +146,17 @@ pub(super) fn upstream(
     );
     let mut fields = TraceFields::default();
     TraceContextPropagator::new().inject_context(&span.context(), &mut fields);
-    upstream_request.remove_header(TRACEPARENT);
-    upstream_request.remove_header(TRACESTATE);
-    if let Some(v) = fields.traceparent {
-        upstream_request.insert_header(TRACEPARENT, v)?;
+    upstream_request.unset(&TRACEPARENT_NAME);
+    upstream_request.unset(&TRACESTATE_NAME);
+    // The propagator writes printable ASCII; anything else is left out, not sent broken.
+    if let Some(Ok(v)) = fields.traceparent.map(HeaderValue::try_from) {
+        upstream_request.set(&TRACEPARENT_NAME, v);
     }
-    if let Some(v) = fields.tracestate {
-        upstream_request.insert_header(TRACESTATE, v)?;
+    if let Some(Ok(v)) = fields.tracestate.map(HeaderValue::try_from) {
+        upstream_request.set(&TRACESTATE_NAME, v);
     }
     // A retry's span replaces (and so ends) the failed attempt's.
     trace.upstream = span;
-    Ok(())
 }
 
 /// Records the outcome on the spans; they end when the request's state is dropped.
