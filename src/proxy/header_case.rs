@@ -11,6 +11,12 @@
 use crate::http::HeadEdit;
 use pingora::http::{RequestHeader, ResponseHeader};
 
+/// Headers the proxy may add, as room reserved up front: to a request (forwarding, identity,
+/// request id; a best effort, every identity header and an assertion add a few more), and to a
+/// response (request id, HSTS, the two rate-limit fields).
+const ADDED_UPSTREAM: usize = 8;
+const ADDED_DOWNSTREAM: usize = 4;
+
 /// The request head without its case map, for the upstream. Not for a request whose target is
 /// kept beside the URI (absolute-form, or not UTF-8): only the head holds those bytes.
 pub(super) fn drop_request_case(req: &mut RequestHeader) {
@@ -43,6 +49,9 @@ pub(super) fn edit_request<R>(
     // do not keep that.
     let end_stream = req.send_end_stream();
     let mut parts = take_request(req);
+    // Room for what the proxy adds (forwarding, identity, request id) in one step: the parsed
+    // map has none to spare, and it would otherwise be rehashed on the way, twice.
+    let _ = parts.headers.try_reserve(ADDED_UPSTREAM);
     let out = edit(&mut parts.headers);
     *req = RequestHeader::from(parts);
     if let Some(end) = end_stream {
@@ -67,6 +76,7 @@ pub(super) fn edit_response<R>(
     let custom = (reason != resp.status.canonical_reason()).then(|| reason.map(str::to_owned));
     let placeholder = ResponseHeader::from(http::Response::new(()).into_parts().0);
     let mut parts = http::response::Parts::from(std::mem::replace(resp, placeholder));
+    let _ = parts.headers.try_reserve(ADDED_DOWNSTREAM);
     let out = edit(&mut parts.headers);
     *resp = ResponseHeader::from(parts);
     if let Some(reason) = custom {

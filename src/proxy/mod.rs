@@ -193,7 +193,9 @@ impl ProxyHttp for ProxyService {
         trace::begin(&this.state, session, ctx);
         let span = ctx.trace.span();
         let req = session.req_header();
-        ctx.request_id = Some(request_id::request_id(req.headers.get(request_id::HEADER)));
+        ctx.request_id = Some(request_id::request_id(
+            req.headers.get(&respond::REQUEST_ID),
+        ));
         ctx.origin = req.headers.get(http::header::ORIGIN).cloned();
         if has_framing_conflict(session) {
             // Whatever follows the head cannot be trusted to be the next request.

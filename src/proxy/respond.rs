@@ -86,7 +86,7 @@ pub(super) fn own_head(
     }
     state.common_headers.apply(&mut header, ctx.origin.as_ref());
     if let Some(id) = &ctx.request_id {
-        header.insert_header(request_id::HEADER, id.clone())?;
+        header.insert_header(REQUEST_ID, id.clone())?;
     }
     header.insert_header(
         "x-runtime",
