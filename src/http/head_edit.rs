@@ -35,35 +35,27 @@ impl HeadEdit for HeaderMap {
 }
 
 // pingora's heads refuse only an invalid name or that same size cap; a `HeaderName` is valid.
-impl HeadEdit for RequestHeader {
-    fn headers(&self) -> &HeaderMap {
-        &self.headers
-    }
-    fn set(&mut self, name: &HeaderName, value: HeaderValue) {
-        let _ = self.insert_header(name.clone(), value);
-    }
-    fn add(&mut self, name: &HeaderName, value: HeaderValue) {
-        let _ = self.append_header(name.clone(), value);
-    }
-    fn unset(&mut self, name: &HeaderName) {
-        self.remove_header(name);
-    }
+macro_rules! pingora_head {
+    ($head:ty) => {
+        impl HeadEdit for $head {
+            fn headers(&self) -> &HeaderMap {
+                &self.headers
+            }
+            fn set(&mut self, name: &HeaderName, value: HeaderValue) {
+                let _ = self.insert_header(name.clone(), value);
+            }
+            fn add(&mut self, name: &HeaderName, value: HeaderValue) {
+                let _ = self.append_header(name.clone(), value);
+            }
+            fn unset(&mut self, name: &HeaderName) {
+                self.remove_header(name);
+            }
+        }
+    };
 }
 
-impl HeadEdit for ResponseHeader {
-    fn headers(&self) -> &HeaderMap {
-        &self.headers
-    }
-    fn set(&mut self, name: &HeaderName, value: HeaderValue) {
-        let _ = self.insert_header(name.clone(), value);
-    }
-    fn add(&mut self, name: &HeaderName, value: HeaderValue) {
-        let _ = self.append_header(name.clone(), value);
-    }
-    fn unset(&mut self, name: &HeaderName) {
-        self.remove_header(name);
-    }
-}
+pingora_head!(RequestHeader);
+pingora_head!(ResponseHeader);
 
 #[cfg(test)]
 mod tests {
